@@ -1,0 +1,1 @@
+"""Batch jobs: simulators and offline tools around the Parcours pipeline."""

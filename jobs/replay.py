@@ -1,0 +1,162 @@
+"""Replay NDJSON files through the real pipeline and wait until ClickHouse has everything.
+
+strategy: produce every line to the raw topic (round-robin over partitions, tagged with a
+replay id header), then an end-of-input barrier on every raw partition (pipeline/barrier.py).
+The replay is complete when the sink has recorded the barrier for every facts partition:
+by then every event is in ClickHouse, open sessions are flushed and merges recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import codec
+from pipeline.embedded.stack import Stack
+from pipeline.errors import Terminal
+from pipeline.ingest.edge import REPLAY_HEADER
+from pipeline.kafka import flush, produce
+from pipeline.progress import Progress
+from pipeline.runtime import Runtime
+from pipeline.sink.clickhouse import query_rows
+
+PRODUCE_CHUNK = 20_000
+STALL_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replay_id: str
+    lines: int
+    rejected: int
+    duplicates: int
+    seconds: float
+    persons: int
+    sessions: int
+    events_in_clickhouse: int
+
+    @property
+    def accepted(self) -> int:
+        return self.lines - self.rejected
+
+    @property
+    def events_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+    def render(self) -> str:
+        return "\n".join([
+            f"replay {self.replay_id}: {self.lines:,} lines in {self.seconds:.1f}s "
+            f"({self.events_per_second:,.0f} events/s)",
+            f"  accepted   {self.accepted:,}  (of which {self.duplicates:,} duplicate re-sends)",
+            f"  rejected   {self.rejected:,}  -> parcours.dead_letters, topic parcours.events.dlq",
+            f"  in ClickHouse: {self.events_in_clickhouse:,} events, {self.persons:,} persons, "
+            f"{self.sessions:,} sessions",
+        ])
+
+
+def read_lines(paths: list[str]) -> Iterator[bytes]:
+    """Lines of each file ('-' = stdin), without line endings; blank lines are skipped."""
+    for path in paths:
+        handle = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        try:
+            for line in handle:
+                line = line.rstrip(b"\r\n")
+                if line.strip():
+                    yield line
+        finally:
+            if handle is not sys.stdin.buffer:
+                handle.close()
+
+
+async def replay(stack: Stack, paths: list[str], progress: bool = True) -> ReplayResult:
+    for path in paths:
+        if path != "-" and not Path(path).is_file():
+            raise Terminal(f"no such file: {path}", hint="pass NDJSON files, or - for stdin")
+    assert stack.pipeline is not None and stack.clickhouse is not None
+    rt = stack.pipeline.rt
+    replay_id = uuid.uuid4().hex[:12]
+    started = time.monotonic()
+    lines = await produce_lines(rt, paths, replay_id, progress)
+    for partition in range(rt.topics.raw.partitions):
+        produce(rt.producer, rt.topics.raw.name, codec.raw_control(replay_id), partition=partition)
+    flush(rt.producer)
+    await wait_for_barrier(stack, replay_id, lines, progress)
+    seconds = time.monotonic() - started
+    return summarize(stack, replay_id, lines, seconds)
+
+
+async def produce_lines(rt: Runtime, paths: list[str], replay_id: str, show: bool) -> int:
+    headers = [(REPLAY_HEADER, replay_id.encode())]
+    bar = Progress("produce", None) if show else None
+    partitions, name, count = rt.topics.raw.partitions, rt.topics.raw.name, 0
+    for line in read_lines(paths):
+        produce(rt.producer, name, line, partition=count % partitions, headers=headers)
+        count += 1
+        if count % PRODUCE_CHUNK == 0:
+            rt.producer.poll(0)
+            await asyncio.sleep(0)  # let the pipeline work while we produce
+            if bar:
+                bar.update(count)
+    if bar:
+        bar.update(count, force=True)
+        bar.finish()
+    return count
+
+
+async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool) -> None:
+    """Wait until every facts partition has passed the barrier; fail if nothing moves."""
+    assert stack.pipeline is not None
+    pipeline, stats = stack.pipeline, stack.pipeline.rt.stats
+    expected = pipeline.rt.topics.facts.partitions
+    bar = Progress("process", lines) if show else None
+    last_progress, last_done = time.monotonic(), -1
+    while True:
+        pipeline.check()
+        if stack.broker is not None:
+            stack.broker.check()
+        done = stats.sessionized + sum(stats.rejected.values()) + stats.duplicates
+        if bar:
+            bar.update(min(done, lines))
+        if await barrier_count(stack, replay_id) >= expected:
+            break
+        if done != last_done:
+            last_progress, last_done = time.monotonic(), done
+        elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
+            raise Terminal(f"replay made no progress for {STALL_TIMEOUT_S:.0f}s",
+                           hint="check the worker log above; is the broker or ClickHouse down?")
+        await asyncio.sleep(0.1)
+    if bar:
+        bar.update(lines, force=True)
+        bar.finish()
+
+
+async def barrier_count(stack: Stack, replay_id: str) -> int:
+    """Partitions past the barrier: the local sink knows at once; sinks of other workers
+    (production) record it in ClickHouse, which is asked every few seconds."""
+    pipeline = stack.pipeline
+    assert pipeline is not None and stack.clickhouse is not None
+    if pipeline.sink is not None:
+        local = sum(1 for b, _ in pipeline.sink.reached if b == replay_id)
+        if local >= pipeline.rt.topics.facts.partitions or time.monotonic() % 3 > 0.15:
+            return local
+    rows = await asyncio.to_thread(
+        query_rows, stack.clickhouse,
+        "SELECT uniqExact(partition) FROM parcours.pipeline_barriers WHERE barrier_id = {b:String}",
+        {"b": replay_id})
+    return int(rows[0][0])
+
+
+def summarize(stack: Stack, replay_id: str, lines: int, seconds: float) -> ReplayResult:
+    assert stack.clickhouse is not None and stack.pipeline is not None
+    client = stack.clickhouse
+    rejected = query_rows(client, "SELECT count() FROM parcours.dead_letters FINAL "
+                                  "WHERE replay_id = {r:String}", {"r": replay_id})[0][0]
+    events, persons = query_rows(client, "SELECT count(), uniqExact(person_id) FROM parcours.v_events")[0]
+    sessions = query_rows(client, "SELECT count() FROM parcours.v_sessions")[0][0]
+    return ReplayResult(replay_id, lines, int(rejected), stack.pipeline.rt.stats.duplicates,
+                        seconds, int(persons), int(sessions), int(events))

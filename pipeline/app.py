@@ -1,0 +1,105 @@
+"""The composition of one worker: the stages in flow order, wired to Kafka and ClickHouse.
+
+  raw topic --ingest edge--> events.valid --identity agent--> events.by_person
+      --sessions agent--> facts --sink edge--> ClickHouse
+  identity agents <--links topic--> identity follower (every worker holds the whole graph)
+
+Faust runs the two stateful agents (consumer groups, rebalancing, commits); the edges that
+see one message per event (ingest) or write to ClickHouse (sink) are plain asyncio loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import faust
+from clickhouse_connect.driver.client import Client
+
+from pipeline import http
+from pipeline.identity import agent as identity_agent
+from pipeline.identity.follower import follow
+from pipeline.ingest import edge as ingest_edge
+from pipeline.kafka import ensure_topics, producer
+from pipeline.runtime import Runtime
+from pipeline.sessions import agent as sessions_agent
+from pipeline.settings import Settings
+from pipeline.sink.edge import SinkEdge
+
+log = logging.getLogger(__name__)
+
+
+def faust_app(settings: Settings, bootstrap: str, web_port: int | None) -> faust.App:
+    return faust.App(
+        "parcours",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        broker_session_timeout=6,  # group join takes ~half of it (BASELINES)
+        broker_heartbeat_interval=1,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        topic_allow_declare=False,  # topics come from infra/kafka/topics.toml
+        topic_disable_leader=True,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="0.0.0.0",
+        autodiscover=False,
+    )
+
+
+class Pipeline:
+    """One worker process: both agents, both edges, and the sink when this process owns it."""
+
+    def __init__(self, settings: Settings, bootstrap: str, clickhouse: Client | None,
+                 web_port: int | None = None) -> None:
+        self.settings = settings
+        self.rt = Runtime(settings, bootstrap, producer(bootstrap))
+        self.app = faust_app(settings, bootstrap, web_port)
+        self.sessionizer = sessions_agent.Sessionizer(self.rt)
+        identity_agent.register(self.app, self.rt)
+        http.register(self.app, lambda: not self.failed and self.app.started)
+        sessions_agent.register(self.app, self.rt, self.sessionizer)
+        self.sink = SinkEdge(bootstrap, clickhouse, self.rt.topics, self.rt.stats) if clickhouse else None
+        self._stopping = asyncio.Event()
+        self._sink_stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        ensure_topics(self.rt.bootstrap, self.rt.topics.all())
+        self._spawn("ingest", lambda: ingest_edge.run(self.rt, self._stopping))
+        self._spawn("identity-follower", lambda: follow(self.rt, self._stopping))
+        if self.sink is not None:
+            self._spawn("sink", lambda: self.sink.run(self._sink_stopping))  # type: ignore[union-attr]
+        await self.app.start()
+
+    def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stage %s failed; stopping the worker", name)
+                self.failed = True
+                self._stopping.set()
+
+        self._tasks.append(asyncio.create_task(guarded(), name=f"parcours.{name}"))
+
+    failed = False
+
+    def check(self) -> None:
+        """Raise if a stage died (the CLI turns it into an exit code)."""
+        if self.failed:
+            raise RuntimeError("a pipeline stage failed: see the log above")
+
+    async def stop(self) -> None:
+        """Stop taking input, flush open sessions, let the sink write everything, stop."""
+        self._stopping.set()
+        await self.app.stop()
+        self.sessionizer.flush_all()
+        self._sink_stopping.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.rt.producer.flush(10)

@@ -1,0 +1,32 @@
+"""End-of-input barriers, so `replay` knows when every event has reached ClickHouse.
+
+strategy: like Flink's checkpoint barriers. `replay` writes a control message after its input
+on every raw partition. Each stage, once it has seen the barrier from *every* upstream
+partition (so everything before it on every input has been processed and produced), sends it
+on to every downstream partition. The sessions stage also exchanges it with its peers (they
+hand sessions to each other) and then flushes open sessions. The sink records the barrier per
+facts partition in ClickHouse once the rows before it are written; `replay` waits for all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BarrierTracker:
+    """Counts barrier copies per id from distinct upstream origins."""
+
+    expected: int
+    seen: dict[str, set[int]] = field(default_factory=dict)
+
+    def arrive(self, barrier_id: str, origin: int) -> bool:
+        """True exactly once: when the last expected origin's copy arrives."""
+        origins = self.seen.setdefault(barrier_id, set())
+        if origin in origins:
+            return False
+        origins.add(origin)
+        if len(origins) == self.expected:
+            self.seen[barrier_id] = set(range(self.expected + 1))  # never fires again
+            return True
+        return False

@@ -1,0 +1,173 @@
+"""`parcours`: the command line (see README and the contract for each command)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from pipeline import logs
+from pipeline.errors import ParcoursError
+from pipeline.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logs.configure(settings.log_level)
+        return int(args.run(settings, args) or 0)
+    except ParcoursError as error:
+        print(f"parcours: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("parcours: interrupted", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="parcours", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="simulate journeys, run them through the pipeline, report")
+    demo.add_argument("--persons", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--report", type=Path, default=None, help="HTML report path")
+    demo.set_defaults(run=_sync(cmd_demo))
+    replay = sub.add_parser("replay", help="feed NDJSON files through the pipeline ('-' = stdin)")
+    replay.add_argument("files", nargs="+")
+    replay.set_defaults(run=_sync(cmd_replay))
+    sub.add_parser("up", help="run the embedded stack until Ctrl-C").set_defaults(run=_sync(cmd_up))
+    sub.add_parser("worker", help="run one production worker").set_defaults(run=_sync(cmd_worker))
+    sub.add_parser("migrate", help="apply pending ClickHouse migrations").set_defaults(run=cmd_migrate)
+    sql = sub.add_parser("sql", help="run a query against ClickHouse and print a table")
+    sql.add_argument("query")
+    sql.add_argument("--json", action="store_true", help="one JSON object per row")
+    sql.set_defaults(run=cmd_sql)
+    return top
+
+
+def _sync(command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[..., int]:
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        return asyncio.run(command(settings, args))
+    return run
+
+
+async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.replay import replay
+    from pipeline.embedded.stack import Stack
+
+    async with Stack(settings) as stack:
+        result = await replay(stack, args.files)
+    print(result.render())
+    return 0
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.replay import replay
+    from jobs.simulate import simulate, write_ndjson
+    from jobs.summary import render_terminal, summarize, write_html
+    from pipeline.embedded.stack import Stack
+
+    print(f"simulating {args.persons:,} persons ...", file=sys.stderr)
+    sim = simulate(persons=args.persons, seed=args.seed)
+    path = settings.data_dir / f"demo-{args.persons}-{args.seed}.ndjson"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    write_ndjson(sim, path)
+    async with Stack(settings) as stack:
+        result = await replay(stack, [str(path)])
+        assert stack.clickhouse is not None
+        summary = summarize(stack.clickhouse)
+    print(result.render())
+    print()
+    print(render_terminal(summary))
+    report = write_html(summary, args.report or settings.data_dir / "report.html")
+    print(f"\nHTML report: {report}")
+    return 0
+
+
+async def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.embedded.stack import Stack
+
+    async with Stack(settings, web_port=settings.http_port) as stack:
+        print(f"Parcours is up. Kafka: {stack.bootstrap}  HTTP: http://127.0.0.1:{settings.http_port}"
+              f"  raw topic: {stack.pipeline.rt.topics.raw.name if stack.pipeline else ''}\n"
+              "Ctrl-C to stop.", file=sys.stderr)
+        await _until_signalled(stack)
+    return 0
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.embedded.stack import Stack
+    from pipeline.errors import ConfigError
+
+    if settings.embedded_broker:
+        raise ConfigError("`parcours worker` needs PARCOURS_KAFKA_BOOTSTRAP",
+                          hint="set it to your Kafka cluster, or use `parcours up` for the embedded stack")
+    async with Stack(settings, web_port=settings.http_port) as stack:
+        await _until_signalled(stack)
+    return 0
+
+
+async def _until_signalled(stack: Any) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        stack.pipeline.check()
+        if stack.broker is not None:
+            stack.broker.check()
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+    print("stopping: flushing open sessions and pending rows ...", file=sys.stderr)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.sink.clickhouse import connect
+    from pipeline.sink.migrations import migrate
+
+    applied = migrate(connect(settings))
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
+    return 0
+
+
+def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.sink.clickhouse import connect
+
+    import orjson
+
+    from pipeline.errors import classify_clickhouse
+
+    try:
+        result = connect(settings).query(args.query)
+    except ParcoursError:
+        raise
+    except Exception as exc:  # driver errors are classified in one place
+        raise classify_clickhouse(exc) from exc
+    columns = list(result.column_names)
+    if args.json:
+        for row in result.result_rows:
+            print(orjson.dumps(dict(zip(columns, row, strict=True)), default=str).decode())
+    else:
+        print(format_table(columns, [list(r) for r in result.result_rows]))
+    return 0
+
+
+def format_table(columns: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines + [f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Internal messages: one Kafka message carries a *batch* (hundreds to thousands of events),
+so Faust's per-message cost is paid per batch. Every message is an orjson object with a type
+tag `t`:
+
+  events    {"t": "events", "events": [Event, ...]}
+  barrier   {"t": "barrier", "id": str, "stage": str, "origin": int}
+  merge     {"t": "merge", "remaps": [[from_person, to_person], ...]}          (by_person)
+  handover  {"t": "handover", "person": str, "sessions": [Session wire, ...]}  (by_person)
+  links     {"t": "links", "links": [[event_id, [key, ...]], ...]}           (identity links)
+  rows      {"t": "rows", "table": str, "rows": [row, ...]}                   (facts)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+Message = dict[str, Any]
+
+#: Raw-topic control message written by `parcours replay` after the input: it marks the end of
+#: the input on that partition. External producers never send it.
+CONTROL_KEY = "__parcours_control__"
+
+
+def encode(message: Message) -> bytes:
+    return orjson.dumps(message)
+
+
+def decode(payload: bytes) -> Message:
+    message = orjson.loads(payload)
+    if not isinstance(message, dict) or "t" not in message:
+        raise ValueError("not a Parcours internal message")
+    return message
+
+
+def events(batch: list[dict[str, Any]]) -> bytes:
+    return encode({"t": "events", "events": batch})
+
+
+def barrier(barrier_id: str, stage: str, origin: int) -> bytes:
+    return encode({"t": "barrier", "id": barrier_id, "stage": stage, "origin": origin})
+
+
+def rows(table: str, batch: list[dict[str, Any]]) -> bytes:
+    return encode({"t": "rows", "table": table, "rows": batch})
+
+
+def raw_control(barrier_id: str) -> bytes:
+    return encode({CONTROL_KEY: "barrier", "id": barrier_id})
+
+
+def control_of(raw: bytes) -> str | None:
+    """The barrier id if `raw` is a replay control message, else None (cheap prefix test)."""
+    if not raw.startswith(b'{"' + CONTROL_KEY.encode()):
+        return None
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    barrier_id = message.get("id") if isinstance(message, dict) else None
+    return barrier_id if isinstance(barrier_id, str) else None

@@ -1,0 +1,1 @@
+"""Journey facts: the rows each stage hands to the ClickHouse sink."""

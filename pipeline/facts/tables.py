@@ -1,0 +1,50 @@
+"""Column layout of each fact table, as Arrow types for `insert_arrow`.
+
+Times travel as epoch milliseconds and become DateTime64(3, 'UTC') here. The column names
+match infra/clickhouse/0001_core_tables.sql; a schema test checks they agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+MS = pa.timestamp("ms", tz="UTC")
+
+TABLES: dict[str, pa.Schema] = {
+    "events": pa.schema([
+        ("event_id", pa.string()), ("occurred_at", MS), ("person_id", pa.string()),
+        ("session_id", pa.string()), ("event_type", pa.string()), ("channel", pa.string()),
+        ("touchpoint", pa.string()), ("stage", pa.string()), ("revenue", pa.float64()),
+        ("currency", pa.string()), ("order_id", pa.string()), ("csat", pa.uint8()),
+        ("nps", pa.uint8()), ("identifiers", pa.map_(pa.string(), pa.string())),
+        ("properties", pa.string()), ("context", pa.string()), ("ingested_at", MS),
+    ]),
+    "sessions": pa.schema([
+        ("session_id", pa.string()), ("person_id", pa.string()), ("started_at", MS),
+        ("ended_at", MS), ("event_count", pa.uint32()), ("channels", pa.list_(pa.string())),
+        ("entry_touchpoint", pa.string()), ("exit_touchpoint", pa.string()),
+        ("converted", pa.uint8()), ("revenue", pa.float64()), ("version", pa.uint64()),
+    ]),
+    "identities": pa.schema([
+        ("kind", pa.string()), ("value", pa.string()), ("person_id", pa.string()),
+        ("first_seen", MS),
+    ]),
+    "person_merges": pa.schema([
+        ("from_person", pa.string()), ("to_person", pa.string()), ("to_order", pa.string()),
+        ("reason", pa.string()), ("event_id", pa.string()), ("merged_at", MS),
+    ]),
+    "session_merges": pa.schema([
+        ("from_session", pa.string()), ("to_session", pa.string()), ("to_order", pa.string()),
+        ("merged_at", MS),
+    ]),
+    "dead_letters": pa.schema([
+        ("received_at", MS), ("source", pa.string()), ("reason", pa.string()),
+        ("raw", pa.string()), ("replay_id", pa.string()),
+    ]),
+}
+
+
+def to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=TABLES[table])

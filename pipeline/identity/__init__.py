@@ -1,0 +1,1 @@
+"""Identity stitching: identifiers seen together are joined into persons."""

@@ -1,0 +1,42 @@
+"""Replicates the identity graph: every worker reads every partition of the links topic.
+
+strategy: links (identifier groups that changed some worker's graph) are few next to events,
+so each worker applies all of them to its own graph. Union is order-independent and the
+person id is a function of the component, so all workers converge to the same persons
+whatever order the links arrive in; merges a worker discovers this way are recorded like
+local ones (the ClickHouse key collapses the copies). Own links come back too: a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import TopicPartition
+
+from pipeline import codec
+from pipeline.identity.agent import publish_remaps
+from pipeline.identity.logic import apply_remote
+from pipeline.kafka import consumer, flush
+from pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
+    cons = consumer(rt.bootstrap, None)
+    await cons.start()
+    try:
+        name = rt.topics.links.name
+        cons.assign([TopicPartition(name, p) for p in range(rt.topics.links.partitions)])
+        await cons.seek_to_beginning()
+        while not stopping.is_set():
+            batch = await cons.getmany(timeout_ms=100, max_records=10_000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    links = codec.decode(message.value)["links"]
+                    publish_remaps(rt, apply_remote(rt.graph, links), tp.partition)
+            if batch:
+                flush(rt.producer)
+    finally:
+        await cons.stop()

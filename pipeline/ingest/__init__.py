@@ -1,0 +1,1 @@
+"""Ingest: raw bytes -> validated, normalised, PII-hashed events, or dead letters."""

@@ -1,0 +1,200 @@
+"""Pure ingest logic: one raw message (bytes) -> Event | DeadLetter.
+
+strategy: cheap checks first (size, JSON, shape), then the required fields, then
+normalisation. Every failure is a `Rejected(code, detail)` turned into a DeadLetter here, so
+no input can raise out of `ingest_one`. Email and phone are hashed before the event leaves
+this function; free-text fields are masked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pipeline.ingest import segment
+from pipeline.ingest.outcomes import DeadLetter, Event, Rejected
+from pipeline.ingest.pii import (
+    Hasher,
+    identifier_is_pii,
+    looks_like_pii,
+    mask_text,
+    mask_tree,
+    normalise_email,
+    normalise_phone,
+)
+from pipeline.taxonomy import Taxonomy, identity_kinds, taxonomy
+
+MAX_BYTES = 64 * 1024
+MAX_FUTURE_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    hasher: Hasher
+    phone_country: str
+    taxonomy: Taxonomy
+    ranks: dict[str, int]
+    junk: frozenset[str]
+
+    @classmethod
+    def build(cls, salt: bytes, phone_country: str = "FR") -> IngestConfig:
+        kinds = identity_kinds()
+        return cls(Hasher(salt), phone_country, taxonomy(), kinds.ranks, kinds.junk_values)
+
+
+def ingest_one(raw: bytes, cfg: IngestConfig, now_ms: int | None = None) -> Event | DeadLetter:
+    try:
+        return _ingest(raw, cfg, now_ms if now_ms is not None else _now_ms())
+    except Rejected as rejected:
+        return DeadLetter(str(rejected))
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        return DeadLetter(f"invalid_event: {type(exc).__name__}")
+
+
+def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
+    if len(raw) > MAX_BYTES:
+        raise Rejected("oversized", f"{len(raw)} bytes > {MAX_BYTES}")
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("not_json", str(exc)[:120]) from None
+    if not isinstance(message, dict):
+        raise Rejected("not_an_object", type(message).__name__)
+    if segment.is_segment(message):
+        message = segment.to_parcours(message)
+    event_id = _text(message, "event_id", 128)
+    event_type = _text(message, "event_type", 128)
+    channel = _text(message, "channel", 64).lower()
+    occurred_at = parse_time(message.get("occurred_at"))
+    if occurred_at - now_ms > MAX_FUTURE_MS:
+        raise Rejected("occurred_at_in_future", "more than 24 h ahead")
+    identifiers = normalise_identifiers(message.get("identifiers"), cfg)
+    properties = _object(message, "properties")
+    touchpoint = message.get("touchpoint")
+    touchpoint = _free_text(touchpoint, 128) if isinstance(touchpoint, str) and touchpoint.strip() else event_type
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+        "channel": channel,
+        "touchpoint": touchpoint,
+        "stage": cfg.taxonomy.stage(event_type, channel),
+        "identifiers": identifiers,
+        "revenue": _number(properties.get("revenue")),
+        "currency": _free_text(properties.get("currency"), 8),
+        "order_id": _free_text(properties.get("order_id"), 128),
+        "csat": _score(properties.get("csat"), 1, 5),
+        "nps": _score(properties.get("nps"), 0, 10),
+        "properties": mask_tree(properties),
+        "context": mask_tree(_object(message, "context")),
+    }
+
+
+def parse_time(value: object) -> int:
+    """RFC 3339 with an offset -> epoch milliseconds (UTC)."""
+    if not isinstance(value, str) or not value:
+        raise Rejected("missing_occurred_at" if value in (None, "") else "invalid_occurred_at",
+                       type(value).__name__)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is None:
+            raise Rejected("invalid_occurred_at", "no UTC offset")
+        return int(moment.astimezone(UTC).timestamp() * 1000)
+    except (ValueError, OverflowError):
+        raise Rejected("invalid_occurred_at", repr(value)[:64]) from None
+
+
+def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
+    """Known kinds only; junk dropped; email/phone normalised then hashed."""
+    if not isinstance(value, dict):
+        raise Rejected("missing_identifiers" if value is None else "invalid_identifiers",
+                       type(value).__name__)
+    out: dict[str, str] = {}
+    for kind, raw in value.items():
+        if kind not in cfg.ranks or raw is None or isinstance(raw, bool):
+            continue
+        if not isinstance(raw, str | int):
+            continue
+        text = str(raw).strip()
+        if text.lower() in cfg.junk or len(text) > 256:
+            continue
+        normal = _normalise(kind, text, cfg)
+        if normal:
+            out[kind] = normal
+    if not out:
+        raise Rejected("no_identifiers", "no non-empty identifier of a known kind")
+    return out
+
+
+def _normalise(kind: str, text: str, cfg: IngestConfig) -> str | None:
+    if kind == "email":
+        email = normalise_email(text)
+        return cfg.hasher.hash(kind, email) if email else None
+    if kind == "phone":
+        phone = normalise_phone(text, cfg.phone_country)
+        return cfg.hasher.hash(kind, phone) if phone else None
+    if identifier_is_pii(text):
+        # Many systems use the email (or phone) as login: it is hashed like one, under its
+        # own kind, so raw PII never leaves ingest and the id still links consistently.
+        return cfg.hasher.hash(kind, text.lower())
+    return text
+
+
+def _text(message: dict[str, Any], field: str, limit: int) -> str:
+    value = message.get(field)
+    if value is None or value == "":
+        raise Rejected(f"missing_{field}")
+    if not isinstance(value, str):
+        raise Rejected(f"invalid_{field}", f"expected a string, got {type(value).__name__}")
+    value = value.strip()
+    if not value or len(value) > limit:
+        raise Rejected(f"invalid_{field}", f"length must be 1-{limit}")
+    return value
+
+
+def _free_text(value: object, limit: int) -> str:
+    """A short free-text field promoted to a column: trimmed, cut, PII masked."""
+    if value is None or isinstance(value, bool | dict | list):
+        return ""
+    text = str(value).strip()
+    return (mask_text(text) if looks_like_pii(text) else text)[:limit]
+
+
+def _object(message: dict[str, Any], field: str) -> dict[str, Any]:
+    value = message.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Rejected(f"invalid_{field}", f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _score(value: object, low: int, high: int) -> int | None:
+    """A satisfaction score in [low, high]; anything else (garbage, out of range) is None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or not (low <= number <= high):
+        return None
+    return int(round(number))
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)

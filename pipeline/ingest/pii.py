@@ -1,0 +1,84 @@
+"""Personal data: normalise and hash email and phone; mask anything PII-looking in free text.
+
+strategy: identifiers are hashed with a keyed BLAKE2b (the install's salt is the key), so the
+same person's email maps to the same token everywhere, and nobody without the salt can test a
+guess. Normalisation and hashing are cached: identifiers repeat across a person's events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+
+import phonenumbers
+
+# Possessive quantifiers (Python 3.11+) keep both patterns linear: a 64 KiB run of digits or
+# dots must not backtrack (it once stalled the ingest loop for seconds).
+# A match may only start at the beginning of a token (lookbehind), so every run of
+# candidate characters is scanned once.
+_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w\-]++(?:\.[\w\-]++)++")
+# 9 to 15 digits, optionally '+'-prefixed and split by spaces, dots, dashes or parentheses;
+# not followed by ':' and a digit, so that a date-time "2026-11-03 10:15:22" is left alone.
+_PHONE = re.compile(r"(?<![\w])\+?\(?\d(?:[ .\-()]{0,2}+\d){8,14}+(?!\w|:\d)")
+# A whole identifier value that is a phone number: international (+, 00) or national (0) prefix.
+_PHONE_ID = re.compile(r"(?:\+|0)[\d .\-()]{8,24}")
+
+
+def normalise_email(value: str) -> str | None:
+    email = value.strip().lower()
+    local, at, domain = email.partition("@")
+    return email if at and local and "." in domain else None
+
+
+@lru_cache(maxsize=200_000)
+def normalise_phone(value: str, country: str) -> str | None:
+    """'06 12 34 56 78' (FR) -> '+33612345678'; None when it is not a possible number."""
+    try:
+        number = phonenumbers.parse(value, country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Hasher:
+    """Keyed hash of normalised PII values: 32 hex chars, stable for a salt."""
+
+    def __init__(self, salt: bytes) -> None:
+        self._key = salt if len(salt) <= 64 else hashlib.sha256(salt).digest()
+        self.hash = lru_cache(maxsize=500_000)(self._hash)
+
+    def _hash(self, kind: str, value: str) -> str:
+        return hashlib.blake2b(f"{kind}:{value}".encode(), key=self._key, digest_size=16).hexdigest()
+
+
+def mask_text(text: str) -> str:
+    """Replace anything that looks like an email or a phone number."""
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+
+
+def identifier_is_pii(text: str) -> bool:
+    """A whole identifier value that is an email or a phone number (a login, a CRM key):
+    stricter than `looks_like_pii`, so that numeric ids and UUIDs are kept as they are."""
+    if _EMAIL.fullmatch(text.strip()):
+        return True
+    return bool(_PHONE_ID.fullmatch(text.strip())) and 9 <= sum(c.isdigit() for c in text) <= 15
+
+
+def looks_like_pii(text: str) -> bool:
+    return bool(_EMAIL.search(text) or _PHONE.search(text))
+
+
+def mask_tree(value: object, depth: int = 0) -> object:
+    """Mask PII-looking strings anywhere in a JSON value (properties, context, traits)."""
+    if isinstance(value, str):
+        return mask_text(value) if looks_like_pii(value) else value
+    if depth > 32:
+        return None
+    if isinstance(value, dict):
+        return {k: mask_tree(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_tree(v, depth + 1) for v in value]
+    return value

@@ -1,0 +1,74 @@
+"""Segment-spec (and RudderStack) messages -> the Parcours input form (schemas/segment.toml)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipeline.ingest.outcomes import Rejected
+from pipeline.taxonomy import segment_mapping, taxonomy
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def is_segment(message: dict[str, Any]) -> bool:
+    return "event_type" not in message and isinstance(message.get("type"), str)
+
+
+def snake(name: str) -> str:
+    return _NON_WORD.sub("_", name.strip().lower()).strip("_")
+
+
+def to_parcours(message: dict[str, Any]) -> dict[str, Any]:
+    """Map one Segment message; Rejected when its type is not one we know."""
+    mapping = segment_mapping()
+    kind = str(message["type"]).lower()
+    spec = mapping["types"].get(kind)  # type: ignore[attr-defined]
+    if spec is None:
+        raise Rejected("segment_unknown_type", repr(message["type"])[:64])
+    properties = _dict(message.get("properties"))
+    context = _dict(message.get("context"))
+    traits = {**_dict(context.get("traits")), **_dict(message.get("traits"))}
+    event_type = spec.get("event_type") or _track_event_type(message.get("event"), mapping)
+    return {
+        "event_id": message.get("messageId"),
+        "event_type": event_type,
+        "occurred_at": message.get("timestamp") or message.get("originalTimestamp")
+        or message.get("sentAt"),
+        "channel": _channel(properties, context, str(spec["default_channel"])),
+        "touchpoint": properties.get("touchpoint") or message.get("name") or event_type,
+        "identifiers": _identifiers(message, traits, kind),
+        "properties": {**traits, **properties} if kind == "identify" else properties,
+        "context": context,
+    }
+
+
+def _track_event_type(name: object, mapping: dict[str, Any]) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise Rejected("segment_missing_event", "track message without an event name")
+    return str(mapping["track_events"].get(name) or snake(name))
+
+
+def _channel(properties: dict[str, Any], context: dict[str, Any], default: str) -> str:
+    if isinstance(properties.get("channel"), str):
+        return str(properties["channel"])
+    named = context.get("channel")
+    if isinstance(named, str) and named.lower() in taxonomy().channels:
+        return named.lower()
+    return default
+
+
+def _identifiers(message: dict[str, Any], traits: dict[str, Any], kind: str) -> dict[str, Any]:
+    ids = {
+        "anonymous_id": message.get("anonymousId"),
+        "user_id": message.get("userId"),
+        "email": traits.get("email"),
+        "phone": traits.get("phone"),
+    }
+    if kind == "alias" and message.get("previousId"):
+        ids["anonymous_id"] = message.get("previousId")
+    return {k: v for k, v in ids.items() if v is not None}
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,126 @@
+"""Kafka at the edges: confluent-kafka for producing and admin, aiokafka for async consuming.
+
+All clients take the bootstrap address from one place; timeouts are tuned so that a consumer
+group joins in seconds on the embedded broker (see BASELINES: join takes ~half the session
+timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from pipeline.errors import Terminal, Transient
+from pipeline.topics import Topic
+
+log = logging.getLogger(__name__)
+
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_MS = 1000
+
+
+def producer(bootstrap: str) -> Producer:
+    return Producer({
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 5,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        "enable.idempotence": False,
+        "acks": "all",
+        "message.max.bytes": 16_000_000,
+        "queue.buffering.max.kbytes": 512_000,
+        "log.connection.close": False,  # the embedded broker closes idle connections: not news
+        "logger": logging.getLogger("kafka.producer"),  # librdkafka lines go through logging
+    })
+
+
+def flush(prod: Producer, timeout: float = 60.0) -> None:
+    """Wait until every produced message is acknowledged (at-least-once before commits)."""
+    remaining = prod.flush(timeout)
+    if remaining:
+        raise Transient(f"{remaining} messages not acknowledged by Kafka after {timeout:.0f}s",
+                        hint="is the broker up? see PARCOURS_KAFKA_BOOTSTRAP")
+
+
+async def flush_async(prod: Producer, timeout: float = 60.0) -> None:
+    """`flush` in a thread: the event loop (heartbeats, other stages) keeps running."""
+    await asyncio.to_thread(flush, prod, timeout)
+
+
+def produce(prod: Producer, topic: str, value: bytes, partition: int | None = None,
+            key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None) -> None:
+    """Produce, waiting for queue space instead of failing when the local buffer is full."""
+    kwargs: dict[str, object] = {"value": value, "key": key, "headers": headers, "on_delivery": _delivered}
+    if partition is not None:
+        kwargs["partition"] = partition
+    while True:
+        try:
+            prod.produce(topic, **kwargs)
+            return
+        except BufferError:
+            prod.poll(0.05)
+
+
+def _delivered(err: object, _msg: object) -> None:
+    if err is not None:
+        log.error("Kafka delivery failed: %s", err)
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0) -> None:
+    """Create missing topics with their declared partition counts."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise Terminal(f"cannot reach Kafka at {bootstrap}: {exc}",
+                       hint="check PARCOURS_KAFKA_BOOTSTRAP, or unset it to use the embedded broker") from exc
+    missing = [NewTopic(t.name, t.partitions, 1) for t in topics if t.name not in existing]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise Terminal(f"cannot create topic {name}: {exc}") from exc
+    log.info("created topics: %s", ", ".join(t.topic for t in missing))
+
+
+def consumer(bootstrap: str, group: str | None, *topics: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_MS,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
+
+
+async def wait_assigned(cons: AIOKafkaConsumer, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cons.assignment():
+        if loop.time() > deadline:
+            raise Transient("consumer got no partitions", hint="is another worker holding them?")
+        await asyncio.sleep(0.05)
+
+
+async def caught_up(cons: AIOKafkaConsumer) -> bool:
+    """True when the consumer's position is at the end of every assigned partition."""
+    assigned = list(cons.assignment())
+    if not assigned:
+        return True
+    ends = await cons.end_offsets(assigned)
+    for tp in assigned:
+        if await cons.position(tp) < ends[tp]:
+            return False
+    return True

@@ -1,0 +1,68 @@
+"""What the stages of one worker process share: settings, topics, producer, state, counters."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Producer
+
+from pipeline import codec
+from pipeline.identity.graph import IdentityGraph
+from pipeline.kafka import produce
+from pipeline.settings import Settings
+from pipeline.stats import Stats
+from pipeline.taxonomy import Taxonomy, identity_kinds, taxonomy
+from pipeline.topics import Topics, partition_of, topics
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    bootstrap: str
+    producer: Producer
+    topics: Topics = field(default_factory=topics)
+    taxonomy: Taxonomy = field(default_factory=taxonomy)
+    graph: IdentityGraph = field(default_factory=lambda: IdentityGraph(identity_kinds().ranks))
+    stats: Stats = field(default_factory=Stats)
+
+    def send(self, topic: str, value: bytes, partition: int) -> None:
+        produce(self.producer, topic, value, partition=partition)
+
+    def send_rows(self, table: str, rows: list[dict[str, Any]], spread: int) -> None:
+        """Fact rows for the sink, on facts partition `spread % partitions`."""
+        partition = spread % self.topics.facts.partitions
+        for chunk in chunks(rows):
+            self.send(self.topics.facts.name, codec.rows(table, chunk), partition)
+
+    def send_events(self, topic: str, events: list[dict[str, Any]], partition: int) -> None:
+        for chunk in chunks(events):
+            self.send(topic, codec.events(chunk), partition)
+
+    def send_by_person(self, events: list[dict[str, Any]]) -> None:
+        """Events grouped into one message per person partition."""
+        groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        count = self.topics.by_person.partitions
+        for event in events:
+            groups[partition_of(event["person_id"], count)].append(event)
+        for partition, batch in groups.items():
+            self.send_events(self.topics.by_person.name, batch, partition)
+
+    def broadcast(self, topic_name: str, partitions: int, value: bytes) -> None:
+        for partition in range(partitions):
+            self.send(topic_name, value, partition)
+
+
+#: Events or rows per internal message: large enough that Faust's per-message cost vanishes,
+#: small enough to stay well under Kafka's default 1 MB message limit (~600 B per event).
+CHUNK = 1000
+
+
+def chunks(items: list[Any], size: int = CHUNK) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,1 @@
+"""Sessionization: per person, across devices and channels, in event time."""

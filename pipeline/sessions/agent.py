@@ -1,0 +1,142 @@
+"""Thin Faust agent around sessionization: events of a person partition -> fact rows.
+
+Topic `parcours.events.by_person` is partitioned by person_id and also carries merge notices
+(a person was merged: move its sessions) and hand-overs (sessions arriving from the partition
+of a merged person). State: one SessionBook per partition, in memory; open sessions are
+flushed at every end-of-input barrier and on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import faust
+
+from pipeline import codec
+from pipeline.barrier import BarrierTracker
+from pipeline.facts.rows import event_row, session_merge_row, session_row
+from pipeline.identity.agent import TAKE, TAKE_WITHIN_S, by_partition
+from pipeline.kafka import flush, flush_async
+from pipeline.runtime import Runtime, now_ms
+from pipeline.sessions import logic
+from pipeline.sessions.state import Session, SessionBook
+from pipeline.topics import partition_of
+
+log = logging.getLogger(__name__)
+
+#: Wall-clock seconds a changed session is kept in memory past its event-time eviction.
+HOLD_S = 120.0
+
+
+class Sessionizer:
+    """Per-partition books and the routing between partitions."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        gap_ms = int(rt.settings.session_gap_s * 1000)
+        lateness_ms = int(rt.settings.allowed_lateness_s * 1000)
+        self.books: dict[int, SessionBook] = defaultdict(
+            lambda: SessionBook(gap_ms, lateness_ms, hold_s=HOLD_S))
+        self.upstream: dict[int, BarrierTracker] = defaultdict(
+            lambda: BarrierTracker(rt.topics.valid.partitions))
+        self.peers: dict[int, BarrierTracker] = defaultdict(
+            lambda: BarrierTracker(rt.topics.by_person.partitions))
+
+    def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
+        """Consecutive events messages are applied as one batch; the rest in order."""
+        pending: list[dict[str, Any]] = []
+        for message in messages:
+            if message["t"] == "events":
+                pending += message["events"]
+                continue
+            if pending:
+                self.on_events(partition, pending)
+                pending = []
+            self.handle(partition, message)
+        if pending:
+            self.on_events(partition, pending)
+
+    def handle(self, partition: int, message: dict[str, Any]) -> None:
+        kind = message["t"]
+        if kind == "events":
+            self.on_events(partition, message["events"])
+        elif kind == "merge":
+            self.on_merge(partition, message["remaps"])
+        elif kind == "handover":
+            sessions = [Session.from_wire(s) for s in message["sessions"]]
+            self.emit(partition, logic.receive_sessions(self.books[partition], message["person"], sessions))
+        elif kind == "barrier":
+            self.on_barrier(partition, message)
+
+    def on_events(self, partition: int, events: list[dict[str, Any]]) -> None:
+        book = self.books[partition]
+        local, moved = [], []
+        for event in events:
+            person = book.resolve(event["person_id"])
+            event["person_id"] = person
+            (local if self.owner(person) == partition else moved).append(event)
+        if moved:  # the person was merged into one owned elsewhere: follow it
+            self.rt.send_by_person(moved)
+        self.rt.stats.sessionized += len(local)
+        conversions = self.rt.taxonomy.conversion_event_types
+        self.emit(partition, logic.apply(book, local, conversions, time.monotonic()))
+
+    def on_merge(self, partition: int, remaps: list[list[str]]) -> None:
+        book = self.books[partition]
+        for from_person, to_person in remaps:
+            sessions = logic.take_person(book, from_person, to_person)
+            target = book.resolve(to_person)
+            if not sessions:
+                continue
+            owner = self.owner(target)
+            if owner == partition:
+                self.emit(partition, logic.receive_sessions(book, target, sessions))
+            else:
+                wire = {"t": "handover", "person": target, "sessions": [s.to_wire() for s in sessions]}
+                self.rt.send(self.rt.topics.by_person.name, codec.encode(wire), owner)
+
+    def on_barrier(self, partition: int, message: dict[str, Any]) -> None:
+        by_person = self.rt.topics.by_person
+        if message["stage"] == "identity":
+            if self.upstream[partition].arrive(message["id"], message["origin"]):
+                # Hand-overs to peers were sent before this: peers flush only after all of them.
+                self.rt.broadcast(by_person.name, by_person.partitions,
+                                  codec.barrier(message["id"], "sessions-peer", partition))
+        elif message["stage"] == "sessions-peer" and self.peers[partition].arrive(message["id"], message["origin"]):
+            log.debug("barrier %s: sessions partition %d flushes", message["id"], partition)
+            self.flush(partition)
+            facts = self.rt.topics.facts
+            self.rt.broadcast(facts.name, facts.partitions, codec.barrier(message["id"], "sessions", partition))
+
+    def flush(self, partition: int) -> None:
+        self.emit(partition, logic.Output(sessions=logic.flush(self.books[partition])))
+
+    def flush_all(self) -> None:
+        for partition in list(self.books):
+            self.flush(partition)
+        flush(self.rt.producer)
+
+    def emit(self, partition: int, out: logic.Output) -> None:
+        version, at = time.time_ns(), now_ms()
+        self.rt.send_rows("events", [event_row(e) for e in out.events], partition)
+        self.rt.send_rows("sessions", [session_row(s, version) for s in out.sessions], partition)
+        self.rt.send_rows("session_merges", [session_merge_row(r, at) for r in out.remaps], partition)
+
+    def owner(self, person_id: str) -> int:
+        return partition_of(person_id, self.rt.topics.by_person.partitions)
+
+
+def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
+    topic = app.topic(rt.topics.by_person.name, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(topic, name="parcours.sessions")
+    async def sessions(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(TAKE, within=TAKE_WITHIN_S):
+            for partition, messages in by_partition(batch).items():
+                sessionizer.handle_all(partition, messages)
+            await flush_async(rt.producer)
+
+    return sessions

@@ -1,0 +1,179 @@
+"""Pure sessionization: apply(book, events) -> event rows with session ids, session rows.
+
+strategy: a person's sessions are maximal runs of events less than `gap` apart in event time,
+whatever device or channel they come from. Each event joins the sessions it is within `gap`
+of; if it bridges two, they merge and the earliest survives (the others are remapped, never
+rewritten). The watermark is the highest event time seen; a session whose end + gap is below
+it is closed and its row emitted. Late events re-open a session still in memory (within the
+allowed lateness) and its row is emitted again with a higher version. Merging the sessions of
+two persons is the same interval merge, so the result does not depend on which person's
+events arrived first.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.sessions.state import Session, SessionBook
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRemap:
+    from_session: str
+    to_session: str
+    to_order: str
+
+
+@dataclass(slots=True)
+class Output:
+    events: list[Event] = field(default_factory=list)
+    """Input events with `person_id` and `session_id` set."""
+    sessions: list[Session] = field(default_factory=list)
+    """Sessions whose row must be (re-)emitted."""
+    remaps: list[SessionRemap] = field(default_factory=list)
+
+
+def session_id_for(person_id: str, event_id: str) -> str:
+    return hashlib.blake2b(f"{person_id}|{event_id}".encode(), digest_size=8).hexdigest()
+
+
+def apply(book: SessionBook, events: list[Event], conversions: frozenset[str],
+          now: float = 0.0) -> Output:
+    """Assign each event (with `person_id` set) to a session; then close what the watermark
+    passed. `now` is the wall clock (monotonic s), used only to hold sessions in memory."""
+    book.now = now
+    out = Output()
+    for event in events:
+        person = book.resolve(event["person_id"])
+        event["person_id"] = person
+        session = place(book, person, event, out)
+        add_event(session, event, conversions)
+        book.touched(session)
+        event["session_id"] = session.session_id
+        out.events.append(event)
+        if event["occurred_at"] > book.watermark:
+            book.watermark = event["occurred_at"]
+    close_and_evict(book, out)
+    return out
+
+
+def place(book: SessionBook, person: str, event: Event, out: Output) -> Session:
+    """The session `event` belongs to, merging the sessions it bridges."""
+    sessions = book.persons.setdefault(person, [])
+    ts, gap = event["occurred_at"], book.gap_ms
+    near = [s for s in sessions if s.start - gap < ts < s.end + gap]
+    if not near:
+        session = Session(session_id_for(person, event["event_id"]), person, ts, ts)
+        bisect.insort(sessions, session, key=lambda s: s.start)
+        return session
+    return merge_into_first(book, sessions, near, out) if len(near) > 1 else near[0]
+
+
+def merge_into_first(book: SessionBook, sessions: list[Session], group: list[Session], out: Output) -> Session:
+    """Merge `group` into its earliest session; remap the others (and what they absorbed)."""
+    group = sorted(group, key=lambda s: s.order)
+    survivor = group[0]
+    for other in group[1:]:
+        absorb(survivor, other)
+        sessions.remove(other)
+        other.alive = False
+        for old in [other.session_id, *other.absorbed]:
+            out.remaps.append(SessionRemap(old, survivor.session_id, survivor.order))
+    book.touched(survivor)
+    return survivor
+
+
+def absorb(survivor: Session, other: Session) -> None:
+    if other.start < survivor.start:
+        survivor.entry_touchpoint = other.entry_touchpoint
+    if other.end >= survivor.end:
+        survivor.exit_touchpoint = other.exit_touchpoint
+    survivor.start, survivor.end = min(survivor.start, other.start), max(survivor.end, other.end)
+    survivor.event_count += other.event_count
+    survivor.channels += [c for c in other.channels if c not in survivor.channels]
+    survivor.revenue += other.revenue
+    survivor.converted = survivor.converted or other.converted
+    survivor.absorbed += [other.session_id, *other.absorbed]
+
+
+def add_event(session: Session, event: Event, conversions: frozenset[str]) -> None:
+    ts = event["occurred_at"]
+    if session.event_count == 0 or ts < session.start:
+        session.entry_touchpoint = event["touchpoint"]
+    if session.event_count == 0 or ts >= session.end:
+        session.exit_touchpoint = event["touchpoint"]
+    session.start, session.end = min(session.start, ts), max(session.end, ts)
+    session.event_count += 1
+    if event["channel"] not in session.channels:
+        session.channels.append(event["channel"])
+    if event["event_type"] in conversions:
+        session.converted = True
+        session.revenue += event["revenue"]
+
+
+def close_and_evict(book: SessionBook, out: Output) -> None:
+    """Emit sessions the watermark has closed; forget those past the allowed lateness."""
+    closed_before = book.watermark - book.gap_ms
+    while book.due and book.due[0][0] <= closed_before:
+        end, _, session = heapq.heappop(book.due)
+        if session.alive and session.dirty and session.end == end:
+            book.emitted(session)
+            out.sessions.append(session)
+    forget_before = closed_before - book.lateness_ms
+    while book.done and book.done[0][0] <= forget_before:
+        end, _, session = book.done[0]
+        if session.alive and not session.dirty and session.end == end:
+            if book.now - session.touched_at < book.hold_s:
+                break  # held: try again on a later batch
+            forget(book, session)
+        heapq.heappop(book.done)
+
+
+def forget(book: SessionBook, session: Session) -> None:
+    session.alive = False
+    sessions = book.persons.get(session.person_id, [])
+    if session in sessions:
+        sessions.remove(session)
+    if not sessions:
+        book.persons.pop(session.person_id, None)
+
+
+def flush(book: SessionBook) -> list[Session]:
+    """Emit every changed session, open or closed (end of a replay, shutdown)."""
+    emitted = []
+    for sessions in book.persons.values():
+        for session in sessions:
+            if session.dirty:
+                book.emitted(session)
+                emitted.append(session)
+    return emitted
+
+
+def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Session]:
+    """A merged person's sessions leave this book; later events for it are forwarded."""
+    book.forward[from_person] = to_person
+    sessions = book.persons.pop(from_person, [])
+    for session in sessions:
+        session.alive = False
+    return sessions
+
+
+def receive_sessions(book: SessionBook, person: str, incoming: list[Session]) -> Output:
+    """Merge hand-over sessions into `person`'s: the same interval merge as for events."""
+    out = Output()
+    person = book.resolve(person)
+    sessions = book.persons.setdefault(person, [])
+    gap = book.gap_ms
+    for session in incoming:
+        session.person_id, session.alive = person, True
+        near = [s for s in sessions if s.start - gap < session.end and session.start < s.end + gap]
+        bisect.insort(sessions, session, key=lambda s: s.start)
+        book.touched(merge_into_first(book, sessions, [session, *near], out) if near else session)
+    close_and_evict(book, out)
+    return out

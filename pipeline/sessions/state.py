@@ -1,0 +1,88 @@
+"""Session state of one partition: each person's recent sessions, ordered by start."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: str
+    person_id: str
+    start: int
+    """Event time of the first event, epoch ms."""
+    end: int
+    """Event time of the last event, epoch ms."""
+    event_count: int = 0
+    channels: list[str] = field(default_factory=list)
+    """Channels in order of first appearance."""
+    entry_touchpoint: str = ""
+    exit_touchpoint: str = ""
+    revenue: float = 0.0
+    converted: bool = False
+    absorbed: list[str] = field(default_factory=list)
+    """Ids of sessions merged into this one (all remapped whenever this one is absorbed)."""
+    dirty: bool = True
+    """Changed since its row was last emitted."""
+    alive: bool = True
+    """Still held by the book (not merged away, evicted or handed over)."""
+    touched_at: float = 0.0
+    """Wall clock (monotonic s) of the last change: eviction also waits `hold_s` after it."""
+
+    @property
+    def order(self) -> str:
+        """Merge survivor order: the earliest session wins, ties by id."""
+        return f"{self.start:015d}:{self.session_id}"
+
+    def to_wire(self) -> dict[str, Any]:
+        skip = ("alive", "touched_at")
+        return {s: getattr(self, s) for s in self.__slots__ if s not in skip}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Session:
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class SessionBook:
+    """All sessions a partition holds, plus where merged persons went."""
+
+    gap_ms: int
+    lateness_ms: int
+    hold_s: float = 0.0
+    """Wall-clock seconds a session stays in memory after its last change, whatever the
+    watermark says. The watermark is the max event time seen; when a bulk replay reads
+    upstream partitions unevenly it runs ahead of slower partitions, and this hold keeps
+    their sessions in memory for the events still on their way."""
+    now: float = 0.0
+    """Wall clock (monotonic s) of the batch being applied."""
+    watermark: int = 0
+    """Highest event time seen on this partition, epoch ms."""
+    persons: dict[str, list[Session]] = field(default_factory=dict)
+    forward: dict[str, str] = field(default_factory=dict)
+    """Merged person id -> the person it was merged into."""
+    due: list[tuple[int, int, Session]] = field(default_factory=list)
+    """Min-heap of (end, seq, session) for changed sessions: the watermark pops closed ones
+    without scanning every person. Stale entries are skipped when popped."""
+    done: list[tuple[int, int, Session]] = field(default_factory=list)
+    """Min-heap of (end, seq, session) for emitted sessions, to evict past the lateness."""
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    def touched(self, session: Session) -> None:
+        session.dirty = True
+        session.touched_at = self.now
+        heapq.heappush(self.due, (session.end, next(self._seq), session))
+
+    def emitted(self, session: Session) -> None:
+        session.dirty = False
+        heapq.heappush(self.done, (session.end, next(self._seq), session))
+
+    def resolve(self, person_id: str) -> str:
+        seen = 0
+        while person_id in self.forward and seen < 64:
+            person_id = self.forward[person_id]
+            seen += 1
+        return person_id

@@ -1,0 +1,131 @@
+"""One frozen, typed settings object per process, built once from the environment.
+
+Every field documents its unit. A `.env` file in the working directory is read too
+(environment variables win). Secrets (the PII salt, ClickHouse passwords) never appear in
+`repr()` or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pipeline.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(text: str, name: str) -> float:
+    """'30m' -> 1800.0 seconds; a bare number is seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"{name}={text!r} is not a duration", hint="use e.g. 90s, 30m, 6h or 1d")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; '#' comments; optional quotes. No interpolation."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
+def redact_url(url: str) -> str:
+    """http://user:secret@host -> http://user:***@host, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    """PARCOURS_DATA_DIR: where the embedded stack keeps its files (broker log, chDB, salt)."""
+    kafka_bootstrap: str | None
+    """PARCOURS_KAFKA_BOOTSTRAP: a real cluster's bootstrap servers; None = embedded broker."""
+    clickhouse_url: str
+    """PARCOURS_CLICKHOUSE_URL: chdb://PATH (embedded engine) or http(s)://user:pass@host:port/db."""
+    pii_salt: bytes = field(repr=False)
+    """PARCOURS_PII_SALT: salt for hashing email and phone; default a per-install random salt."""
+    session_gap_s: float = 1800.0
+    """PARCOURS_SESSION_GAP: inactivity gap that ends a session, seconds (env: 30m)."""
+    allowed_lateness_s: float = 6 * 3600.0
+    """PARCOURS_ALLOWED_LATENESS: how late (event time, seconds) an event may arrive and still
+    join or re-open its session; closed sessions stay in memory this long (env: 6h)."""
+    http_port: int = 6066
+    """PARCOURS_HTTP_PORT: HTTP port of `parcours up` and the workers."""
+    phone_country: str = "FR"
+    """PARCOURS_PHONE_COUNTRY: ISO country for phone numbers without an international prefix."""
+    batch_size: int = 5000
+    """PARCOURS_BATCH_SIZE: max raw messages the ingest edge takes per poll (events)."""
+    sink: bool = True
+    """PARCOURS_SINK: whether this process writes facts to ClickHouse (1/0). Embedded chDB
+    allows one writer process; production workers all sink."""
+    log_level: str = "INFO"
+    """PARCOURS_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR."""
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_url.startswith("chdb://")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        merged = {**read_dotenv(dotenv or Path(".env")), **(os.environ if env is None else env)}
+        data_dir = Path(merged.get("PARCOURS_DATA_DIR") or "./.parcours").resolve()
+        return cls(
+            data_dir=data_dir,
+            kafka_bootstrap=merged.get("PARCOURS_KAFKA_BOOTSTRAP") or None,
+            clickhouse_url=merged.get("PARCOURS_CLICKHOUSE_URL") or f"chdb://{data_dir / 'clickhouse'}",
+            pii_salt=_salt(merged.get("PARCOURS_PII_SALT"), data_dir),
+            session_gap_s=parse_duration(merged.get("PARCOURS_SESSION_GAP", "30m"), "PARCOURS_SESSION_GAP"),
+            allowed_lateness_s=parse_duration(
+                merged.get("PARCOURS_ALLOWED_LATENESS", "6h"), "PARCOURS_ALLOWED_LATENESS"
+            ),
+            http_port=_int(merged, "PARCOURS_HTTP_PORT", 6066),
+            phone_country=merged.get("PARCOURS_PHONE_COUNTRY", "FR").upper(),
+            batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000),
+            sink=merged.get("PARCOURS_SINK", "1") not in ("0", "false", "no", "off"),
+            log_level=merged.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer", hint=f"unset it for {default}") from None
+
+
+def _salt(explicit: str | None, data_dir: Path) -> bytes:
+    """An explicit salt wins; else one random salt per install, kept in the data dir."""
+    if explicit:
+        return explicit.encode()
+    path = data_dir / "pii_salt"
+    if path.is_file():
+        return path.read_bytes().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    salt = secrets.token_hex(32).encode()
+    path.write_bytes(salt)
+    path.chmod(0o600)
+    return salt

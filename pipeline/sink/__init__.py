@@ -1,0 +1,1 @@
+"""Sink: journey facts -> ClickHouse (batched, idempotent), and the schema migrations."""

@@ -1,0 +1,122 @@
+"""The sink edge: facts topic -> ClickHouse, in large batches, idempotently.
+
+strategy: consume facts messages (each already a batch of rows), buffer rows per table, and
+insert each table's buffer as one Arrow block when it is large or old enough, or when a
+barrier needs everything before it written. Offsets are committed only after the insert, so a
+crash re-inserts at most the last batch: the ReplacingMergeTree keys (0001) collapse those
+rows, and the views read FINAL. While ClickHouse refuses inserts the edge retries with
+backoff and stops consuming (the buffer is bounded by the batch it holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import TopicPartition
+from clickhouse_connect.driver.client import Client
+
+from pipeline import codec
+from pipeline.barrier import BarrierTracker
+from pipeline.errors import SinkUnavailable, Terminal, classify_clickhouse
+from pipeline.facts.tables import to_arrow
+from pipeline.kafka import caught_up, consumer
+from pipeline.sink.clickhouse import lock
+from pipeline.stats import Stats
+from pipeline.topics import Topics
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 100_000
+MAX_AGE_S = 0.5
+MAX_BACKOFF_S = 30.0
+
+
+class SinkEdge:
+    def __init__(self, bootstrap: str, client: Client, topics: Topics, stats: Stats) -> None:
+        self._bootstrap = bootstrap
+        self._client = client
+        self._topics = topics
+        self._stats = stats
+        self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._barriers: dict[int, BarrierTracker] = {}
+        self._reached: list[tuple[str, int]] = []
+        self._written_barriers: set[tuple[str, int]] = set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        cons = consumer(self._bootstrap, "parcours-sink", self._topics.facts.name)
+        await cons.start()
+        last_write = time.monotonic()
+        try:
+            while not (stopping.is_set() and await caught_up(cons)):
+                batch = await cons.getmany(timeout_ms=100, max_records=20_000)
+                for tp, messages in batch.items():
+                    for message in messages:
+                        self._take(tp, message.value)
+                age = time.monotonic() - last_write
+                if self._rows() >= MAX_ROWS or self._reached or (self._rows() and age >= MAX_AGE_S):
+                    await self._write(stopping)
+                    last_write = time.monotonic()
+                if batch:
+                    await cons.commit()
+            await self._write(stopping)
+            await cons.commit()
+        finally:
+            await cons.stop()
+
+    @property
+    def reached(self) -> set[tuple[str, int]]:
+        """(barrier id, facts partition) pairs this sink has written."""
+        return self._written_barriers
+
+    def _take(self, tp: TopicPartition, payload: bytes) -> None:
+        message = codec.decode(payload)
+        if message["t"] == "rows":
+            self._buffer[message["table"]].extend(message["rows"])
+        elif message["t"] == "barrier":
+            tracker = self._barriers.setdefault(
+                tp.partition, BarrierTracker(self._topics.by_person.partitions))
+            if tracker.arrive(message["id"], message["origin"]):
+                log.debug("barrier %s reached the sink on facts partition %d", message["id"], tp.partition)
+                self._reached.append((message["id"], tp.partition))
+
+    def _rows(self) -> int:
+        return sum(len(rows) for rows in self._buffer.values())
+
+    async def _write(self, stopping: asyncio.Event) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self._insert_all)
+                return
+            except Terminal:
+                raise
+            except Exception as exc:  # driver errors are classified in one place
+                error = exc if isinstance(exc, SinkUnavailable) else classify_clickhouse(exc)
+                if isinstance(error, Terminal):
+                    raise error from exc
+                log.warning("ClickHouse insert failed (%s); %d rows held, retrying in %.1fs",
+                            str(error).splitlines()[0], self._rows(), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def _insert_all(self) -> None:
+        with lock:
+            for table in list(self._buffer):
+                rows = self._buffer[table]
+                if rows:
+                    started = time.perf_counter()
+                    self._client.insert_arrow(f"parcours.{table}", to_arrow(table, rows))
+                    self._stats.sink_inserted(table, len(rows), time.perf_counter() - started)
+                del self._buffer[table]
+            if self._reached:
+                now = datetime.now(UTC)
+                self._client.insert("parcours.pipeline_barriers",
+                                    [[b, p, now] for b, p in self._reached],
+                                    column_names=["barrier_id", "partition", "completed_at"])
+                self._written_barriers.update(self._reached)
+                self._reached.clear()

@@ -1,0 +1,22 @@
+"""In-process counters: what each stage took in and put out (progress lines, summaries)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stats:
+    ingested: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    resolved: int = 0
+    sessionized: int = 0
+    inserted: Counter[str] = field(default_factory=Counter)
+    insert_seconds: float = 0.0
+    merges: int = 0
+
+    def sink_inserted(self, table: str, rows: int, seconds: float) -> None:
+        self.inserted[table] += rows
+        self.insert_seconds += seconds

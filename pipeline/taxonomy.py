@@ -1,0 +1,68 @@
+"""The touchpoint taxonomy and identifier kinds, read from schemas/*.toml once per process."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+
+from pipeline import SCHEMAS
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    category: str
+    ownership: str
+    default_stage: str
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    channels: dict[str, Channel]
+    event_stages: dict[str, str]
+    conversion_event_types: frozenset[str]
+
+    def stage(self, event_type: str, channel: str) -> str:
+        """Event type's own stage, else the channel's default, else 'unknown'."""
+        stage = self.event_stages.get(event_type)
+        if stage:
+            return stage
+        known = self.channels.get(channel)
+        return known.default_stage if known else "unknown"
+
+
+@dataclass(frozen=True)
+class IdentityKinds:
+    ranks: dict[str, int]
+    """kind -> priority rank, 0 strongest."""
+    hashed: frozenset[str]
+    junk_values: frozenset[str]
+    default_phone_country: str
+
+
+@cache
+def taxonomy() -> Taxonomy:
+    data = tomllib.loads((SCHEMAS / "taxonomy.toml").read_text())
+    channels = {
+        name: Channel(name, c["category"], c["ownership"], c["default_stage"])
+        for name, c in data["channels"].items()
+    }
+    return Taxonomy(channels, dict(data["event_types"]), frozenset(data["conversion_event_types"]))
+
+
+@cache
+def identity_kinds() -> IdentityKinds:
+    data = tomllib.loads((SCHEMAS / "identity.toml").read_text())
+    kinds = data["kinds"]
+    return IdentityKinds(
+        ranks={k["name"]: rank for rank, k in enumerate(kinds)},
+        hashed=frozenset(k["name"] for k in kinds if k["hashed"]),
+        junk_values=frozenset(v.lower() for v in data["junk_values"]),
+        default_phone_country=data["default_phone_country"],
+    )
+
+
+@cache
+def segment_mapping() -> dict[str, dict[str, object]]:
+    return tomllib.loads((SCHEMAS / "segment.toml").read_text())

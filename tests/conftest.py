@@ -1,0 +1,39 @@
+"""Shared helpers. Integration tests run the real CLI in subprocesses: each `parcours`
+process owns its embedded broker and its chDB engine (one engine per process), exactly as a
+user's would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args: list[str], data_dir: Path, stdin: bytes | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PARCOURS_DATA_DIR": str(data_dir), **(env or {})}
+    environment.pop("PARCOURS_KAFKA_BOOTSTRAP", None)
+    environment.pop("PARCOURS_CLICKHOUSE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, env=environment,
+        input=stdin.decode() if stdin is not None else None, capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )
+
+
+def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
+    done = run_cli(["sql", "--json", sql], data_dir, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [orjson.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "parcours"

@@ -1,0 +1,99 @@
+"""`parcours replay` end to end on the embedded stack: the real Tansu broker, the Faust
+agents and chDB, driven through the CLI like a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from jobs.simulate import simulate, write_ndjson
+from tests.conftest import query, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    """One simulated file replayed once into one data dir, shared by the checks below."""
+    root = tmp_path_factory.mktemp("replay")
+    sim = simulate(persons=600, seed=21)
+    path = root / "journeys.ndjson"
+    write_ndjson(sim, path)
+    data_dir = root / "data"
+    done = run_cli(["replay", str(path)], data_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "accepted" in done.stdout and "rejected" in done.stdout
+    return path, data_dir, sim
+
+
+def test_every_valid_event_is_in_v_events_exactly_once_with_a_person_and_a_session(simulated) -> None:  # type: ignore[no-untyped-def]
+    _, data_dir, sim = simulated
+    (row,) = query(data_dir, "SELECT count() AS n, uniqExact(event_id) AS ids, countIf(person_id = '') AS no_person, "
+                             "countIf(session_id = '') AS no_session FROM parcours.v_events")
+    assert row == {"n": sim.truth.valid_event_count, "ids": sim.truth.valid_event_count,
+                   "no_person": 0, "no_session": 0}
+    ids = {r["event_id"] for r in query(data_dir, "SELECT event_id FROM parcours.v_events")}
+    assert ids == set(sim.truth.person_of_event)
+
+
+def test_every_malformed_line_is_a_dead_letter_with_its_source_and_no_raw_pii(simulated) -> None:  # type: ignore[no-untyped-def]
+    _, data_dir, sim = simulated
+    rows = query(data_dir, "SELECT source, reason, raw FROM parcours.dead_letters FINAL")
+    assert len(rows) == len(sim.truth.malformed_lines)
+    assert all(r["source"].startswith("parcours.events.raw/") and r["reason"] for r in rows)
+    leaked = [pii for r in rows for pii in sim.truth.raw_emails | sim.truth.raw_phones if pii.strip() in r["raw"]]
+    assert leaked == []
+
+
+def test_purchase_revenue_equals_the_files(simulated) -> None:  # type: ignore[no-untyped-def]
+    _, data_dir, sim = simulated
+    (row,) = query(data_dir, "SELECT round(sum(revenue), 2) AS revenue FROM parcours.v_events WHERE event_type = 'purchase'")
+    assert row["revenue"] == pytest.approx(sim.truth.purchase_revenue, abs=0.01)
+
+
+def test_sessions_cover_every_event_and_never_mix_persons(simulated) -> None:  # type: ignore[no-untyped-def]
+    _, data_dir, _ = simulated
+    (row,) = query(data_dir, """
+        SELECT count() AS sessions, sum(event_count) AS events,
+               (SELECT count() FROM parcours.v_events) AS all_events,
+               (SELECT count() FROM (SELECT session_id FROM parcours.v_events GROUP BY session_id
+                                      HAVING uniqExact(person_id) > 1)) AS mixed
+        FROM parcours.v_sessions""")
+    assert row["events"] == row["all_events"] and row["mixed"] == 0 and row["sessions"] > 0
+
+
+def test_identities_are_hashed_and_resolve_to_current_persons(simulated) -> None:  # type: ignore[no-untyped-def]
+    _, data_dir, sim = simulated
+    rows = query(data_dir, "SELECT kind, value, person_id FROM parcours.v_identities WHERE kind IN ('email', 'phone')")
+    assert rows and all(len(r["value"]) == 32 for r in rows)
+    raw = {v.strip().lower() for v in sim.truth.raw_emails}
+    assert not raw & {r["value"] for r in rows}
+    (orphans,) = query(data_dir, "SELECT count() AS n FROM parcours.v_identities WHERE person_id NOT IN "
+                                 "(SELECT person_id FROM parcours.v_events)")
+    assert orphans["n"] == 0
+
+
+def test_replaying_the_same_file_again_adds_no_duplicates(simulated) -> None:  # type: ignore[no-untyped-def]
+    path, data_dir, sim = simulated
+    done = run_cli(["replay", str(path)], data_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = query(data_dir, "SELECT count() AS n, uniqExact(event_id) AS ids FROM parcours.v_events")
+    assert row == {"n": sim.truth.valid_event_count, "ids": sim.truth.valid_event_count}
+    # The embedded broker starts empty and replay places line i at partition i % 4, offset i // 4:
+    # the same source, so a re-run's dead letters collapse onto the first run's.
+    (dead,) = query(data_dir, "SELECT count() AS n FROM parcours.dead_letters FINAL")
+    assert dead["n"] == len(sim.truth.malformed_lines)
+
+
+def test_replay_reads_stdin_and_rejects_garbage_without_failing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    lines = [b"not json", b"[1,2]", orjson.dumps({"event_id": "s1", "event_type": "page_view",
+             "occurred_at": "2026-11-03T10:00:00Z", "channel": "web", "identifiers": {"anonymous_id": "a"}})]
+    done = run_cli(["replay", "-"], data_dir, stdin=b"\n".join(lines) + b"\n")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert query(data_dir, "SELECT count() AS n FROM parcours.dead_letters")[0]["n"] == 2
+    assert query(data_dir, "SELECT event_id FROM parcours.v_events") == [{"event_id": "s1"}]
+    missing = run_cli(["replay", str(tmp_path / "nope.ndjson")], data_dir)
+    assert missing.returncode == 2 and "hint" in missing.stderr

@@ -1,0 +1,259 @@
+"""Static checks of the production topology (CONTRACT §5): docker-compose.yml, its Dockerfile,
+its .env.example and the Grafana data source. Docker itself is not needed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "infra" / "compose" / "Dockerfile"
+ENV_EXAMPLE = ROOT / "infra" / "compose" / ".env.example"
+DATASOURCE = ROOT / "infra" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml"
+SETTINGS = ROOT / "pipeline" / "settings.py"
+
+# ${VAR}, ${VAR:-default}, ${VAR:?message} ... but not the escaped $${VAR}.
+COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+PARCOURS_VAR = re.compile(r"PARCOURS_[A-Z_]+")
+
+
+@pytest.fixture(scope="module")
+def compose_text() -> str:
+    assert COMPOSE.is_file(), f"{COMPOSE} is missing"
+    return COMPOSE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def compose(compose_text: str) -> dict:
+    data = yaml.safe_load(compose_text)
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict) -> dict:
+    return compose["services"]
+
+
+def env_of(service: dict) -> dict[str, str]:
+    """A service's environment as a dict, whichever form (mapping or list) it is written in."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) if "=" in item else (item, "") for item in env)
+        return {k: v for k, v in pairs}
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def host_ports(service: dict) -> list[str]:
+    """Published host ports of a service ('' for a port published on an ephemeral host port)."""
+    result = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            result.append(str(port.get("published") or ""))
+            continue
+        spec = str(port).split("/", 1)[0]
+        parts = spec.rsplit(":", 2)
+        result.append(parts[-2] if len(parts) >= 2 else "")
+    return result
+
+
+def container_ports(service: dict) -> list[str]:
+    result = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            result.append(str(port.get("target")))
+        else:
+            result.append(str(port).split("/", 1)[0].rsplit(":", 1)[-1])
+    return result
+
+
+def depends_condition(service: dict, other: str) -> str | None:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return "service_started" if other in deps else None
+    if other not in deps:
+        return None
+    return (deps[other] or {}).get("condition", "service_started")
+
+
+def documented_vars() -> set[str]:
+    assert ENV_EXAMPLE.is_file(), f"{ENV_EXAMPLE} is missing"
+    names = set()
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\s*#?\s*([A-Za-z_][A-Za-z0-9_]*)=", line)
+        if m:
+            names.add(m.group(1))
+    return names
+
+
+# --- services and images ---------------------------------------------------------------
+
+
+def test_expected_services_exist(services):
+    for name in ("kafka", "clickhouse", "migrate", "worker", "grafana"):
+        assert name in services, f"service {name!r} missing from docker-compose.yml"
+
+
+def test_kafka_is_apache_kafka_in_kraft_mode(services):
+    kafka = services["kafka"]
+    assert str(kafka.get("image", "")).startswith("apache/kafka:")
+    env = env_of(kafka)
+    roles = {r.strip() for r in env.get("KAFKA_PROCESS_ROLES", "").split(",")}
+    assert {"broker", "controller"} <= roles
+    assert env.get("KAFKA_CONTROLLER_QUORUM_VOTERS"), "KRaft needs KAFKA_CONTROLLER_QUORUM_VOTERS"
+    assert env.get("KAFKA_NODE_ID")
+    assert not any(k.startswith("KAFKA_ZOOKEEPER") for k in env)
+    assert env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "").lower() == "false"
+    assert "healthcheck" in kafka
+
+
+def test_no_zookeeper(services):
+    for name, svc in services.items():
+        assert "zookeeper" not in name.lower()
+        assert "zookeeper" not in str(svc.get("image", "")).lower()
+
+
+def test_images(services):
+    assert str(services["clickhouse"]["image"]).startswith("clickhouse/clickhouse-server:")
+    assert str(services["grafana"]["image"]).startswith("grafana/grafana:")
+
+
+# --- ports ------------------------------------------------------------------------------
+
+
+def test_published_ports(services):
+    assert "8123" in container_ports(services["clickhouse"])
+    assert "8123" in host_ports(services["clickhouse"])
+    assert "3000" in container_ports(services["grafana"])
+    assert "3000" in host_ports(services["grafana"])
+
+
+def test_worker_can_scale(services):
+    worker = services["worker"]
+    fixed = [p for p in host_ports(worker) if p]
+    assert not fixed, f"worker publishes fixed host ports {fixed}; --scale worker=N would clash"
+    assert "container_name" not in worker, "container_name prevents --scale worker=N"
+
+
+# --- commands, environment, dependencies ------------------------------------------------
+
+
+def test_commands(services):
+    assert services["worker"]["command"] == ["parcours", "worker"]
+    assert services["migrate"]["command"] == ["parcours", "migrate"]
+
+
+def test_parcours_services_are_built_from_the_repo(services):
+    for name in ("worker", "migrate"):
+        build = services[name].get("build")
+        assert isinstance(build, dict), f"{name} must be built from this repository"
+        assert build.get("context") in (".", "./")
+        assert build.get("dockerfile") == "infra/compose/Dockerfile"
+
+
+def test_worker_environment(services):
+    env = env_of(services["worker"])
+    bootstrap = env.get("PARCOURS_KAFKA_BOOTSTRAP", "")
+    assert bootstrap.split(",")[0].split(":")[0] == "kafka", bootstrap
+    url = env.get("PARCOURS_CLICKHOUSE_URL", "")
+    assert url.startswith("http://"), url
+    assert "@clickhouse:8123" in url or url.startswith("http://clickhouse:8123"), url
+    for name in ("PARCOURS_PII_SALT", "PARCOURS_HTTP_PORT", "PARCOURS_SESSION_GAP"):
+        assert env.get(name), f"worker environment lacks {name}"
+
+
+def test_migrate_sees_the_same_clickhouse(services):
+    assert env_of(services["migrate"]).get("PARCOURS_CLICKHOUSE_URL") == env_of(
+        services["worker"]
+    ).get("PARCOURS_CLICKHOUSE_URL")
+
+
+def test_worker_dependencies(services):
+    worker = services["worker"]
+    assert depends_condition(worker, "kafka") == "service_healthy"
+    assert depends_condition(worker, "clickhouse") == "service_healthy"
+    assert depends_condition(worker, "migrate") == "service_completed_successfully"
+    assert depends_condition(services["migrate"], "clickhouse") == "service_healthy"
+    assert "healthcheck" in worker
+
+
+def test_clickhouse_password_comes_from_the_environment(services):
+    env = env_of(services["clickhouse"])
+    password = env.get("CLICKHOUSE_PASSWORD", "")
+    assert password, "ClickHouse must not run with an empty password"
+    # Required (${VAR:?...} or ${VAR?...}), never a literal nor a default that would allow one.
+    assert re.fullmatch(r"\$\{CLICKHOUSE_PASSWORD:?\?[^}]*\}", password), password
+    assert "healthcheck" in services["clickhouse"]
+
+
+def test_grafana_admin_password_is_required_and_provisioning_mounted(services):
+    grafana = services["grafana"]
+    env = env_of(grafana)
+    admin_password = env.get("GF_SECURITY_ADMIN_PASSWORD", "")
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:?\?[^}]*\}", admin_password), admin_password
+    assert "grafana-clickhouse-datasource" in env.get("GF_INSTALL_PLUGINS", "")
+    mounts = [str(v) for v in grafana.get("volumes") or []]
+    provisioning = "./infra/grafana/provisioning:/etc/grafana/provisioning"
+    assert any(m.startswith(provisioning) for m in mounts), mounts
+
+
+# --- variables --------------------------------------------------------------------------
+
+
+def test_every_compose_variable_is_documented(compose_text):
+    used = set(COMPOSE_VAR.findall(compose_text))
+    assert used, "expected ${VAR} references in docker-compose.yml"
+    missing = sorted(used - documented_vars())
+    assert not missing, f"not documented in {ENV_EXAMPLE.relative_to(ROOT)}: {missing}"
+
+
+def test_every_parcours_variable_is_known_to_settings(compose_text):
+    if not SETTINGS.is_file():
+        pytest.fail(
+            f"{SETTINGS.relative_to(ROOT)} does not exist: cannot check that the PARCOURS_* "
+            "variables of docker-compose.yml are ones the project reads"
+        )
+    known = set(PARCOURS_VAR.findall(SETTINGS.read_text(encoding="utf-8")))
+    used = set(PARCOURS_VAR.findall(compose_text))
+    unknown = sorted(used - known)
+    assert not unknown, f"compose sets PARCOURS_* variables settings.py never reads: {unknown}"
+
+
+# --- Dockerfile, .dockerignore, Grafana data source ------------------------------------
+
+
+def test_dockerfile_installs_the_project():
+    assert DOCKERFILE.is_file(), f"{DOCKERFILE} is missing"
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^FROM\s+python:3\.11", text, re.M)
+    assert re.search(r"^COPY\s+\.\s+/app", text, re.M)
+    installs = re.search(r"pip install\b.*\s\.\s*$", text, re.M)
+    assert installs, "the Dockerfile must pip install the project"
+    user = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert user and user[-1] not in ("root", "0"), "the image must run as a non-root user"
+    assert re.search(r"^EXPOSE\s+6066", text, re.M)
+
+
+def test_dockerignore_keeps_secrets_and_state_out():
+    path = ROOT / ".dockerignore"
+    assert path.is_file()
+    entries = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
+    for entry in (".venv", ".parcours", ".git", ".env"):
+        assert entry in entries, f".dockerignore should exclude {entry}"
+
+
+def test_grafana_clickhouse_datasource():
+    assert DATASOURCE.is_file(), f"{DATASOURCE} is missing"
+    data = yaml.safe_load(DATASOURCE.read_text(encoding="utf-8"))
+    (ds,) = [d for d in data["datasources"] if d["type"] == "grafana-clickhouse-datasource"]
+    json_data = ds["jsonData"]
+    assert json_data["host"] == "clickhouse"
+    assert int(json_data["port"]) == 8123
+    assert json_data["protocol"] == "http"
+    assert json_data["defaultDatabase"] == "parcours"
+    assert "CLICKHOUSE_USER" in str(json_data["username"])
+    assert "CLICKHOUSE_PASSWORD" in str(ds["secureJsonData"]["password"]), "no literal password"

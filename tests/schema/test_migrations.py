@@ -1,0 +1,59 @@
+"""Migrations: unique numbered prefixes, idempotent statements, tables match the Arrow layouts
+the sink writes, and a schema snapshot of the views BI tools rely on."""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.facts.tables import TABLES
+from pipeline.sink.migrations import MIGRATIONS_DIR, discover, split_statements
+
+
+def test_migration_files_have_unique_increasing_prefixes() -> None:
+    versions = [m.version for m in discover()]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+
+
+def test_every_statement_is_idempotent() -> None:
+    for migration in discover():
+        for statement in migration.statements():
+            head = " ".join(statement.split()[:5]).upper()
+            assert "IF NOT EXISTS" in head or "OR REPLACE" in head, (migration.name, head)
+
+
+def test_order_by_and_partition_by_are_explained_in_a_comment() -> None:
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        for chunk in re.split(r";\s*$", path.read_text(), flags=re.MULTILINE):
+            comments = [line for line in chunk.splitlines() if line.strip().startswith("--")]
+            for clause in ("ORDER BY", "PARTITION BY"):
+                if "CREATE TABLE" in chunk and f"\n{clause}" in chunk:
+                    assert any(clause in c for c in comments), (path.name, clause, chunk[:80])
+
+
+def test_fact_tables_have_exactly_the_columns_the_sink_writes() -> None:
+    text = (MIGRATIONS_DIR / "0001_core_tables.sql").read_text()
+    for table, schema in TABLES.items():
+        body = re.search(rf"CREATE TABLE IF NOT EXISTS parcours\.{table}\s*\((.*?)\n\)", text, re.S)
+        assert body, table
+        columns = [line.split()[0] for line in body.group(1).splitlines() if line.strip()]
+        assert columns == schema.names, table
+
+
+def test_contract_views_keep_their_columns() -> None:
+    """Schema snapshot: removing or renaming one of these breaks BI dashboards."""
+    text = (MIGRATIONS_DIR / "0002_views.sql").read_text()
+    snapshot = {
+        "v_events": ["event_id", "occurred_at", "person_id", "session_id", "event_type", "channel",
+                     "touchpoint", "stage", "revenue"],
+        "v_sessions": ["session_id", "person_id", "started_at", "ended_at", "event_count", "channels",
+                       "converted", "revenue"],
+        "v_identities": ["kind", "value", "person_id"],
+    }
+    for view, columns in snapshot.items():
+        body = text.split(f"VIEW parcours.{view} AS")[1].split("FROM")[0]
+        aliases = re.findall(r"AS (\w+)", body)
+        assert set(columns) <= set(aliases), (view, set(columns) - set(aliases))
+
+
+def test_statement_splitting_ignores_comments() -> None:
+    assert split_statements("-- a; comment\nSELECT 1;\n\nSELECT 2;\n") == ["SELECT 1", "SELECT 2"]

@@ -1,0 +1,234 @@
+"""pipeline.ingest.pii: free-text masking, phone normalisation, hashing, linear-time regexes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.ingest.pii import (
+    Hasher,
+    looks_like_pii,
+    mask_text,
+    mask_tree,
+    normalise_email,
+    normalise_phone,
+)
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("jane.doe@example.com", "[email]"),
+        ("Jane.Doe@Example.COM", "[email]"),
+        ("contact: jane+promo@mail.example.co.uk, thanks", "contact: [email], thanks"),
+        ("mailto:jane@example.com", "mailto:[email]"),
+        ("<jane_doe-1%x@sub-domain.example.org>", "<[email]>"),
+        ("a@b.co and c@d.fr", "[email] and [email]"),
+        ("jane@example.com.", "[email]."),
+    ],
+)
+def test_mask_emails(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+    assert looks_like_pii(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("06 12 34 56 78", "[phone]"),  # FR national, spaced
+        ("0612345678", "[phone]"),  # FR national, compact
+        ("06.12.34.56.78", "[phone]"),  # dotted
+        ("06-12-34-56-78", "[phone]"),  # dashed
+        ("+33 6 12 34 56 78", "[phone]"),  # international
+        ("+33612345678", "[phone]"),
+        ("0033612345678", "[phone]"),
+        ("+1 (415) 555-2671", "[phone]"),
+        ("+44 20 7946 0958", "[phone]"),
+        ("call 06 12 34 56 78 now", "call [phone] now"),
+        ("tel:+33612345678", "tel:[phone]"),
+        ("a 0612345678, b 0712345678", "a [phone], b [phone]"),
+    ],
+)
+def test_mask_phones(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+    assert looks_like_pii(text)
+
+
+def test_mask_email_and_phone_together() -> None:
+    assert (mask_text("Jane <jane@example.com>, 06 12 34 56 78")
+            == "Jane <[email]>, [phone]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-03",
+        "2026-11-03T10:15:22.120Z",
+        "O-1234",
+        "order O-1234 shipped",
+        "12345",
+        "42",
+        "1234567",  # 7 digits
+        "12345678",  # 8 digits: below the 9-digit minimum
+        "EUR 59.90",
+        "v1.2.3",
+        "fr-FR",
+        "Mozilla/5.0 (X11; Linux x86_64)",
+        "@handle",
+        "user@localhost",  # no dot in the domain
+        "",
+        "plain text without anything",
+    ],
+)
+def test_mask_leaves_ordinary_text_alone(text: str) -> None:
+    assert mask_text(text) == text
+    assert not looks_like_pii(text)
+
+
+def test_mask_non_ascii_email() -> None:
+    assert "example.fr" not in mask_text("écrire à josé@example.fr")
+
+
+def test_mask_leaves_space_separated_datetime_alone() -> None:
+    assert mask_text("2026-11-03 10:15:22") == "2026-11-03 10:15:22"
+
+
+@pytest.mark.parametrize("text", ["call 06 12 34 56 78: ok", "tel 0612345678:",
+                                  "+33612345678:urgent"])
+def test_mask_phone_followed_by_colon(text: str) -> None:
+    assert "[phone]" in mask_text(text)
+
+
+def test_mask_tree_walks_dicts_and_lists_and_keeps_other_types() -> None:
+    tree = {"a": "jane@example.com", "b": [1, 2.5, None, True, "06 12 34 56 78"],
+            "c": {"d": {"e": "ok"}}}
+    assert mask_tree(tree) == {"a": "[email]", "b": [1, 2.5, None, True, "[phone]"],
+                               "c": {"d": {"e": "ok"}}}
+
+
+def test_mask_tree_depth_is_bounded() -> None:
+    deep: object = "jane@example.com"
+    for _ in range(100):
+        deep = [deep]
+    out = mask_tree(deep)
+    # walk down: the value is cut (None) past the depth limit, never raw.
+    assert "jane@example.com" not in repr(out)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "+33612345678", "06.12.34.56.78",
+     "06-12-34-56-78", "0033 6 12 34 56 78"],
+)
+def test_normalise_phone_fr_variants(value: str) -> None:
+    assert normalise_phone(value, "FR") == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    ("value", "country", "expected"),
+    [
+        ("+1 415 555 2671", "FR", "+14155552671"),
+        ("(415) 555-2671", "US", "+14155552671"),
+        ("01 23 45 67 89", "FR", "+33123456789"),
+        ("+44 20 7946 0958", "FR", "+442079460958"),
+    ],
+)
+def test_normalise_phone_other(value: str, country: str, expected: str) -> None:
+    out = normalise_phone(value, country)
+    assert out == expected
+    assert out is not None and E164.match(out)
+
+
+@pytest.mark.parametrize("value", ["", "abc", "123", "06", "not a phone", "+", "0" * 30])
+def test_normalise_phone_impossible_is_none(value: str) -> None:
+    assert normalise_phone(value, "FR") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(" Jane.Doe@Example.com", "jane.doe@example.com"), ("A@B.CO ", "a@b.co"),
+     ("jane", None), ("@example.com", None), ("jane@", None), ("jane@localhost", None)],
+)
+def test_normalise_email(value: str, expected: str | None) -> None:
+    assert normalise_email(value) == expected
+
+
+def test_hasher_is_keyed_blake2b() -> None:
+    salt = b"test-salt"
+    expected = hashlib.blake2b(b"email:jane.doe@example.com", key=salt, digest_size=16).hexdigest()
+    assert Hasher(salt).hash("email", "jane.doe@example.com") == expected
+    assert Hasher(b"other").hash("email", "jane.doe@example.com") != expected
+    # the kind is part of the hashed text
+    assert Hasher(salt).hash("phone", "jane.doe@example.com") != expected
+    assert re.fullmatch(r"[0-9a-f]{32}", expected)
+
+
+def test_hasher_long_salt_is_accepted() -> None:
+    salt = b"s" * 100
+    key = hashlib.sha256(salt).digest()
+    assert Hasher(salt).hash("email", "x@y.fr") == hashlib.blake2b(
+        b"email:x@y.fr", key=key, digest_size=16).hexdigest()
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_LOCAL = st.builds(lambda a, b: a + b, st.sampled_from(_ALNUM),
+                   st.text(alphabet=_ALNUM + "._+-", max_size=20))
+_LABEL = st.builds(lambda a, b: a + b, st.sampled_from(_ALNUM),
+                   st.text(alphabet=_ALNUM + "-", max_size=15))
+_DOMAIN = st.builds(lambda first, rest: ".".join([first, *rest]), _LABEL,
+                    st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2,
+                                     max_size=6), min_size=1, max_size=3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(local=_LOCAL, domain=_DOMAIN, before=st.sampled_from(["", " ", "mail: ", "<", "("]),
+       after=st.sampled_from(["", " ", ">", ", ok", ")"]))
+def test_ascii_emails_never_survive_masking(local: str, domain: str, before: str,
+                                            after: str) -> None:
+    email = f"{local}@{domain}"
+    assert email not in mask_text(f"{before}{email}{after}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(digits=st.builds(lambda d, rest: f"0{d}{rest:08d}", st.integers(1, 9),
+                       st.integers(0, 10**8 - 1)),
+       sep=st.sampled_from(["", " ", ".", "-"]))
+def test_fr_national_phones_never_survive_masking(digits: str, sep: str) -> None:
+    written = sep.join(digits[i:i + 2] for i in range(0, 10, 2))
+    masked = mask_text(f"tel {written} merci")
+    assert masked == "tel [phone] merci"
+
+
+ADVERSARIAL = [
+    "1" * 65536,
+    "a." * 32768 + "@",
+    "(1" * 30000,
+    "x@" * 30000,
+    "1 " * 32768,
+    "+1" * 32768,
+    "a" * 65535 + "@",
+    "@" + "a." * 32767,
+    "a@" + "b." * 32767,
+    "1." * 32768,
+    "-" * 65536,
+    "é." * 32768 + "@",
+    "é@" * 30000,
+    "a@" + "é." * 32000,
+    "\u0661" * 65536,  # non-ASCII digits
+    "1:" * 32768,
+]
+
+
+@pytest.mark.timeout(5)
+def test_mask_text_is_linear_on_adversarial_input() -> None:
+    for text in ADVERSARIAL:
+        out = mask_text(text)
+        assert isinstance(out, str)
+        looks_like_pii(text)
+        mask_tree({"k": text, "l": [text]})
