@@ -25,8 +25,12 @@ class Runtime:
     producer: Producer
     topics: Topics = field(default_factory=topics)
     taxonomy: Taxonomy = field(default_factory=taxonomy)
-    graph: IdentityGraph = field(default_factory=lambda: IdentityGraph(identity_kinds().ranks))
+    graph: IdentityGraph = field(init=False)
     stats: Stats = field(default_factory=Stats)
+
+    def __post_init__(self) -> None:
+        self.kinds = identity_kinds().with_extra(self.settings.extra_identifier_kinds)
+        self.graph = IdentityGraph(self.kinds.rules())
 
     def send(self, topic: str, value: bytes, partition: int) -> None:
         produce(self.producer, topic, value, partition=partition)

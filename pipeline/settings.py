@@ -77,6 +77,9 @@ class Settings:
     allows one writer process; production workers all sink."""
     log_level: str = "INFO"
     """PARCOURS_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR."""
+    extra_identifier_kinds: tuple[str, ...] = ()
+    """PARCOURS_EXTRA_IDENTIFIER_KINDS: comma-separated identifier kinds beyond those of
+    schemas/identity.toml (e.g. `shopify_id,zendesk_id`), weaker than all of them."""
 
     @property
     def embedded_broker(self) -> bool:
@@ -104,6 +107,8 @@ class Settings:
             batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000),
             sink=merged.get("PARCOURS_SINK", "1") not in ("0", "false", "no", "off"),
             log_level=merged.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
+            extra_identifier_kinds=tuple(
+                k.strip() for k in merged.get("PARCOURS_EXTRA_IDENTIFIER_KINDS", "").split(",") if k.strip()),
         )
 
 

@@ -16,6 +16,8 @@ class Stats:
     inserted: Counter[str] = field(default_factory=Counter)
     insert_seconds: float = 0.0
     merges: int = 0
+    refusals: int = 0
+    shared: int = 0
 
     def sink_inserted(self, table: str, rows: int, seconds: float) -> None:
         self.inserted[table] += rows

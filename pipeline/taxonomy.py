@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pipeline import SCHEMAS
+from pipeline.identity.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class IdentityKinds:
     hashed: frozenset[str]
     junk_values: frozenset[str]
     default_phone_country: str
+    limits: dict[str, int]
+    shared_after: int
+
+    def with_extra(self, kinds: tuple[str, ...]) -> IdentityKinds:
+        """Extra identifier kinds from configuration, weaker than every built-in kind."""
+        ranks = dict(self.ranks)
+        for kind in kinds:
+            ranks.setdefault(kind, len(ranks))
+        return IdentityKinds(ranks, self.hashed, self.junk_values, self.default_phone_country,
+                             self.limits, self.shared_after)
+
+    def rules(self) -> Rules:
+        return Rules(self.ranks, self.limits, self.shared_after)
 
 
 @cache
@@ -60,6 +74,8 @@ def identity_kinds() -> IdentityKinds:
         hashed=frozenset(k["name"] for k in kinds if k["hashed"]),
         junk_values=frozenset(v.lower() for v in data["junk_values"]),
         default_phone_country=data["default_phone_country"],
+        limits={kind: int(n) for kind, n in data["limits"].items()},
+        shared_after=int(data["shared"]["after"]),
     )
 
 

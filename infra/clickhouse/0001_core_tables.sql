@@ -2,7 +2,8 @@
 -- re-attribution after merges happens in the views (0002) through the *_merges tables.
 CREATE DATABASE IF NOT EXISTS parcours;
 
--- One row per valid event. ReplacingMergeTree collapses re-deliveries of the same event
+-- One row per valid event. `anchor_id` names the identifier the person was resolved through:
+-- the views follow it to the current person. ReplacingMergeTree collapses re-deliveries of the same event
 -- (retried sink batches, replays) at merge time and under FINAL in the views.
 -- ORDER BY: day and event type first (funnels and daily rollups filter on them), then the
 -- event id that makes the key unique.
@@ -12,6 +13,7 @@ CREATE TABLE IF NOT EXISTS parcours.events
     event_id     String,
     occurred_at  DateTime64(3, 'UTC'),
     person_id    String,
+    anchor_id    String,
     session_id   String,
     event_type   LowCardinality(String),
     channel      LowCardinality(String),
@@ -57,26 +59,28 @@ CREATE TABLE IF NOT EXISTS parcours.identities
     kind        LowCardinality(String),
     value       String,
     person_id   String,
+    anchor_id   String,
     first_seen  DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (kind, value);
 
--- Every person id that stopped being canonical, with the id that replaced it.
--- to_order sorts canonical ids by strength (rank of the identifier that names the person,
--- then id): the current id of `from_person` is the min-ordered target (argMin in 0002).
--- ORDER BY (from_person, to_person): the replacing key (every worker records what it sees).
+-- Where each anchor used in facts (an identifier's node id; a person id is the node id of its
+-- naming identifier) points now: merges (two persons are one), renames (a
+-- stronger identifier arrived) and splits (a shared identifier stopped gluing two customers).
+-- The latest version wins: workers only ever learn more, so their last word is right.
+-- ORDER BY from_person: the replacing key, one current row per person id used in facts.
 CREATE TABLE IF NOT EXISTS parcours.person_merges
 (
     from_person  String,
     to_person    String,
-    to_order     String,
     reason       LowCardinality(String),
     event_id     String,
-    merged_at    DateTime64(3, 'UTC')
+    merged_at    DateTime64(3, 'UTC'),
+    version      UInt64
 )
-ENGINE = ReplacingMergeTree
-ORDER BY (from_person, to_person);
+ENGINE = ReplacingMergeTree(version)
+ORDER BY from_person;
 
 -- Sessions absorbed into another (a late event bridged them, or their persons merged).
 -- to_order = start time then id: the surviving session is the earliest.

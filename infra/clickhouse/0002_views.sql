@@ -2,7 +2,7 @@
 -- history is re-attributed through the merge tables without rewriting facts.
 
 CREATE OR REPLACE VIEW parcours.person_map AS
-SELECT from_person, argMin(to_person, to_order) AS person_id
+SELECT from_person, argMax(to_person, version) AS person_id
 FROM parcours.person_merges
 GROUP BY from_person;
 
@@ -29,7 +29,7 @@ SELECT
     e.properties AS properties,
     e.ingested_at AS ingested_at
 FROM parcours.events AS e FINAL
-LEFT JOIN parcours.person_map AS pm ON pm.from_person = e.person_id
+LEFT JOIN parcours.person_map AS pm ON pm.from_person = e.anchor_id
 LEFT JOIN parcours.session_map AS sm ON sm.from_session = e.session_id
 SETTINGS join_use_nulls = 0;
 
@@ -57,5 +57,5 @@ SELECT
     if(pm.person_id != '', pm.person_id, i.person_id) AS person_id,
     i.first_seen AS first_seen
 FROM parcours.identities AS i FINAL
-LEFT JOIN parcours.person_map AS pm ON pm.from_person = i.person_id
+LEFT JOIN parcours.person_map AS pm ON pm.from_person = i.anchor_id
 SETTINGS join_use_nulls = 0;

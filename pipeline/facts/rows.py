@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.identity.graph import NewIdentifier, Remap
+from pipeline.identity.graph import Changes, Remap
+from pipeline.identity.rules import Key, node_id
 from pipeline.sessions.logic import SessionRemap
 from pipeline.sessions.state import Session
 
@@ -16,7 +17,8 @@ Row = dict[str, Any]
 def event_row(event: dict[str, Any]) -> Row:
     return {
         "event_id": event["event_id"], "occurred_at": event["occurred_at"],
-        "person_id": event["person_id"], "session_id": event["session_id"],
+        "person_id": event["person_id"], "anchor_id": event["anchor_id"],
+        "session_id": event["session_id"],
         "event_type": event["event_type"], "channel": event["channel"],
         "touchpoint": event["touchpoint"], "stage": event["stage"], "revenue": event["revenue"],
         "currency": event["currency"], "order_id": event["order_id"], "csat": event["csat"],
@@ -37,14 +39,28 @@ def session_row(session: Session, version: int) -> Row:
     }
 
 
-def identity_row(new: NewIdentifier, seen_ms: int) -> Row:
-    return {"kind": new.kind, "value": new.value, "person_id": new.person_id, "first_seen": seen_ms}
+def identity_row(key: Key, person_id: str, seen_ms: int) -> Row:
+    kind, value = key.split(":", 1)
+    return {"kind": kind, "value": value, "person_id": person_id, "anchor_id": node_id(key),
+            "first_seen": seen_ms}
 
 
-def person_merge_row(remap: Remap, at_ms: int) -> Row:
+def person_merge_row(remap: Remap, at_ms: int, version: int) -> Row:
     return {
-        "from_person": remap.from_person, "to_person": remap.to_person, "to_order": remap.to_order,
-        "reason": remap.reason, "event_id": remap.event_id, "merged_at": at_ms,
+        "from_person": remap.from_person, "to_person": remap.to_person, "reason": remap.reason,
+        "event_id": remap.event_id, "merged_at": at_ms, "version": version,
+    }
+
+
+def graph_rows(changes: Changes, at_ms: int) -> dict[str, list[Row]]:
+    """Links, refusals and shared marks of one graph update, per table."""
+    return {
+        "identity_links": [{"event_id": k[1], "occurred_at": k[0], "identifiers": sorted(g), "recorded_at": at_ms}
+                           for g, k in changes.new_edges],
+        "identity_refusals": [{"event_id": r.event_id, "kept": r.kept, "refused": r.refused,
+                               "kind": r.kind, "recorded_at": at_ms} for r in changes.refusals],
+        "identity_shared": [dict(zip(("kind", "value"), key.split(":", 1), strict=True),
+                                 anchor_id=node_id(key), marked_at=at_ms) for key in changes.shared],
     }
 
 

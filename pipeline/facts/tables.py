@@ -1,7 +1,7 @@
 """Column layout of each fact table, as Arrow types for `insert_arrow`.
 
 Times travel as epoch milliseconds and become DateTime64(3, 'UTC') here. The column names
-match infra/clickhouse/0001_core_tables.sql; a schema test checks they agree.
+match infra/clickhouse/000*_*.sql; a schema test checks they agree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ MS = pa.timestamp("ms", tz="UTC")
 TABLES: dict[str, pa.Schema] = {
     "events": pa.schema([
         ("event_id", pa.string()), ("occurred_at", MS), ("person_id", pa.string()),
-        ("session_id", pa.string()), ("event_type", pa.string()), ("channel", pa.string()),
+        ("anchor_id", pa.string()), ("session_id", pa.string()), ("event_type", pa.string()), ("channel", pa.string()),
         ("touchpoint", pa.string()), ("stage", pa.string()), ("revenue", pa.float64()),
         ("currency", pa.string()), ("order_id", pa.string()), ("csat", pa.uint8()),
         ("nps", pa.uint8()), ("identifiers", pa.map_(pa.string(), pa.string())),
@@ -29,12 +29,22 @@ TABLES: dict[str, pa.Schema] = {
     ]),
     "identities": pa.schema([
         ("kind", pa.string()), ("value", pa.string()), ("person_id", pa.string()),
-        ("first_seen", MS),
+        ("anchor_id", pa.string()), ("first_seen", MS),
     ]),
     "person_merges": pa.schema([
-        ("from_person", pa.string()), ("to_person", pa.string()), ("to_order", pa.string()),
-        ("reason", pa.string()), ("event_id", pa.string()), ("merged_at", MS),
+        ("from_person", pa.string()), ("to_person", pa.string()), ("reason", pa.string()),
+        ("event_id", pa.string()), ("merged_at", MS), ("version", pa.uint64()),
     ]),
+    "identity_links": pa.schema([
+        ("event_id", pa.string()), ("occurred_at", MS), ("identifiers", pa.list_(pa.string())),
+        ("recorded_at", MS),
+    ]),
+    "identity_refusals": pa.schema([
+        ("event_id", pa.string()), ("kept", pa.string()), ("refused", pa.string()),
+        ("kind", pa.string()), ("recorded_at", MS),
+    ]),
+    "identity_shared": pa.schema([("kind", pa.string()), ("value", pa.string()), ("anchor_id", pa.string()),
+                                  ("marked_at", MS)]),
     "session_merges": pa.schema([
         ("from_session", pa.string()), ("to_session", pa.string()), ("to_order", pa.string()),
         ("merged_at", MS),

@@ -9,6 +9,7 @@ links topic on start.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -19,9 +20,9 @@ from faust.types import EventT
 
 from pipeline import codec
 from pipeline.barrier import BarrierTracker
-from pipeline.facts.rows import identity_row, person_merge_row
-from pipeline.identity.graph import Remap
-from pipeline.identity.logic import Resolved, resolve
+from pipeline.facts.rows import graph_rows, identity_row, person_merge_row
+from pipeline.identity.graph import Changes
+from pipeline.identity.logic import Resolved, resolve, wire_links
 from pipeline.ingest.dedupe import RecentIds
 from pipeline.kafka import flush_async
 from pipeline.runtime import Runtime, now_ms
@@ -74,24 +75,32 @@ def by_partition(batch: Sequence[EventT]) -> dict[int, list[dict[str, Any]]]:
 def publish(rt: Runtime, partition: int, resolved: Resolved) -> None:
     rt.stats.duplicates += resolved.duplicates
     rt.stats.resolved += len(resolved.events)
-    publish_remaps(rt, resolved.remaps, partition)
+    publish_changes(rt, resolved.changes, partition, local=True)
     rt.send_by_person(resolved.events)
-    rt.send_rows("identities", [identity_row(n, ms) for n, ms in resolved.new_identifiers], partition)
-    if resolved.links:
-        rt.send(rt.topics.links.name, codec.encode({"t": "links", "links": resolved.links}),
-                partition % rt.topics.links.partitions)
+    rt.send_rows("identities", [identity_row(k, p, ms) for k, p, ms in resolved.new_identifiers], partition)
 
 
-def publish_remaps(rt: Runtime, remaps: list[Remap], spread: int) -> None:
-    """Record merges for the views and tell the sessions stage to move the merged sessions."""
-    if not remaps:
-        return
-    rt.stats.merges += len(remaps)
+def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> None:
+    """Record what the graph learnt; links this worker found go to the other workers; merged
+    persons' sessions are moved by the sessions stage."""
     at = now_ms()
-    rt.send_rows("person_merges", [person_merge_row(r, at) for r in remaps], spread)
+    if local and changes.new_edges:
+        rt.send(rt.topics.links.name, codec.encode({"t": "links", "links": wire_links(changes)}),
+                spread % rt.topics.links.partitions)
+    for table, rows in graph_rows(changes, at).items():
+        if table != "identity_links" or local:
+            rt.send_rows(table, rows, spread)
+    rt.stats.refusals += len(changes.refusals)
+    rt.stats.shared += len(changes.shared)
+    if not changes.remaps:
+        return
+    rt.stats.merges += len(changes.remaps)
+    version = time.time_ns()
+    rt.send_rows("person_merges", [person_merge_row(r, at, version) for r in changes.remaps], spread)
     count = rt.topics.by_person.partitions
     by_partition: dict[int, list[list[str]]] = defaultdict(list)
-    for remap in remaps:
-        by_partition[partition_of(remap.from_person, count)].append([remap.from_person, remap.to_person])
+    for remap in changes.remaps:
+        if remap.from_person != remap.to_person:
+            by_partition[partition_of(remap.from_person, count)].append([remap.from_person, remap.to_person])
     for target, pairs in by_partition.items():
         rt.send(rt.topics.by_person.name, codec.encode({"t": "merge", "remaps": pairs}), target)

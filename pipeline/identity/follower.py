@@ -15,7 +15,7 @@ import logging
 from aiokafka import TopicPartition
 
 from pipeline import codec
-from pipeline.identity.agent import publish_remaps
+from pipeline.identity.agent import publish_changes
 from pipeline.identity.logic import apply_remote
 from pipeline.kafka import consumer, flush
 from pipeline.runtime import Runtime
@@ -35,7 +35,7 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
             for tp, messages in batch.items():
                 for message in messages:
                     links = codec.decode(message.value)["links"]
-                    publish_remaps(rt, apply_remote(rt.graph, links), tp.partition)
+                    publish_changes(rt, apply_remote(rt.graph, links), tp.partition, local=False)
             if batch:
                 flush(rt.producer)
     finally:

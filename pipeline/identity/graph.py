@@ -1,154 +1,188 @@
-"""The identity graph: identifiers are nodes, an event carrying several links them.
+"""The identity graph of one worker: identifiers, the groups events saw them in, persons.
 
-strategy: union-find over identifier keys ("kind:value"). A person is a connected component;
-its id is the hash of its *strongest* identifier (lowest kind rank, then lowest hash), so the
-surviving id of any merge is a function of the component alone, never of arrival order: every
-worker that applies the same links, in any order, names every person the same way. When a
-component's id changes (two persons joined, or a stronger identifier arrived) every id it has
-ever carried is remapped to the new one; `to_order` sorts ids by strength so readers can take
-the strongest target (argMin) even if remaps from several workers interleave.
+strategy: identifiers are nodes; every distinct group of identifiers seen together is a
+hyperedge, kept with its earliest event (event time). Unshared identifiers connected by edges
+form a *cluster* (union-find; rebuilt locally when one of its identifiers turns out to be
+shared). When a batch touches a cluster, its persons are cut again from its edges by
+`rules.cut_persons`, a function of the edge set alone: arrival order, duplicates and which
+worker saw what do not change the result. Clusters are small (one customer's identifiers,
+plus whatever a refused link left next to them), so recomputing one is cheap.
+
+Every fact names an *anchor*: the identifier its person was resolved through (an event's
+strongest unshared identifier; the identifier itself for an identity row; the naming
+identifier for a session's person). Whenever the person of an anchor used in a fact changes
+(a merge, a rename, a split after a shared identifier is found), a `Remap` (anchor -> person,
+newer version) is emitted: the views re-attribute all history through the latest one.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
+from pipeline.identity.rules import Key, Refusal, Rules, SortKey, cut_persons, node_id, shared_by
 
-def node_id(key: str) -> str:
-    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
-
-
-def key_of(kind: str, value: str) -> str:
-    return f"{kind}:{value}"
+Edge = frozenset[Key]
 
 
 @dataclass(frozen=True, slots=True)
 class Remap:
-    """Person `from_person` is now known as `to_person`."""
+    """Anchor `from_person` (the node id of an identifier used in facts; a person id is the
+    node id of its naming identifier) now belongs to person `to_person`."""
 
     from_person: str
     to_person: str
-    to_order: str
     reason: str
     event_id: str
 
 
 @dataclass(slots=True)
-class Component:
-    best: tuple[int, str]
-    """(rank, node id) of the strongest identifier: the person id is best[1]."""
-    members: list[str]
-    history: set[str] = field(default_factory=set)
-    """Person ids of this component that were handed out to facts: whenever the current id
-    changes, each of them is remapped to the new one."""
+class Changes:
+    """What one `apply` changed, for the facts and the other workers."""
 
-    @property
-    def person_id(self) -> str:
-        return self.best[1]
-
-    @property
-    def order(self) -> str:
-        return order_of(self.best)
+    new_keys: list[Key] = field(default_factory=list)
+    new_edges: list[tuple[Edge, SortKey]] = field(default_factory=list)
+    """Groups that are new or now have an earlier event: published to the other workers."""
+    shared: list[Key] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    remaps: list[Remap] = field(default_factory=list)
 
 
-def order_of(best: tuple[int, str]) -> str:
-    return f"{best[0]:02d}:{best[1]}"
-
-
-@dataclass(frozen=True, slots=True)
-class NewIdentifier:
-    kind: str
-    value: str
-    person_id: str
-
-    @classmethod
-    def of(cls, key: str, person_id: str) -> NewIdentifier:
-        kind, value = key.split(":", 1)
-        return cls(kind, value, person_id)
+@dataclass(slots=True)
+class Cluster:
+    members: set[Key]
+    edges: dict[Edge, SortKey]
 
 
 class IdentityGraph:
-    """Mutable state of one worker; `link` is the only writer."""
-
-    def __init__(self, ranks: dict[str, int]) -> None:
-        self._ranks = ranks
-        self._parent: dict[str, str] = {}
-        self._components: dict[str, Component] = {}
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self._parent: dict[Key, Key] = {}
+        self._clusters: dict[Key, Cluster] = {}
+        self._person: dict[Key, str] = {}
+        self.shared: set[Key] = set()
+        self._seen_with: dict[Key, dict[str, set[Key]]] = {}
+        self._namer: dict[str, Key] = {}
+        """person id -> the identifier that names it (its strongest)."""
+        self._mapped: dict[Key, str] = {}
+        """anchors used in facts -> the person they were last mapped to."""
+        self._refused: set[Refusal] = set()
 
     def __len__(self) -> int:
         return len(self._parent)
 
     @property
     def persons(self) -> int:
-        return len(self._components)
+        return len(set(self._person.values()))
 
-    def find(self, key: str) -> str | None:
+    def __contains__(self, key: Key) -> bool:
+        return key in self._parent
+
+    def person_of(self, key: Key) -> str:
+        """Current person of a known identifier; a shared one is a person of its own."""
+        return self._person.get(key) or node_id(key)
+
+    def members(self, key: Key) -> list[Key]:
+        person = self.person_of(key)
+        cluster = self._clusters.get(self._find(key)) if key in self._parent else None
+        return sorted(k for k in (cluster.members if cluster else {key}) if self.person_of(k) == person)
+
+    def hand_out(self, key: Key, out: Changes) -> str:
+        """The person of anchor `key` for a fact. The anchor and the person's naming identifier
+        are remembered, so that facts follow them when their person changes."""
+        person = self.person_of(key)
+        for anchor in (key, self._namer.get(person, key)):
+            if anchor not in self._mapped:
+                self._mapped[anchor] = node_id(anchor)
+                self._remap(anchor, out, "resolved", "")
+        return person
+
+    def apply(self, groups: list[tuple[Edge, SortKey]], reason: str = "link") -> Changes:
+        """Add identifier groups (one per event, with its event-time sort key)."""
+        out = Changes()
+        dirty: set[Key] = set()
+        split: set[Key] = set()
+        for group, sort_key in groups:
+            for key in group:
+                if key not in self._parent:
+                    self._add(key)
+                    out.new_keys.append(key)
+            if len(group) < 2:
+                continue
+            for key in set(shared_by(group, self._seen_with, self.rules)):
+                self.shared.add(key)
+                out.shared.append(key)
+                split.add(key)
+            if self._add_edge(group, sort_key, dirty):
+                out.new_edges.append((group, sort_key))
+        for root in {self._find(key) for key in split}:
+            dirty |= self._rebuild(root)
+        self._recut({self._find(r) for r in dirty if r in self._parent}, out, reason)
+        return out
+
+    def _add(self, key: Key) -> None:
+        self._parent[key] = key
+        self._clusters[key] = Cluster({key}, {})
+        self._person[key] = node_id(key)
+        self._namer[node_id(key)] = key
+
+    def _find(self, key: Key) -> Key:
         parent = self._parent
-        if key not in parent:
-            return None
         while parent[key] != key:
-            parent[key] = parent[parent[key]]  # path halving
+            parent[key] = parent[parent[key]]
             key = parent[key]
         return key
 
-    def person_of(self, key: str) -> str | None:
-        root = self.find(key)
-        return None if root is None else self._components[root].person_id
+    def _add_edge(self, group: Edge, sort_key: SortKey, dirty: set[Key]) -> bool:
+        """Store the group in its cluster (joining the clusters it spans); True if it is new
+        or earlier than the stored copy."""
+        live = [k for k in group if k not in self.shared]
+        if not live:
+            return False  # only shared identifiers: links nothing, names nobody
+        roots = {self._find(k) for k in live}
+        root = max(roots, key=lambda r: len(self._clusters[r].members))
+        cluster = self._clusters[root]
+        for other in roots - {root}:
+            absorbed = self._clusters.pop(other)
+            self._parent[other] = root
+            cluster.members |= absorbed.members
+            cluster.edges.update({e: k for e, k in absorbed.edges.items()
+                                  if e not in cluster.edges or k < cluster.edges[e]})
+        known = cluster.edges.get(group)
+        if known is not None and known <= sort_key:
+            return False
+        cluster.edges[group] = sort_key
+        dirty.add(root)
+        return True
 
-    def component(self, key: str) -> Component | None:
-        root = self.find(key)
-        return None if root is None else self._components[root]
+    def _rebuild(self, root: Key) -> set[Key]:
+        """Re-form the clusters of `root`'s members without the shared identifiers."""
+        old = self._clusters.pop(root)
+        for key in old.members:
+            self._parent[key] = key
+            self._clusters[key] = Cluster({key}, {})
+        ignored: set[Key] = set()
+        for group, sort_key in old.edges.items():
+            self._add_edge(group, sort_key, ignored)
+        return {self._find(k) for k in old.members}
 
-    def link(self, keys: list[str], event_id: str = "") -> tuple[list[Remap], list[str]]:
-        """Join `keys` into one person. Returns id changes and the keys seen for the first time."""
-        new: list[str] = []
-        roots: list[str] = []
-        for key in keys:
-            root = self.find(key)
-            if root is None:
-                new.append(key)
-            elif root not in roots:
-                roots.append(root)
-        if not new and len(roots) <= 1:
-            return [], []
-        for key in new:
-            self._add(key)
-            roots.append(key)
-        remaps = self._union_all(roots, event_id, merged=len(roots) - len(new) > 1)
-        return remaps, new
+    def _recut(self, roots: set[Key], out: Changes, reason: str) -> None:
+        for root in roots:
+            cluster = self._clusters[root]
+            person, refusals = cut_persons(cluster.edges, cluster.members, self.shared, self.rules)
+            for key in cluster.members:
+                self._person[key] = person.get(key) or node_id(key)
+                if self._person[key] == node_id(key):
+                    self._namer[node_id(key)] = key
+            for refusal in refusals:
+                if refusal not in self._refused:
+                    self._refused.add(refusal)
+                    out.refusals.append(refusal)
+            for key in cluster.members:
+                if key in self._mapped:
+                    self._remap(key, out, reason, "")
 
-    def _add(self, key: str) -> None:
-        kind = key.split(":", 1)[0]
-        self._parent[key] = key
-        best = (self._ranks.get(kind, len(self._ranks)), node_id(key))
-        self._components[key] = Component(best, [key])
-
-    def _union_all(self, roots: list[str], event_id: str, merged: bool) -> list[Remap]:
-        components = [self._components[r] for r in roots]
-        winner_root = max(roots, key=lambda r: len(self._components[r].members))
-        winner = self._components[winner_root]
-        best = min(c.best for c in components)
-        reason = "merge" if merged else "stronger_identifier"
-        history: set[str] = set().union(*(c.history for c in components))
-        remaps = [
-            Remap(old, best[1], order_of(best), reason, event_id)
-            for old in sorted(history - {best[1]})
-        ]
-        for root, comp in zip(roots, components, strict=True):
-            if root != winner_root:
-                self._parent[root] = winner_root
-                winner.members.extend(comp.members)
-                del self._components[root]
-        winner.history = history
-        winner.best = best
-        return remaps
-
-    def hand_out(self, key: str) -> str:
-        """The current person id of a known `key`, recorded as used in a fact (so it is
-        remapped if it ever stops being current)."""
-        comp = self.component(key)
-        if comp is None:
-            raise KeyError(key)
-        comp.history.add(comp.person_id)
-        return comp.person_id
+    def _remap(self, anchor: Key, out: Changes, reason: str, event_id: str) -> None:
+        current = self.person_of(anchor)
+        if self._mapped[anchor] != current:
+            self._mapped[anchor] = current
+            out.remaps.append(Remap(node_id(anchor), current, reason, event_id))

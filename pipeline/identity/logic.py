@@ -1,9 +1,9 @@
-"""Pure identity logic for a batch: link identifiers, then name each event's person.
+"""Pure identity logic for a batch: de-duplicate, link identifiers, name each event's person.
 
-strategy: two passes. First every event's identifiers are linked, so a login late in a batch
-already joins the anonymous events earlier in the same batch; then each event gets the person
-its identifiers now belong to. Only links that changed this worker's graph are published for
-the other workers (the rest they already have).
+strategy: the whole batch is applied to the graph first, so a login late in a batch already
+joins the anonymous events earlier in it; then each event gets the person of its strongest
+identifier that is not shared. An event that carries only shared identifiers (a kiosk tap
+without a card) cannot be told apart from other customers' and gets a person of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.identity.graph import IdentityGraph, NewIdentifier, Remap, key_of
+from pipeline.identity.graph import Changes, Edge, IdentityGraph, Remap
+from pipeline.identity.rules import Key, SortKey, node_id
 from pipeline.ingest.dedupe import RecentIds
 
 Event = dict[str, Any]
@@ -20,16 +21,26 @@ Event = dict[str, Any]
 @dataclass(slots=True)
 class Resolved:
     events: list[Event] = field(default_factory=list)
-    new_identifiers: list[tuple[NewIdentifier, int]] = field(default_factory=list)
-    """(identifier, event time first seen in ms)."""
-    remaps: list[Remap] = field(default_factory=list)
-    links: list[list[Any]] = field(default_factory=list)
-    """[event_id, [key, ...]] that changed the graph: published to the other workers."""
+    new_identifiers: list[tuple[Key, str, int]] = field(default_factory=list)
+    """(identifier, its person, event time first seen in ms); the identifier is its anchor."""
+    changes: Changes = field(default_factory=Changes)
     duplicates: int = 0
 
+    @property
+    def remaps(self) -> list[Remap]:
+        return self.changes.remaps
 
-def keys_of(event: Event) -> list[str]:
+
+def key_of(kind: str, value: str) -> Key:
+    return f"{kind}:{value}"
+
+
+def keys_of(event: Event) -> list[Key]:
     return [key_of(kind, value) for kind, value in event["identifiers"].items()]
+
+
+def group_of(event: Event) -> tuple[Edge, SortKey]:
+    return frozenset(keys_of(event)), (event["occurred_at"], event["event_id"])
 
 
 def resolve(graph: IdentityGraph, seen: RecentIds, events: list[Event]) -> Resolved:
@@ -40,25 +51,33 @@ def resolve(graph: IdentityGraph, seen: RecentIds, events: list[Event]) -> Resol
             fresh.append(event)
         else:
             out.duplicates += 1
-    keyed = [(event, keys_of(event)) for event in fresh]
-    first_seen: list[tuple[str, int]] = []
-    for event, keys in keyed:
-        remaps, new = graph.link(keys, event["event_id"])
-        if remaps or new:
-            out.links.append([event["event_id"], keys])
-        out.remaps += remaps
-        first_seen += [(key, event["occurred_at"]) for key in new]
-    for event, keys in keyed:
-        event["person_id"] = graph.hand_out(keys[0])
+    groups = [group_of(event) for event in fresh]
+    out.changes = graph.apply(groups)
+    first_seen = {key: sort_key[0] for group, sort_key in groups for key in group}
+    for event, (group, _) in zip(fresh, groups, strict=True):
+        anchor = anchor_of(graph, group)
+        if anchor is None:  # only shared identifiers: a person of its own
+            event["person_id"] = event["anchor_id"] = node_id(f"event:{event['event_id']}")
+        else:
+            event["person_id"] = graph.hand_out(anchor, out.changes)
+            event["anchor_id"] = node_id(anchor)
         out.events.append(event)
-    for key, seen_ms in first_seen:
-        out.new_identifiers.append((NewIdentifier.of(key, graph.hand_out(key)), seen_ms))
+    for key in out.changes.new_keys:
+        out.new_identifiers.append((key, graph.hand_out(key, out.changes), first_seen[key]))
     return out
 
 
-def apply_remote(graph: IdentityGraph, links: list[list[Any]]) -> list[Remap]:
-    """Links published by other workers (or echoed back): only id changes matter here."""
-    remaps: list[Remap] = []
-    for event_id, keys in links:
-        remaps += graph.link(keys, event_id)[0]
-    return remaps
+def anchor_of(graph: IdentityGraph, group: Edge) -> Key | None:
+    """The identifier an event's person is resolved through: its strongest unshared one."""
+    live = [k for k in group if k not in graph.shared]
+    return min(live, key=lambda k: (graph.rules.rank(k), k)) if live else None
+
+
+def apply_remote(graph: IdentityGraph, links: list[list[Any]]) -> Changes:
+    """Identifier groups published by other workers (or echoed back): [keys, occurred_at, event_id]."""
+    return graph.apply([(frozenset(keys), (occurred_at, event_id)) for keys, occurred_at, event_id in links],
+                       reason="remote")
+
+
+def wire_links(changes: Changes) -> list[list[Any]]:
+    return [[sorted(group), sort_key[0], sort_key[1]] for group, sort_key in changes.new_edges]

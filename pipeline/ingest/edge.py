@@ -33,7 +33,7 @@ GATHER_S = 0.05
 
 
 async def run(rt: Runtime, stopping: asyncio.Event) -> None:
-    cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country)
+    cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country, rt.settings.extra_identifier_kinds)
     cons = consumer(rt.bootstrap, "parcours-ingest", rt.topics.raw.name)
     await cons.start()
     try:

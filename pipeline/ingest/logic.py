@@ -41,8 +41,8 @@ class IngestConfig:
     junk: frozenset[str]
 
     @classmethod
-    def build(cls, salt: bytes, phone_country: str = "FR") -> IngestConfig:
-        kinds = identity_kinds()
+    def build(cls, salt: bytes, phone_country: str = "FR", extra_kinds: tuple[str, ...] = ()) -> IngestConfig:
+        kinds = identity_kinds().with_extra(extra_kinds)
         return cls(Hasher(salt), phone_country, taxonomy(), kinds.ranks, kinds.junk_values)
 
 

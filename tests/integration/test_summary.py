@@ -127,8 +127,8 @@ IDENTITIES: list[tuple[Any, ...]] = [
     ("device_id", "d-5", "p5", at(2, 11)),
 ]
 
-PERSON_MERGE_COLUMNS = ["from_person", "to_person", "to_order", "reason", "event_id", "merged_at"]
-PERSON_MERGES: list[tuple[Any, ...]] = [("p4", "p1", "0:p1", "shared_email", "e10", at(2, 8, 1))]
+PERSON_MERGE_COLUMNS = ["from_person", "to_person", "reason", "event_id", "merged_at", "version"]
+PERSON_MERGES: list[tuple[Any, ...]] = [("p4", "p1", "shared_email", "e10", at(2, 8, 1), 1)]
 
 DEAD_LETTER_COLUMNS = ["received_at", "source", "reason", "raw", "replay_id"]
 DEAD_LETTERS: list[tuple[Any, ...]] = [

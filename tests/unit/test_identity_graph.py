@@ -1,78 +1,112 @@
-"""Identity graph: links, merges, deterministic person ids, remaps of handed-out ids."""
+"""Identity graph: links, merges, limits, shared identifiers, deterministic ids, remaps."""
 
 from __future__ import annotations
 
-from pipeline.identity.graph import IdentityGraph, node_id
-from pipeline.identity.logic import apply_remote, resolve
+from pipeline.identity.graph import IdentityGraph
+from pipeline.identity.logic import apply_remote, resolve, wire_links
+from pipeline.identity.rules import node_id
 from pipeline.ingest.dedupe import RecentIds
 from pipeline.taxonomy import identity_kinds
 
-RANKS = identity_kinds().ranks
+RULES = identity_kinds().rules()
 
 
 def graph() -> IdentityGraph:
-    return IdentityGraph(RANKS)
+    return IdentityGraph(RULES)
 
 
-def event(event_id: str, **ids: str) -> dict[str, object]:
-    return {"event_id": event_id, "identifiers": ids, "occurred_at": 0}
+def event(event_id: str, t: int = 0, **ids: str) -> dict[str, object]:
+    return {"event_id": event_id, "identifiers": ids, "occurred_at": t}
+
+
+def persons(g: IdentityGraph, *keys: str) -> list[str]:
+    return [g.person_of(k) for k in keys]
 
 
 def test_person_is_named_by_its_strongest_identifier() -> None:
     g = graph()
-    g.link(["anonymous_id:a1", "device_id:d1"])
+    g.apply([(frozenset({"anonymous_id:a1", "device_id:d1"}), (1, "e1"))])
     assert g.person_of("anonymous_id:a1") == node_id("device_id:d1")  # device outranks cookie
-    g.link(["device_id:d1", "user_id:u1"])
+    g.apply([(frozenset({"device_id:d1", "user_id:u1"}), (2, "e2"))])
     assert g.person_of("anonymous_id:a1") == node_id("user_id:u1")
 
 
-def test_anonymous_device_that_logs_in_joins_the_users_person() -> None:
+def test_anonymous_device_that_logs_in_joins_the_users_person_and_history_is_remapped() -> None:
     g = graph()
-    first = resolve(g, RecentIds(), [event("e1", anonymous_id="a1")])
-    anon_person = first.events[0]["person_id"]
-    login = resolve(g, RecentIds(), [event("e2", anonymous_id="a1", user_id="u1")])
-    user_person = node_id("user_id:u1")
-    assert login.events[0]["person_id"] == user_person
-    assert [(r.from_person, r.to_person) for r in login.remaps] == [(anon_person, user_person)]
-    assert login.remaps[0].reason == "stronger_identifier"
+    anon = resolve(g, RecentIds(), [event("e1", 1, anonymous_id="a1")]).events[0]["anchor_id"]
+    login = resolve(g, RecentIds(), [event("e2", 2, anonymous_id="a1", user_id="u1")])
+    assert login.events[0]["person_id"] == node_id("user_id:u1")
+    assert (anon, node_id("user_id:u1")) in [(r.from_person, r.to_person) for r in login.remaps]
 
 
-def test_two_persons_merge_and_every_handed_out_id_is_remapped() -> None:
-    g, seen = graph(), RecentIds()
-    a = resolve(g, seen, [event("e1", device_id="d1")]).events[0]["person_id"]
-    b = resolve(g, seen, [event("e2", email="h1")]).events[0]["person_id"]
-    c = resolve(g, seen, [event("e3", device_id="d1", email="h1")]).events[0]["person_id"]
-    assert c == b  # email outranks device
-    assert {r.from_person for r in g_remaps(g, "email:h1", "user_id:u9")} == {a, b}
-
-
-def g_remaps(g: IdentityGraph, *keys: str) -> list:  # type: ignore[type-arg]
-    return g.link(list(keys), "e-final")[0]
-
-
-def test_new_identifiers_report_the_person_at_the_end_of_the_batch() -> None:
+def test_a_second_user_id_is_refused_and_the_weaker_identifier_stays_with_the_first_person() -> None:
     g = graph()
-    out = resolve(g, RecentIds(), [event("e1", anonymous_id="a1"), event("e2", anonymous_id="a1", user_id="u1")])
-    assert {n.person_id for n, _ in out.new_identifiers} == {node_id("user_id:u1")}
-    assert out.remaps == []  # nothing was handed out before the login in this batch
+    out = resolve(g, RecentIds(), [
+        event("e1", 1, device_id="d1", user_id="u1"),
+        event("e2", 2, email="m1", device_id="d1"),
+        event("e3", 3, email="m1", user_id="u2"),  # would glue u1 and u2 through d1 and m1
+    ])
+    assert g.person_of("email:m1") == g.person_of("user_id:u1") != g.person_of("user_id:u2")
+    assert [(r.kept, r.refused, r.kind) for r in out.changes.refusals] == [("user_id:u2", "email:m1", "user_id")]
+    assert out.events[2]["person_id"] == node_id("user_id:u2")  # the event goes with its strongest id
 
 
-def test_duplicates_are_dropped_before_stitching() -> None:
+def test_first_seen_is_event_time_not_arrival() -> None:
+    late_first, early_first = graph(), graph()
+    evs = [event("e1", 1, device_id="d1", user_id="u1"), event("e2", 2, email="m1", device_id="d1"),
+           event("e3", 3, email="m1", user_id="u2")]
+    resolve(late_first, RecentIds(), list(reversed(evs)))
+    resolve(early_first, RecentIds(), evs)
+    keys = ["device_id:d1", "email:m1", "user_id:u1", "user_id:u2"]
+    assert persons(late_first, *keys) == persons(early_first, *keys)
+
+
+def test_a_family_tablet_is_marked_shared_and_stops_gluing_its_users() -> None:
+    g = graph()
+    out = resolve(g, RecentIds(), [
+        event("e1", 1, device_id="tablet", anonymous_id="a-t", user_id="u1"),
+        event("e2", 2, device_id="tablet", anonymous_id="a-t", user_id="u2"),
+        event("e3", 3, device_id="tablet", loyalty_id="L2", user_id="u2"),
+    ])
+    assert set(out.changes.shared) == {"device_id:tablet", "anonymous_id:a-t"}
+    assert g.person_of("user_id:u1") != g.person_of("user_id:u2") == g.person_of("loyalty_id:L2")
+    tap = resolve(g, RecentIds(), [event("e4", 4, device_id="tablet")]).events[0]["person_id"]
+    assert tap not in persons(g, "user_id:u1", "user_id:u2")  # an anonymous tap is nobody's
+
+
+def test_a_shared_identifier_found_late_splits_the_person_and_remaps_its_history() -> None:
+    g = graph()
+    first = resolve(g, RecentIds(), [event("e1", 1, device_id="kiosk", loyalty_id="L1")])
+    assert first.events[0]["person_id"] == node_id("loyalty_id:L1")
+    resolve(g, RecentIds(), [event("e2", 2, device_id="kiosk", email="m9")])
+    assert g.person_of("email:m9") == node_id("loyalty_id:L1")  # glued, for now
+    mail = resolve(g, RecentIds(), [event("e3", 3, email="m9")]).events[0]
+    assert (mail["person_id"], mail["anchor_id"]) == (node_id("loyalty_id:L1"), node_id("email:m9"))
+    out = resolve(g, RecentIds(), [event("e4", 4, device_id="kiosk", loyalty_id="L2")])
+    assert "device_id:kiosk" in out.changes.shared
+    assert g.person_of("email:m9") == node_id("email:m9")
+    # the email's event follows its anchor back to a person of its own
+    assert (node_id("email:m9"), node_id("email:m9")) in [(r.from_person, r.to_person) for r in out.remaps]
+
+
+def test_junk_free_duplicates_are_dropped_before_stitching() -> None:
     g, seen = graph(), RecentIds()
-    out = resolve(g, seen, [event("e1", device_id="d1"), event("e1", device_id="d1")])
+    out = resolve(g, seen, [event("e1", 1, device_id="d1"), event("e1", 1, device_id="d1")])
     assert len(out.events) == 1 and out.duplicates == 1
 
 
-def test_only_links_that_changed_the_graph_are_published() -> None:
+def test_only_new_or_earlier_groups_are_published() -> None:
     g = graph()
-    out = resolve(g, RecentIds(), [event("e1", device_id="d1", user_id="u1"), event("e2", device_id="d1", user_id="u1")])
-    assert [link[0] for link in out.links] == ["e1"]
+    out = resolve(g, RecentIds(), [event("e2", 2, device_id="d1", user_id="u1"), event("e3", 3, device_id="d1", user_id="u1")])
+    assert [link[2] for link in wire_links(out.changes)] == ["e2"]
+    again = resolve(g, RecentIds(), [event("e1", 1, device_id="d1", user_id="u1")])
+    assert [link[2] for link in wire_links(again.changes)] == ["e1"]
 
 
 def test_remote_links_merge_like_local_ones() -> None:
     local, remote = graph(), graph()
-    out = resolve(local, RecentIds(), [event("e1", device_id="d1")])
-    resolve(remote, RecentIds(), [event("e2", device_id="d1", user_id="u1")])
-    remaps = apply_remote(local, [["e2", ["device_id:d1", "user_id:u1"]]])
-    assert [(r.from_person, r.to_person) for r in remaps] == [(out.events[0]["person_id"], node_id("user_id:u1"))]
+    out = resolve(local, RecentIds(), [event("e1", 1, device_id="d1")])
+    published = resolve(remote, RecentIds(), [event("e2", 2, device_id="d1", user_id="u1")])
+    changes = apply_remote(local, wire_links(published.changes))
+    assert [(r.from_person, r.to_person) for r in changes.remaps] == [(out.events[0]["anchor_id"], node_id("user_id:u1"))]
     assert local.person_of("device_id:d1") == remote.person_of("device_id:d1")

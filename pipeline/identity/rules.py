@@ -1,0 +1,134 @@
+"""The stitching rules, as pure functions over one cluster of identifiers.
+
+strategy: a *cluster* is a connected component of identifiers that are not shared, over all
+events (hyperedges) seen so far. Inside a cluster, persons are cut by a greedy pass over the
+cluster's distinct identifier groups in event-time order (occurred_at, event_id): each group
+joins its identifiers to its strongest one, unless that would put two different values of a
+limited kind (at most one user_id, crm_id, loyalty_id per person, by default) in one person;
+such a link is refused and recorded. Because the order is event time, not arrival, "the
+person an identifier was first seen with" keeps it whatever order events arrive in, and the
+result is a function of the set of events only: every worker, and the offline reference, cut
+the same persons.
+
+An identifier is *shared* once it has been seen with `shared_after` different values of one
+limited kind (a store kiosk with many loyalty cards, a family tablet with two logins): it stops
+linking, and its events get a person only through the other identifiers they carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+Key = str
+"""An identifier node: "kind:value"."""
+SortKey = tuple[int, str]
+"""(occurred_at ms, event_id): the event-time order of an identifier group."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    ranks: dict[str, int]
+    """kind -> priority, 0 strongest: the strongest identifier names the person."""
+    limits: dict[str, int]
+    """kind -> most distinct values one person may hold (user_id: 1 ...)."""
+    shared_after: int
+    """Distinct values of one limited kind seen with an identifier that make it shared."""
+
+    def rank(self, key: Key) -> int:
+        return self.ranks.get(kind_of(key), len(self.ranks))
+
+    def shareable(self, key: Key) -> bool:
+        return kind_of(key) not in self.limits
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    event_id: str
+    kept: Key
+    """The identifier the refused one was to be joined to (the event's strongest)."""
+    refused: Key
+    kind: str
+    """The limited kind that would have had two values."""
+
+
+def kind_of(key: Key) -> str:
+    return key.split(":", 1)[0]
+
+
+def node_id(key: Key) -> str:
+    """A person id: the hash of the identifier that names it."""
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def name_of(members: Iterable[Key], rules: Rules) -> str:
+    return min((rules.rank(k), node_id(k)) for k in members)[1]
+
+
+def cut_persons(edges: dict[frozenset[Key], SortKey], nodes: Iterable[Key], shared: set[Key],
+                rules: Rules) -> tuple[dict[Key, str], list[Refusal]]:
+    """Persons of one cluster: node -> person id, and the links refused by the limits."""
+    parent = {k: k for k in nodes if k not in shared}
+    held: dict[Key, dict[str, set[str]]] = {k: _limited(k, rules) for k in parent}
+    refusals: list[Refusal] = []
+
+    def find(k: Key) -> Key:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for group, (_, event_id) in sorted(edges.items(), key=lambda item: item[1]):
+        keys = sorted((k for k in group if k in parent), key=lambda k: (rules.rank(k), k))
+        for other in keys[1:]:
+            a, b = find(keys[0]), find(other)
+            if a == b:
+                continue
+            clash = _clash(held[a], held[b], rules)
+            if clash:
+                refusals.append(Refusal(event_id, keys[0], other, clash))
+                continue
+            if len(held[a]) < len(held[b]):
+                a, b = b, a
+            parent[b] = a
+            for kind, values in held.pop(b).items():
+                held[a].setdefault(kind, set()).update(values)
+    groups: dict[Key, list[Key]] = {}
+    for k in parent:
+        groups.setdefault(find(k), []).append(k)
+    person = {k: name_of(members, rules) for members in groups.values() for k in members}
+    return person, refusals
+
+
+def _limited(key: Key, rules: Rules) -> dict[str, set[str]]:
+    kind = kind_of(key)
+    return {kind: {key}} if kind in rules.limits else {}
+
+
+def _clash(a: dict[str, set[str]], b: dict[str, set[str]], rules: Rules) -> str | None:
+    for kind, values in a.items():
+        other = b.get(kind)
+        if other and len(values | other) > rules.limits[kind]:
+            return kind
+    return None
+
+
+def shared_by(group: frozenset[Key], seen_with: dict[Key, dict[str, set[Key]]], rules: Rules) -> list[Key]:
+    """Record which limited identifiers each shareable one was seen with; return the ones
+    this group makes shared (seen with `shared_after` values of one limited kind)."""
+    limited = [k for k in group if not rules.shareable(k)]
+    if not limited:
+        return []
+    newly = []
+    for key in group:
+        if not rules.shareable(key):
+            continue
+        seen = seen_with.setdefault(key, {})
+        for strong in limited:
+            values = seen.setdefault(kind_of(strong), set())
+            if strong not in values and len(values) < rules.shared_after:
+                values.add(strong)
+                if len(values) == rules.shared_after:
+                    newly.append(key)
+    return newly
