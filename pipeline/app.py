@@ -21,7 +21,7 @@ from pipeline import http
 from pipeline.identity import agent as identity_agent
 from pipeline.identity.follower import follow
 from pipeline.ingest import edge as ingest_edge
-from pipeline.kafka import ensure_topics, producer
+from pipeline.kafka import FETCH_MAX_WAIT_MS, ensure_topics, producer
 from pipeline.runtime import Runtime
 from pipeline.sessions import agent as sessions_agent
 from pipeline.settings import Settings
@@ -50,6 +50,16 @@ def faust_app(settings: Settings, bootstrap: str, web_port: int | None) -> faust
     )
 
 
+def tune_faust_fetch(app: faust.App) -> None:
+    """Faust hard-codes fetch_max_wait_ms=1500 for its consumer; on the embedded broker each
+    agent hop would wait that long. Faust exposes no setting, so set the fetcher's value."""
+    fetcher = getattr(getattr(getattr(app.consumer, "_thread", None), "_consumer", None), "_fetcher", None)
+    if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
+        fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+    else:
+        log.warning("could not tune Faust's fetch wait (faust-streaming internals changed?)")
+
+
 class Pipeline:
     """One worker process: both agents, both edges, and the sink when this process owns it."""
 
@@ -60,9 +70,10 @@ class Pipeline:
         self.app = faust_app(settings, bootstrap, web_port)
         self.sessionizer = sessions_agent.Sessionizer(self.rt)
         identity_agent.register(self.app, self.rt)
-        http.register(self.app, lambda: not self.failed and self.app.started)
         sessions_agent.register(self.app, self.rt, self.sessionizer)
         self.sink = SinkEdge(bootstrap, clickhouse, self.rt.topics, self.rt.stats) if clickhouse else None
+        http.register(self.app, self)
+        self.failed = False
         self._stopping = asyncio.Event()
         self._sink_stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,6 +85,7 @@ class Pipeline:
         if self.sink is not None:
             self._spawn("sink", lambda: self.sink.run(self._sink_stopping))  # type: ignore[union-attr]
         await self.app.start()
+        tune_faust_fetch(self.app)
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:
@@ -88,7 +100,6 @@ class Pipeline:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"parcours.{name}"))
 
-    failed = False
 
     def check(self) -> None:
         """Raise if a stage died (the CLI turns it into an exit code)."""

@@ -10,8 +10,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
 from pipeline import logs
-from pipeline.errors import ParcoursError
+from pipeline.errors import ParcoursError, classify_clickhouse
 from pipeline.settings import Settings
 
 
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(settings, args) or 0)
     except ParcoursError as error:
         print(f"parcours: {error}", file=sys.stderr)
+        return 2
+    except ClickHouseError as exc:  # driver errors are classified in one place
+        print(f"parcours: {classify_clickhouse(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("parcours: interrupted", file=sys.stderr)
@@ -47,6 +52,13 @@ def parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--json", action="store_true", help="one JSON object per row")
     sql.set_defaults(run=cmd_sql)
+    identity = sub.add_parser("identity", help="explain stitching").add_subparsers(dest="what", required=True)
+    show = identity.add_parser("show", help="a person, its identifiers and the events that linked them")
+    show.add_argument("kind")
+    show.add_argument("value")
+    show.set_defaults(run=cmd_identity_show)
+    identity.add_parser("stats", help="persons, merges, refusals, shared identifiers").set_defaults(
+        run=cmd_identity_stats)
     return top
 
 
@@ -144,20 +156,32 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
     import orjson
 
-    from pipeline.errors import classify_clickhouse
-
-    try:
-        result = connect(settings).query(args.query)
-    except ParcoursError:
-        raise
-    except Exception as exc:  # driver errors are classified in one place
-        raise classify_clickhouse(exc) from exc
+    result = connect(settings).query(args.query)
     columns = list(result.column_names)
     if args.json:
         for row in result.result_rows:
             print(orjson.dumps(dict(zip(columns, row, strict=True)), default=str).decode())
     else:
         print(format_table(columns, [list(r) for r in result.result_rows]))
+    return 0
+
+
+def cmd_identity_show(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.identity import explain, render
+    from pipeline.ingest.logic import IngestConfig
+    from pipeline.sink.clickhouse import connect
+
+    cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
+    print(render(explain(connect(settings), cfg, args.kind, args.value)))
+    return 0
+
+
+def cmd_identity_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.identity import stats
+    from pipeline.sink.clickhouse import connect
+
+    for name, value in stats(connect(settings)).items():
+        print(f"{name.replace('_', ' '):<20} {value:>12,}")
     return 0
 
 

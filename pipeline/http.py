@@ -1,18 +1,41 @@
 """HTTP endpoints served by every worker on PARCOURS_HTTP_PORT (Faust's web server).
 
-/health: the process is alive (compose health check). /ready: its stages are running.
-Profiles, the collector and metrics come with later issues.
+  GET /health                   the process is alive (compose health check)
+  GET /ready                    its stages are running
+  GET /profiles/{kind}/{value}  the current profile of the person an identifier belongs to;
+                                raw email/phone are hashed here; 404 when unknown
+  GET /barriers/{id}            facts partitions this worker's sink has written up to an
+                                end-of-input barrier (replays and tests wait on it)
+
+Every worker holds the whole identity graph, so any worker resolves the identifier; the
+profile itself lives with the person's sessions, on the worker that owns the person's
+partition of `parcours.events.by_person`: a request that lands elsewhere is forwarded there
+(once: a forwarded request is never forwarded again).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+import aiohttp
 import faust
+from faust.types import TP
 from faust.web import Request, Response, View
 
+from pipeline.identity.logic import key_of
+from pipeline.ingest.logic import IngestConfig, lookup_value
+from pipeline.topics import partition_of
 
-def register(app: faust.App, ready: Any) -> None:
+if TYPE_CHECKING:
+    from pipeline.app import Pipeline
+
+FORWARDED = "X-Parcours-Forwarded"
+
+
+def register(app: faust.App, pipeline: Pipeline) -> None:
+    rt = pipeline.rt
+    cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country, rt.settings.extra_identifier_kinds)
+
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -21,5 +44,49 @@ def register(app: faust.App, ready: Any) -> None:
     @app.page("/ready")
     class Ready(View):
         async def get(self, request: Request) -> Response:
-            ok = bool(ready())
-            return self.json({"ready": ok}, status=200 if ok else 503)
+            ok = not pipeline.failed and bool(app.started)
+            assigned: dict[str, list[int]] = {}
+            for tp in app.assignor.assigned_actives():
+                assigned.setdefault(tp.topic, []).append(tp.partition)
+            return self.json({"ready": ok, "partitions": {t: sorted(p) for t, p in assigned.items()}},
+                             status=200 if ok else 503)
+
+    @app.page("/profiles/{kind}/{value}")
+    class Profiles(View):
+        async def get(self, request: Request, kind: str, value: str) -> Response:
+            key = key_of(kind, lookup_value(kind, value, cfg))
+            if key not in rt.graph:
+                return self.json({"error": "unknown identifier", "kind": kind}, status=404)
+            person = rt.graph.person_of(key)
+            partition = partition_of(person, rt.topics.by_person.partitions)
+            owner_url = owner_of(app, rt.topics.by_person.name, partition)
+            if owner_url is not None and FORWARDED not in request.headers:
+                return await forward(self, owner_url, request)
+            document = pipeline.sessionizer.profile(partition, person)
+            if document is None:
+                return self.json({"error": "no profile yet", "person_id": person}, status=404)
+            return self.json(document)
+
+
+    @app.page("/barriers/{barrier_id}")
+    class Barriers(View):
+        async def get(self, request: Request, barrier_id: str) -> Response:
+            sink = pipeline.sink
+            reached = sorted(p for b, p in (sink.reached if sink else set()) if b == barrier_id)
+            return self.json({"barrier": barrier_id, "partitions": reached, "sink": sink is not None})
+
+
+def owner_of(app: faust.App, topic: str, partition: int) -> str | None:
+    """URL of the worker that owns `partition`, or None when it is this one (or unknown)."""
+    tp = TP(topic, partition)
+    if tp in app.assignor.assigned_actives():
+        return None
+    url = app.assignor._external_tps_url.get(tp)  # Faust keeps no public accessor for this
+    return None if url is None or url == str(app.conf.canonical_url) else url
+
+
+async def forward(view: View, owner_url: str, request: Request) -> Response:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{owner_url.rstrip('/')}{request.path}", headers={FORWARDED: "1"},
+                               timeout=aiohttp.ClientTimeout(total=5)) as reply:
+            return view.bytes(await reply.read(), content_type="application/json", status=reply.status)

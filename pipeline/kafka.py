@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_MS = 1000
+#: How long a fetch waits for data. The embedded broker answers a fetch only when this runs
+#: out (no early wake-up when data arrives), so it is a floor on each hop's latency.
+FETCH_MAX_WAIT_MS = 20
 
 
 def producer(bootstrap: str) -> Producer:
@@ -102,6 +105,7 @@ def consumer(bootstrap: str, group: str | None, *topics: str) -> AIOKafkaConsume
         heartbeat_interval_ms=HEARTBEAT_MS,
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
 
 

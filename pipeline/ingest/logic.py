@@ -130,6 +130,11 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
     return out
 
 
+def lookup_value(kind: str, raw: str, cfg: IngestConfig) -> str:
+    """An identifier value as stored, for lookups (HTTP, CLI): raw email/phone are hashed."""
+    return _normalise(kind, raw.strip(), cfg) or raw.strip()
+
+
 def _normalise(kind: str, text: str, cfg: IngestConfig) -> str | None:
     if kind == "email":
         email = normalise_email(text)

@@ -19,7 +19,8 @@ from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import event_row, session_merge_row, session_row
 from pipeline.identity.agent import TAKE, TAKE_WITHIN_S, by_partition
-from pipeline.kafka import flush, flush_async
+from pipeline.kafka import flush, flush_async, produce
+from pipeline.profiles.state import Profile, merge_notice
 from pipeline.runtime import Runtime, now_ms
 from pipeline.sessions import logic
 from pipeline.sessions.state import Session, SessionBook
@@ -44,6 +45,7 @@ class Sessionizer:
             lambda: BarrierTracker(rt.topics.valid.partitions))
         self.peers: dict[int, BarrierTracker] = defaultdict(
             lambda: BarrierTracker(rt.topics.by_person.partitions))
+        self.profiles: dict[int, dict[str, Profile]] = defaultdict(dict)
 
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
         """Consecutive events messages are applied as one batch; the rest in order."""
@@ -67,7 +69,10 @@ class Sessionizer:
             self.on_merge(partition, message["remaps"])
         elif kind == "handover":
             sessions = [Session.from_wire(s) for s in message["sessions"]]
-            self.emit(partition, logic.receive_sessions(self.books[partition], message["person"], sessions))
+            person = self.books[partition].resolve(message["person"])
+            self.emit(partition, logic.receive_sessions(self.books[partition], person, sessions))
+            if message.get("profile"):
+                self.absorb_profile(partition, person, Profile.from_wire(message["profile"]))
         elif kind == "barrier":
             self.on_barrier(partition, message)
 
@@ -83,19 +88,30 @@ class Sessionizer:
         self.rt.stats.sessionized += len(local)
         conversions = self.rt.taxonomy.conversion_event_types
         self.emit(partition, logic.apply(book, local, conversions, time.monotonic()))
+        profiles = self.profiles[partition]
+        for event in local:
+            person = event["person_id"]
+            profile = profiles.get(person) or profiles.setdefault(person, Profile(person))
+            profile.add(event, conversions)
+        self.publish_profiles(partition, {e["person_id"] for e in local})
 
     def on_merge(self, partition: int, remaps: list[list[str]]) -> None:
         book = self.books[partition]
         for from_person, to_person in remaps:
             sessions = logic.take_person(book, from_person, to_person)
+            profile = self.profiles[partition].pop(from_person, None)
             target = book.resolve(to_person)
-            if not sessions:
+            if not sessions and profile is None:
                 continue
+            self.publish(from_person, merge_notice(from_person, target, now_ms()))
             owner = self.owner(target)
             if owner == partition:
                 self.emit(partition, logic.receive_sessions(book, target, sessions))
+                if profile is not None:
+                    self.absorb_profile(partition, target, profile)
             else:
-                wire = {"t": "handover", "person": target, "sessions": [s.to_wire() for s in sessions]}
+                wire = {"t": "handover", "person": target, "sessions": [s.to_wire() for s in sessions],
+                        "profile": profile.to_wire() if profile else None}
                 self.rt.send(self.rt.topics.by_person.name, codec.encode(wire), owner)
 
     def on_barrier(self, partition: int, message: dict[str, Any]) -> None:
@@ -124,6 +140,39 @@ class Sessionizer:
         self.rt.send_rows("events", [event_row(e) for e in out.events], partition)
         self.rt.send_rows("sessions", [session_row(s, version) for s in out.sessions], partition)
         self.rt.send_rows("session_merges", [session_merge_row(r, at) for r in out.remaps], partition)
+
+    def absorb_profile(self, partition: int, person: str, incoming: Profile) -> None:
+        profiles = self.profiles[partition]
+        if person in profiles:
+            profiles[person].absorb(incoming)
+        else:
+            incoming.person_id = person
+            profiles[person] = incoming
+        self.publish_profiles(partition, {person})
+
+    def profile(self, partition: int, person: str) -> dict[str, Any] | None:
+        """The profile document of a person this worker holds (HTTP lookups)."""
+        person = self.books[partition].resolve(person)
+        profile = self.profiles[partition].get(person)
+        return None if profile is None else profile.document(self.open_session(partition, person), now_ms())
+
+    def open_session(self, partition: int, person: str) -> Session | None:
+        book = self.books[partition]
+        sessions = book.persons.get(person) or []
+        latest = max(sessions, key=lambda s: s.end, default=None)
+        return latest if latest is not None and latest.end + book.gap_ms > book.watermark else None
+
+    def publish_profiles(self, partition: int, persons: set[str]) -> None:
+        at = now_ms()
+        for person in persons:
+            profile = self.profiles[partition].get(person)
+            if profile is not None:
+                self.publish(person, profile.document(self.open_session(partition, person), at))
+
+    def publish(self, person: str, document: dict[str, Any]) -> None:
+        topic = self.rt.topics.profiles
+        produce(self.rt.producer, topic.name, codec.encode(document), key=person.encode(),
+                partition=partition_of(person, topic.partitions))
 
     def owner(self, person_id: str) -> int:
         return partition_of(person_id, self.rt.topics.by_person.partitions)

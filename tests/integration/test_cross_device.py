@@ -93,3 +93,24 @@ def test_session_facts_in_v_sessions(replayed: Path) -> None:
     assert set(morning["channels"]) == {"ads", "web", "app"}
     assert morning["started_at"].startswith("2026-11-03T10:00") and morning["ended_at"].startswith("2026-11-03T10:25")
     assert sum(r["revenue"] for r in rows) == pytest.approx(100.5)
+
+
+def test_identity_show_explains_the_person_from_a_raw_email(replayed: Path) -> None:
+    shown = run_cli(["identity", "show", "email", "JANE.doe@example.com"], replayed)
+    assert shown.returncode == 0, shown.stderr
+    assert "9 identifier" not in shown.stdout  # the stranger is not part of Jane
+    for expected in ("user_id", "u-jane", "loyalty_id", "L-jane", "crm_id", "C-77", "device_id", "jane-phone",
+                     "linked by", "j4", "j7", "j9", "j10"):
+        assert expected in shown.stdout, expected
+    assert "jane.doe@example.com" not in shown.stdout.lower()  # shown hashed
+    unknown = run_cli(["identity", "show", "user_id", "nobody"], replayed)
+    assert unknown.returncode == 2 and "hint" in unknown.stderr
+
+
+def test_identity_stats_match_clickhouse(replayed: Path) -> None:
+    stats = run_cli(["identity", "stats"], replayed)
+    assert stats.returncode == 0, stats.stderr
+    (row,) = query(replayed, "SELECT * FROM parcours.v_identity_stats")
+    assert row["persons"] == 2 and row["identifiers"] == 9 and row["refusals"] == 0
+    for name, value in row.items():
+        assert f"{name.replace('_', ' ')}" in stats.stdout and f"{value:,}" in stats.stdout

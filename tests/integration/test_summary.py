@@ -65,7 +65,7 @@ def ev(
     """One parcours.events row; ingested `late_min` minutes after it occurred."""
     return {
         "event_id": event_id, "occurred_at": occurred_at, "person_id": person_id,
-        "session_id": session_id, "event_type": event_type, "channel": channel,
+        "anchor_id": person_id, "session_id": session_id, "event_type": event_type, "channel": channel,
         "touchpoint": touchpoint, "stage": stage, "revenue": revenue, "currency": "EUR",
         "order_id": f"o-{event_id}" if event_type == "purchase" else "", "csat": csat, "nps": nps,
         "identifiers": {"user_id": person_id}, "properties": "{}", "context": "{}",
@@ -119,12 +119,12 @@ SESSIONS: list[tuple[Any, ...]] = [
     ("s9", "p1", at(2, 15), at(2, 15), 1, ["web"], "homepage", "homepage", 0, 0.0, 1),
 ]  # fmt: skip
 
-IDENTITY_COLUMNS = ["kind", "value", "person_id", "first_seen"]
+IDENTITY_COLUMNS = ["kind", "value", "person_id", "anchor_id", "first_seen"]
 IDENTITIES: list[tuple[Any, ...]] = [
-    ("user_id", "u-1", "p1", at(0, 9)),
-    ("email", "h:aa11", "p4", at(2, 8)),
-    ("loyalty_id", "L-2", "p2", at(1, 10)),
-    ("device_id", "d-5", "p5", at(2, 11)),
+    ("user_id", "u-1", "p1", "p1", at(0, 9)),
+    ("email", "h:aa11", "p4", "p4", at(2, 8)),
+    ("loyalty_id", "L-2", "p2", "p2", at(1, 10)),
+    ("device_id", "d-5", "p5", "p5", at(2, 11)),
 ]
 
 PERSON_MERGE_COLUMNS = ["from_person", "to_person", "reason", "event_id", "merged_at", "version"]

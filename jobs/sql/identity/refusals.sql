@@ -1,0 +1,2 @@
+-- Links refused by a per-kind limit that involve the person's identifiers.
+SELECT r.event_id AS event_id, l.occurred_at AS occurred_at, r.kept AS kept, r.refused AS refused, r.kind AS kind FROM parcours.identity_refusals AS r FINAL LEFT JOIN (SELECT event_id, min(occurred_at) AS occurred_at FROM parcours.identity_links GROUP BY event_id) AS l ON l.event_id = r.event_id WHERE r.kept IN {keys:Array(String)} OR r.refused IN {keys:Array(String)} ORDER BY occurred_at LIMIT 200

@@ -1,0 +1,1 @@
+"""Profiles for real-time consumers: the current state of each person, as they change."""

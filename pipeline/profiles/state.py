@@ -1,0 +1,96 @@
+"""A person's profile: identifiers (hashed), journey stage, last touchpoints, lifetime value.
+
+strategy: kept next to the person's sessions (same partition, same owner), updated from the
+same batches, and published on `parcours.profiles` at most once per person per batch. Lists
+are capped so that a profile stays small whatever the person's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.sessions.state import Session
+
+MAX_TOUCHPOINTS = 5
+MAX_VALUES_PER_KIND = 10
+
+
+@dataclass(slots=True)
+class Profile:
+    person_id: str
+    identifiers: dict[str, list[str]] = field(default_factory=dict)
+    stage: str = ""
+    stage_at: int = 0
+    """Event time (ms) of the event that set the stage: the latest one wins."""
+    last_touchpoints: list[tuple[int, str, str]] = field(default_factory=list)
+    """(event time ms, touchpoint, channel), latest last."""
+    lifetime_revenue: float = 0.0
+    conversions: int = 0
+    events: int = 0
+    first_seen: int = 0
+    last_seen: int = 0
+
+    def add(self, event: dict[str, Any], conversions: frozenset[str]) -> None:
+        ts = event["occurred_at"]
+        for kind, value in event["identifiers"].items():
+            values = self.identifiers.setdefault(kind, [])
+            if value not in values and len(values) < MAX_VALUES_PER_KIND:
+                values.append(value)
+        if ts >= self.stage_at:
+            self.stage, self.stage_at = event["stage"], ts
+        self.last_touchpoints = sorted([*self.last_touchpoints, (ts, event["touchpoint"], event["channel"])])
+        del self.last_touchpoints[:-MAX_TOUCHPOINTS]
+        if event["event_type"] in conversions:
+            self.conversions += 1
+            self.lifetime_revenue += event["revenue"]
+        self.events += 1
+        self.first_seen = min(self.first_seen or ts, ts)
+        self.last_seen = max(self.last_seen, ts)
+
+    def absorb(self, other: Profile) -> None:
+        for kind, values in other.identifiers.items():
+            mine = self.identifiers.setdefault(kind, [])
+            mine += [v for v in values if v not in mine][: MAX_VALUES_PER_KIND - len(mine)]
+        if other.stage_at > self.stage_at:
+            self.stage, self.stage_at = other.stage, other.stage_at
+        self.last_touchpoints = sorted(self.last_touchpoints + other.last_touchpoints)[-MAX_TOUCHPOINTS:]
+        self.lifetime_revenue += other.lifetime_revenue
+        self.conversions += other.conversions
+        self.events += other.events
+        self.first_seen = min(x for x in (self.first_seen, other.first_seen) if x) if other.first_seen else self.first_seen
+        self.last_seen = max(self.last_seen, other.last_seen)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Profile:
+        data = dict(data)
+        data["last_touchpoints"] = [tuple(t) for t in data["last_touchpoints"]]
+        return cls(**data)
+
+    def document(self, open_session: Session | None, at_ms: int) -> dict[str, Any]:
+        """The JSON consumers get (topic and HTTP)."""
+        return {
+            "type": "profile",
+            "person_id": self.person_id,
+            "identifiers": self.identifiers,
+            "stage": self.stage,
+            "open_session": None if open_session is None else {
+                "session_id": open_session.session_id, "started_at": open_session.start,
+                "last_event_at": open_session.end, "events": open_session.event_count,
+                "channels": open_session.channels,
+            },
+            "last_touchpoints": [{"at": ts, "touchpoint": tp, "channel": ch} for ts, tp, ch in self.last_touchpoints],
+            "lifetime_revenue": round(self.lifetime_revenue, 2),
+            "conversions": self.conversions,
+            "events": self.events,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "updated_at": at_ms,
+        }
+
+
+def merge_notice(from_person: str, to_person: str, at_ms: int) -> dict[str, Any]:
+    return {"type": "merge", "from_person": from_person, "person_id": to_person, "updated_at": at_ms}
