@@ -31,6 +31,8 @@ class Quality:
     persons_true: int
     mixed_user_ids: int
     """Predicted persons holding two different user ids (must be 0)."""
+    session_f1: float = float("nan")
+    """Pairwise F1 of sessions against the reference: the gap rule over each true person's events."""
 
 
 def pairs(frame: pl.DataFrame, *by: str) -> int:
@@ -63,13 +65,32 @@ def achievable(lines: list[bytes], person_of_event: dict[str, int], salt: bytes)
     return {e: find(f"event|{e}") for e in person_of_event}
 
 
+def reference_sessions(times: pl.DataFrame, gap_ms: int) -> pl.DataFrame:
+    """event_id, true, occurred_at (ms) -> event_id, ref_session: maximal runs of a true
+    person's events less than `gap_ms` apart."""
+    return (times.sort(["true", "occurred_at", "event_id"])
+            .with_columns(((pl.col("occurred_at").diff().over("true").fill_null(gap_ms) >= gap_ms)
+                           .cum_sum().over("true")).alias("run"))
+            .select("event_id", pl.format("{}-{}", "true", "run").alias("ref_session")))
+
+
+def f1(joined: pl.DataFrame, predicted: str, reference: str) -> float:
+    both = pairs(joined, predicted, reference)
+    precision = both / max(pairs(joined, predicted), 1)
+    recall = both / max(pairs(joined, reference), 1)
+    return 2 * precision * recall / max(precision + recall, 1e-12)
+
+
 def measure(predicted: pl.DataFrame, person_of_event: dict[str, int], allowed: dict[str, str],
-            user_ids: pl.DataFrame) -> Quality:
-    """`predicted`: event_id, person_id (v_events). `user_ids`: person_id, value (v_identities)."""
+            user_ids: pl.DataFrame, gap_ms: int = 30 * 60_000) -> Quality:
+    """`predicted`: event_id, person_id, session_id, occurred_at ms (v_events).
+    `user_ids`: person_id, value (v_identities)."""
     truth = pl.DataFrame({"event_id": list(person_of_event), "true": list(person_of_event.values()),
                           "allowed": [allowed[e] for e in person_of_event]})
     joined = predicted.join(truth, on="event_id", how="inner")
     mixed = user_ids.group_by("person_id").agg(pl.col("value").n_unique().alias("n")).filter(pl.col("n") > 1)
+    sessions = joined.join(reference_sessions(joined.select("event_id", "true", "occurred_at"), gap_ms),
+                           on="event_id")
     return Quality(
         precision=pairs(joined, "person_id", "true") / max(pairs(joined, "person_id"), 1),
         recall=pairs(joined, "person_id", "allowed") / max(pairs(joined, "allowed"), 1),
@@ -77,6 +98,7 @@ def measure(predicted: pl.DataFrame, person_of_event: dict[str, int], allowed: d
         persons_predicted=joined["person_id"].n_unique(),
         persons_true=joined["true"].n_unique(),
         mixed_user_ids=mixed.height,
+        session_f1=f1(sessions, "session_id", "ref_session"),
     )
 
 
@@ -95,7 +117,8 @@ async def replay_and_measure(persons: int, seed: int) -> Quality:
             await replay(stack, [str(path)], progress=False)
             assert stack.clickhouse is not None
             predicted = pl.from_arrow(stack.clickhouse.query_arrow(
-                "SELECT event_id, person_id FROM parcours.v_events"))
+                "SELECT event_id, person_id, session_id, toUnixTimestamp64Milli(occurred_at) AS occurred_at "
+                "FROM parcours.v_events"))
             user_ids = pl.from_arrow(stack.clickhouse.query_arrow(
                 "SELECT person_id, value FROM parcours.v_identities WHERE kind = 'user_id'"))
         allowed = achievable(sim.lines, sim.truth.person_of_event, settings.pii_salt)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.finish import after_replay
 from pipeline import codec
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
@@ -86,6 +87,7 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
         produce(rt.producer, rt.topics.raw.name, codec.raw_control(replay_id), partition=partition)
     flush(rt.producer)
     await wait_for_barrier(stack, replay_id, lines, progress)
+    await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings)
     seconds = time.monotonic() - started
     return summarize(stack, replay_id, lines, seconds)
 

@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_identity_show)
     identity.add_parser("stats", help="persons, merges, refusals, shared identifiers").set_defaults(
         run=cmd_identity_stats)
+    reses = sub.add_parser("resessionize", help="recompute the sessions of merged persons (batch)")
+    reses.add_argument("--all", action="store_true", help="every person, not only merged ones")
+    reses.set_defaults(run=cmd_resessionize)
     return top
 
 
@@ -182,6 +185,16 @@ def cmd_identity_stats(settings: Settings, args: argparse.Namespace) -> int:
 
     for name, value in stats(connect(settings)).items():
         print(f"{name.replace('_', ' '):<20} {value:>12,}")
+    return 0
+
+
+def cmd_resessionize(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.resessionize import run
+    from pipeline.sink.clickhouse import connect
+
+    result = run(connect(settings), settings.session_gap_s, everyone=args.all)
+    print(f"re-sessionized {result.persons:,} persons ({result.events:,} events): "
+          f"{result.sessions_before:,} sessions -> {result.sessions_after:,}")
     return 0
 
 

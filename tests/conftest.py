@@ -37,3 +37,29 @@ def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "parcours"
+
+
+FACT_TABLES = ("events", "sessions", "identities", "person_merges", "session_merges", "dead_letters",
+               "identity_links", "identity_refusals", "identity_shared")
+
+
+@pytest.fixture(scope="session")
+def clickhouse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The one chDB engine this test process may open (chDB allows one per process), migrated.
+    Tests that insert facts call `empty(client)` first and must not rely on other tests' rows."""
+    from pipeline.settings import Settings
+    from pipeline.sink.clickhouse import _clients, connect
+    from pipeline.sink.migrations import migrate
+
+    if _clients:  # another module opened it already: reuse, a second path would fail
+        client = next(iter(_clients.values()))
+    else:
+        root = tmp_path_factory.mktemp("chdb")
+        client = connect(Settings.from_env({"PARCOURS_DATA_DIR": str(root), "PARCOURS_PII_SALT": "tests"}))
+    migrate(client)
+    return client
+
+
+def empty(client) -> None:  # type: ignore[no-untyped-def]
+    for table in FACT_TABLES:
+        client.command(f"TRUNCATE TABLE IF EXISTS parcours.{table}")

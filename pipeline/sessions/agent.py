@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Wall-clock seconds a changed session is kept in memory past its event-time eviction.
 HOLD_S = 120.0
+#: How often (wall-clock seconds) sessions idle for a whole gap are emitted in live mode.
+IDLE_CHECK_S = 10.0
 
 
 class Sessionizer:
@@ -130,6 +132,13 @@ class Sessionizer:
     def flush(self, partition: int) -> None:
         self.emit(partition, logic.Output(sessions=logic.flush(self.books[partition])))
 
+    def close_idle(self) -> None:
+        now = time.monotonic()
+        for partition, book in list(self.books.items()):
+            idle = logic.close_idle(book, now, self.rt.settings.session_gap_s)
+            if idle:
+                self.emit(partition, logic.Output(sessions=idle))
+
     def flush_all(self) -> None:
         for partition in list(self.books):
             self.flush(partition)
@@ -187,5 +196,10 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
             for partition, messages in by_partition(batch).items():
                 sessionizer.handle_all(partition, messages)
             await flush_async(rt.producer)
+
+    @app.timer(interval=IDLE_CHECK_S)
+    async def close_idle_sessions() -> None:
+        sessionizer.close_idle()
+        await flush_async(rt.producer)
 
     return sessions

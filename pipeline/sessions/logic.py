@@ -155,6 +155,18 @@ def flush(book: SessionBook) -> list[Session]:
     return emitted
 
 
+def close_idle(book: SessionBook, now: float, idle_s: float) -> list[Session]:
+    """Live mode: emit the changed sessions that saw no event for `idle_s` of wall-clock time,
+    even if the watermark has not passed them (a partition whose traffic stopped)."""
+    idle = []
+    for sessions in book.persons.values():
+        for session in sessions:
+            if session.dirty and now - session.touched_at >= idle_s:
+                book.emitted(session)
+                idle.append(session)
+    return idle
+
+
 def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Session]:
     """A merged person's sessions leave this book; later events for it are forwarded."""
     book.forward[from_person] = to_person

@@ -56,7 +56,16 @@ def applied(client: Client) -> set[int]:
 
 
 def migrate(client: Client, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply pending migrations in order; returns the ones applied now."""
+    """Apply pending migrations in order, then re-sync the reference data; returns the
+    migrations applied now."""
+    from pipeline.sink import reference
+
+    applied_now = _apply(client, directory)
+    reference.sync(client)
+    return applied_now
+
+
+def _apply(client: Client, directory: Path) -> list[Migration]:
     done = applied(client)
     now = []
     for migration in discover(directory):

@@ -41,17 +41,17 @@ def test_fact_tables_have_exactly_the_columns_the_sink_writes() -> None:
 
 def test_contract_views_keep_their_columns() -> None:
     """Schema snapshot: removing or renaming one of these breaks BI dashboards."""
-    text = (MIGRATIONS_DIR / "0003_identity_graph.sql").read_text()  # the latest definitions
-    text += (MIGRATIONS_DIR / "0002_views.sql").read_text()
+    text = "\n".join(p.read_text() for p in sorted(MIGRATIONS_DIR.glob("*.sql")))
     snapshot = {
         "v_events": ["event_id", "occurred_at", "person_id", "session_id", "event_type", "channel",
                      "touchpoint", "stage", "revenue"],
         "v_sessions": ["session_id", "person_id", "started_at", "ended_at", "event_count", "channels",
-                       "converted", "revenue"],
+                       "converted", "revenue", "duration_s", "channel_switches", "bounce",
+                       "entry_touchpoint", "exit_touchpoint"],
         "v_identities": ["kind", "value", "person_id"],
     }
     for view, columns in snapshot.items():
-        body = text.split(f"VIEW parcours.{view} AS")[1].split("\nFROM ")[0]
+        body = text.split(f"VIEW parcours.{view} AS")[-1].split("\nFROM ")[0]  # the latest definition
         aliases = re.findall(r"AS (\w+)", body)
         assert set(columns) <= set(aliases), (view, set(columns) - set(aliases))
 

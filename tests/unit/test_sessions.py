@@ -91,3 +91,14 @@ def test_merged_persons_sessions_merge_and_later_events_are_forwarded() -> None:
     later = logic.apply(b, [ev(3, 30, person="anon")], CONVERSIONS)
     assert later.events[0]["person_id"] == "user"
     assert later.events[0]["session_id"] == b.persons["user"][0].session_id
+
+
+def test_live_mode_emits_sessions_idle_for_a_gap_of_wall_clock_time() -> None:
+    b = book()
+    logic.apply(b, [ev(1, 0), ev(2, 5, person="q")], CONVERSIONS, now=100.0)
+    assert logic.close_idle(b, now=100.0 + 60 * 29, idle_s=1800) == []
+    idle = logic.close_idle(b, now=100.0 + 1800, idle_s=1800)
+    assert sorted(s.person_id for s in idle) == ["p", "q"]
+    assert logic.close_idle(b, now=100.0 + 3600, idle_s=1800) == []  # emitted once
+    out = logic.apply(b, [ev(3, 10)], CONVERSIONS, now=5000.0)  # a late event re-opens it
+    assert out.events[0]["session_id"] == idle[0].session_id or out.events[0]["session_id"] == idle[1].session_id

@@ -1,0 +1,86 @@
+"""Re-sessionize the history of merged persons (polars): `parcours resessionize [--all]`.
+
+strategy: the streaming stage cuts sessions with what it knows at the time; when two persons
+merge later, their open sessions merge too, but sessions already closed stay apart, and a
+split (a shared device found late) can leave one session holding two persons' events. This
+job recomputes the sessions of the affected persons from v_events with the same gap rule
+(maximal runs of a person's events less than the gap apart), then writes
+  - event_sessions: event -> new session (wins over the streaming session in the views),
+  - sessions: the new sessions' rows, and zero-event rows retiring the sessions they replace.
+Session ids are a hash of (person, first event id), so re-running it changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from clickhouse_connect.driver.client import Client
+
+from pipeline.facts.tables import to_arrow
+from pipeline.taxonomy import taxonomy
+
+SQL = Path(__file__).parent / "sql" / "resessionize"
+
+
+@dataclass(frozen=True)
+class Result:
+    persons: int
+    events: int
+    sessions_before: int
+    sessions_after: int
+
+
+def sessionize(events: pl.DataFrame, gap_ms: int, conversions: frozenset[str]) -> pl.DataFrame:
+    """events (event_id, person_id, occurred_at ms, ...) -> the same with `new_session`."""
+    ordered = events.sort(["person_id", "occurred_at", "event_id"])
+    runs = (pl.col("occurred_at").diff().over("person_id").fill_null(gap_ms) >= gap_ms).cum_sum().over("person_id")
+    ordered = ordered.with_columns(runs.alias("run"))
+    first = ordered.group_by("person_id", "run").agg(pl.col("event_id").first().alias("first_event"))
+    ids = first.with_columns(pl.struct("person_id", "first_event").map_elements(
+        lambda r: hashlib.blake2b(f"{r['person_id']}|{r['first_event']}".encode(), digest_size=8).hexdigest(),
+        return_dtype=pl.String).alias("new_session"))
+    return ordered.join(ids.select("person_id", "run", "new_session"), on=["person_id", "run"])
+
+
+def session_rows(assigned: pl.DataFrame, conversions: frozenset[str], version: int) -> pl.DataFrame:
+    converting = pl.col("event_type").is_in(list(conversions))
+    in_time = ["occurred_at", "event_id"]
+    return assigned.group_by("new_session").agg(
+        pl.col("person_id").first(),
+        pl.col("occurred_at").min().alias("started_at"),
+        pl.col("occurred_at").max().alias("ended_at"),
+        pl.len().cast(pl.UInt32).alias("event_count"),
+        pl.col("channel").sort_by(in_time).unique(maintain_order=True).alias("channels"),
+        pl.col("touchpoint").sort_by(in_time).first().alias("entry_touchpoint"),
+        pl.col("touchpoint").sort_by(in_time).last().alias("exit_touchpoint"),
+        converting.any().cast(pl.UInt8).alias("converted"),
+        pl.col("revenue").filter(converting).sum().alias("revenue"),
+    ).rename({"new_session": "session_id"}).with_columns(pl.lit(version, pl.UInt64).alias("version"))
+
+
+def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
+    sql = (SQL / "events.sql").read_text()
+    frame = pl.from_arrow(client.query_arrow(sql, parameters={"all": int(everyone)}))
+    assert isinstance(frame, pl.DataFrame)
+    if frame.is_empty():
+        return Result(0, 0, 0, 0)
+    conversions = taxonomy().conversion_event_types
+    assigned = sessionize(frame, int(gap_s * 1000), conversions)
+    version = time.time_ns()
+    fresh = session_rows(assigned, conversions, version)
+    retired = set(frame["session_id"].unique()) - set(fresh["session_id"])
+    client.insert_arrow("parcours.event_sessions", assigned.select(
+        "event_id", pl.col("new_session").alias("session_id"), pl.lit(version, pl.UInt64).alias("version")).to_arrow())
+    rows = fresh.to_dicts() + [_retired(s, version) for s in sorted(retired)]
+    client.insert_arrow("parcours.sessions", to_arrow("sessions", rows))
+    return Result(frame["person_id"].n_unique(), frame.height, frame["session_id"].n_unique(), fresh.height)
+
+
+def _retired(session_id: str, version: int) -> dict[str, object]:
+    return {"session_id": session_id, "person_id": "", "started_at": 0, "ended_at": 0, "event_count": 0,
+            "channels": [], "entry_touchpoint": "", "exit_touchpoint": "", "converted": 0, "revenue": 0.0,
+            "version": version}

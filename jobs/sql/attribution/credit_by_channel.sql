@@ -1,0 +1,5 @@
+-- What `parcours attribute` prints: each model's credit and revenue per channel.
+SELECT model, channel, sum(credit) AS credit, sum(revenue_credit) AS revenue_credit
+FROM parcours.v_attribution
+GROUP BY model, channel
+ORDER BY model ASC, credit DESC, channel ASC
