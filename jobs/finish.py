@@ -14,9 +14,11 @@ log = logging.getLogger(__name__)
 
 
 def after_replay(client: Client, settings: Settings) -> None:
-    from jobs import resessionize
+    from jobs import attribution, resessionize
 
     with lock:
         result = resessionize.run(client, settings.session_gap_s)
         log.info("re-sessionized %d merged persons: %d -> %d sessions", result.persons,
                  result.sessions_before, result.sessions_after)
+        markov = attribution.run_markov(client)
+        log.info("markov attribution: %d rows", markov.rows)

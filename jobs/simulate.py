@@ -120,6 +120,7 @@ class _Gen:
         self.segment_rate = segment_rate
         self.events: list[_Event] = []
         self.counter = 0
+        self.after_at = 0  # event time (ms) of the last after-purchase event
         self.kiosks: list[str] = []
         self.user_ids: dict[int, set[str]] = {}
         self.raw_emails: set[str] = set()
@@ -232,7 +233,8 @@ class _Gen:
         if buys and r.random() < 0.25:
             buys.add(sessions)
             sessions += 1
-        for s in range(sessions):
+        s = 0
+        while s < sessions:
             tablet = p.tablet if p.tablet and (s == 0 or r.random() < 0.4) else None
             in_store = s in buys and p.loyalty_id is not None and r.random() < 0.4
             if not tablet and (in_store or (p.loyalty_id and r.random() < 0.08)):
@@ -241,9 +243,15 @@ class _Gen:
                 in_store = False
                 at = self.browse(p, tablet or r.choice(p.devices), at, s in buys, campaign)
             if s in buys:
-                self.after_purchase(p, at, online=not in_store)
+                happy = self.after_purchase(p, at, online=not in_store)
+                # A good after-purchase experience brings customers back (a moment of truth).
+                if s == max(buys) and sessions < 12 and r.random() < (0.3 if happy else 0.03):
+                    buys.add(sessions)
+                    sessions += 1
+                    at = max(at, self.after_at)  # they come back after the survey
             campaign = None
             at += self.gap(40 * _MIN, 6 * _HOUR) if r.random() < 0.4 else self.gap(_HOUR, 3 * _DAY)
+            s += 1
 
     def awareness(self, p: _Person, at: int) -> tuple[int, str | None]:
         r, campaign = self.rng, None
@@ -331,8 +339,10 @@ class _Gen:
             self.emit(p, at, "store", "purchase", "checkout_counter", ids, self.order(store))
         return at
 
-    def after_purchase(self, p: _Person, at: int, online: bool) -> None:
+    def after_purchase(self, p: _Person, at: int, online: bool) -> bool:
+        """Delivery, billing, support and a survey; returns whether the experience was good."""
         r = self.rng
+        happy = r.random() < 0.7
         contact = {"email": self.email(p)} if p.email and r.random() < 0.7 else {}
         contact = contact or {"phone": self.phone(p)}
         if online:
@@ -343,7 +353,8 @@ class _Gen:
         email = self.email(p) if not p.crm_id or r.random() < 0.5 else None
         billing = {"crm_id": p.crm_id, "email": email}
         self.emit(p, at + self.gap(_HOUR, _DAY), "billing", "invoice_sent", "e_invoice", billing)
-        if r.random() < 0.25:
+        called = r.random() < (0.15 if happy else 0.6)  # problems make people call
+        if called:
             ids = {"phone": self.phone(p), "crm_id": p.crm_id}
             self.emit(p, at + self.gap(_HOUR, 2 * _DAY), "call_center", "support_call", "hotline",
                       ids, {"duration_s": r.randint(30, 900)})
@@ -351,10 +362,14 @@ class _Gen:
             ids = {"user_id": p.user_id} if p.user_id else {"email": self.email(p)}
             self.emit(p, at + self.gap(_HOUR, 2 * _DAY), "chat", "chat_message", "chat_widget", ids)
         if p.email and r.random() < 0.35:
-            props = {"csat": r.randint(1, 5), "nps": r.randint(0, 10)}
+            rated = "hotline" if called and r.random() < 0.5 else "carrier" if online else "checkout_counter"
+            csat, nps = (r.randint(4, 5), r.randint(8, 10)) if happy else (r.randint(1, 3), r.randint(0, 6))
+            props = {"csat": csat, "nps": nps, "rated_touchpoint": rated}
             at += self.gap(_DAY, 4 * _DAY)
             self.emit(p, at, "survey", "survey_response", "post_purchase", {"email": self.email(p)},
                       props)
+        self.after_at = at
+        return happy
 
 
 def _segment(ev: dict[str, Any]) -> dict[str, Any] | None:

@@ -52,6 +52,13 @@ def parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--json", action="store_true", help="one JSON object per row")
     sql.set_defaults(run=cmd_sql)
+    funnel = sub.add_parser("funnel", help="persons going through steps in order within a window")
+    funnel.add_argument("steps", nargs="*", metavar="STEP", help="event type, or touchpoint:NAME")
+    funnel.add_argument("--window", default="7d", help="max time from first to last step (7d)")
+    funnel.add_argument("--by-channel", action="store_true", help="also per first-step channel")
+    funnel.set_defaults(run=cmd_funnel)
+    attribute = sub.add_parser("attribute", help="recompute Markov attribution, print credits")
+    attribute.set_defaults(run=cmd_attribute)
     identity = sub.add_parser("identity", help="explain stitching").add_subparsers(dest="what", required=True)
     show = identity.add_parser("show", help="a person, its identifiers and the events that linked them")
     show.add_argument("kind")
@@ -59,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_identity_show)
     identity.add_parser("stats", help="persons, merges, refusals, shared identifiers").set_defaults(
         run=cmd_identity_stats)
+    report = sub.add_parser("report", help="journey report: key numbers, and one self-contained HTML file")
+    report.add_argument("--out", "--output", "-o", dest="output", type=Path, default=None,
+                        help="HTML path (default: DATA_DIR/report.html)")
+    report.set_defaults(run=cmd_report)
     reses = sub.add_parser("resessionize", help="recompute the sessions of merged persons (batch)")
     reses.add_argument("--all", action="store_true", help="every person, not only merged ones")
     reses.set_defaults(run=cmd_resessionize)
@@ -82,9 +93,10 @@ async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs import report as journey_report
     from jobs.replay import replay
     from jobs.simulate import simulate, write_ndjson
-    from jobs.summary import render_terminal, summarize, write_html
+    from jobs.summary import render_terminal
     from pipeline.embedded.stack import Stack
 
     print(f"simulating {args.persons:,} persons ...", file=sys.stderr)
@@ -95,11 +107,13 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async with Stack(settings) as stack:
         result = await replay(stack, [str(path)])
         assert stack.clickhouse is not None
-        summary = summarize(stack.clickhouse)
+        data = journey_report.load(stack.clickhouse)
     print(result.render())
     print()
-    print(render_terminal(summary))
-    report = write_html(summary, args.report or settings.data_dir / "report.html")
+    print(render_terminal(data.summary))
+    print()
+    print(journey_report.render_terminal(data))
+    report = journey_report.write(data, args.report or settings.data_dir / "report.html")
     print(f"\nHTML report: {report}")
     return 0
 
@@ -169,6 +183,16 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attribute(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.attribution import credit_by_channel, render, run_markov
+    from pipeline.sink.clickhouse import connect
+
+    client = connect(settings)
+    result = run_markov(client)
+    print(render(result, credit_by_channel(client)))
+    return 0
+
+
 def cmd_identity_show(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.identity import explain, render
     from pipeline.ingest.logic import IngestConfig
@@ -188,6 +212,17 @@ def cmd_identity_stats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.report import load, render_terminal, write
+    from pipeline.sink.clickhouse import connect
+
+    data = load(connect(settings))
+    print(render_terminal(data))
+    path = write(data, args.output or settings.data_dir / "report.html")
+    print(f"\nHTML report: {path}")
+    return 0
+
+
 def cmd_resessionize(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.resessionize import run
     from pipeline.sink.clickhouse import connect
@@ -195,6 +230,15 @@ def cmd_resessionize(settings: Settings, args: argparse.Namespace) -> int:
     result = run(connect(settings), settings.session_gap_s, everyone=args.all)
     print(f"re-sessionized {result.persons:,} persons ({result.events:,} events): "
           f"{result.sessions_before:,} sessions -> {result.sessions_after:,}")
+    return 0
+
+
+def cmd_funnel(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.funnel import funnel, parse_steps, parse_window, render
+    from pipeline.sink.clickhouse import connect
+
+    steps, window_s = parse_steps(args.steps), parse_window(args.window)  # before connecting
+    print(render(funnel(connect(settings), steps, window_s, by_channel=args.by_channel)))
     return 0
 
 

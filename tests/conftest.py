@@ -40,7 +40,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 FACT_TABLES = ("events", "sessions", "identities", "person_merges", "session_merges", "dead_letters",
-               "identity_links", "identity_refusals", "identity_shared")
+               "identity_links", "identity_refusals", "identity_shared", "attribution_markov",
+               "event_sessions", "kpi_daily_state")
 
 
 @pytest.fixture(scope="session")

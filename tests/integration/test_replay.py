@@ -97,3 +97,14 @@ def test_replay_reads_stdin_and_rejects_garbage_without_failing(tmp_path: Path) 
     assert query(data_dir, "SELECT event_id FROM parcours.v_events") == [{"event_id": "s1"}]
     missing = run_cli(["replay", str(tmp_path / "nope.ndjson")], data_dir)
     assert missing.returncode == 2 and "hint" in missing.stderr
+
+
+def test_all_six_attribution_models_give_every_conversion_a_credit_of_one(simulated) -> None:  # type: ignore[no-untyped-def]
+    _, data_dir, _ = simulated
+    rows = query(data_dir, "SELECT model, count() AS conversions, max(abs(total - 1)) AS worst FROM "
+                           "(SELECT model, conversion_id, sum(credit) AS total FROM parcours.v_attribution "
+                           "GROUP BY model, conversion_id) GROUP BY model ORDER BY model")
+    (expected,) = query(data_dir, "SELECT count() AS n FROM parcours.v_conversions")
+    assert [r["model"] for r in rows] == sorted(["first_touch", "last_touch", "linear", "time_decay",
+                                                 "position_based", "markov"])
+    assert all(r["conversions"] == expected["n"] > 50 and r["worst"] < 1e-6 for r in rows), rows

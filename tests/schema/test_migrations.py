@@ -17,7 +17,7 @@ def test_migration_files_have_unique_increasing_prefixes() -> None:
 def test_every_statement_is_idempotent() -> None:
     for migration in discover():
         for statement in migration.statements():
-            head = " ".join(statement.split()[:5]).upper()
+            head = " ".join(statement.split()[:6]).upper()
             assert "IF NOT EXISTS" in head or "OR REPLACE" in head, (migration.name, head)
 
 
