@@ -1,59 +1,179 @@
-"""`make bench`: replay ~100 000 simulated events through the embedded stack, print events/s.
+"""`make bench`: Parcours end to end, Faust-as-usual and the Python ceiling, side by side.
 
-The broker and ClickHouse engine are the embedded ones, started fresh in a temporary data
-dir; the clock runs from the first produced event to the barrier in ClickHouse (so it counts
-ingest, stitching, sessions and the sink, not start-up). Ends with one JSON line.
+strategy: one embedded broker, one set of simulated events (~10.7 per person), loaded on the
+raw topic *before* anything consumes it; then, each in its own process so that memory and
+start-up do not leak between them:
+  (a) Parcours: ingest -> identity -> sessions -> facts in ClickHouse (chDB), timed from its
+      first ingested event to the end-of-input barrier written by the sink, with 1 and then 2
+      worker processes;
+  (b) baseline: a per-event Faust agent with Tables doing minimal stitching and sessions;
+  (c) ceiling: aiokafka getmany + orjson.loads over the same topic.
+Then the latency from an event produced to its profile update at a steady rate. Prints a
+table and, last, one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from jobs.replay import replay
-from jobs.simulate import simulate, write_ndjson
-from pipeline import logs
-from pipeline.embedded.stack import Stack
-from pipeline.settings import Settings
+from jobs.latency import measure as measure_latency
+from jobs.simulate import simulate
+from pipeline import codec, logs
+from pipeline.embedded.broker import EmbeddedBroker
+from pipeline.kafka import ensure_topics, flush, produce, producer
+from pipeline.topics import topics
 
 
-async def run(persons: int, seed: int, data_dir: Path) -> dict[str, object]:
-    sim = simulate(persons=persons, seed=seed)
-    path = data_dir / "bench.ndjson"
-    write_ndjson(sim, path)
-    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(data_dir)})
-    started = time.monotonic()
-    async with Stack(settings) as stack:
-        startup = time.monotonic() - started
-        result = await replay(stack, [str(path)], progress=True)
-        stats = stack.pipeline.rt.stats if stack.pipeline else None
+def load_raw(bootstrap: str, lines: list[bytes], barrier: str) -> int:
+    raw = topics().raw
+    prod = producer(bootstrap)
+    for i, line in enumerate(lines):
+        produce(prod, raw.name, line, partition=i % raw.partitions)
+        if i % 20_000 == 0:
+            prod.poll(0)
+    for partition in range(raw.partitions):
+        produce(prod, raw.name, codec.raw_control(barrier), partition=partition)
+    flush(prod, 120)
+    return len(lines) + raw.partitions
+
+
+def run_json(args: list[str], timeout: float = 900) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return orjson.loads(lines[-1])
+
+
+def pipeline_run(bootstrap: str, tmp: Path, barrier: str, workers: int,
+                 load: Callable[[], int] | None = None) -> dict[str, Any]:
+    """With one worker the raw topic is loaded beforehand; with several, `load` runs once all
+    of them have joined (otherwise the first one would process alone until the others join)."""
+    peers = [subprocess.Popen([sys.executable, "-m", "jobs.bench_pipeline", "--bootstrap", bootstrap,
+                               "--data-dir", str(tmp / f"peer{i}"), "--barrier", barrier, "--no-sink"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for i in range(workers - 1)]
+    sink_dir = tmp / "sink"
+    sink = subprocess.Popen([sys.executable, "-m", "jobs.bench_pipeline", "--bootstrap", bootstrap,
+                             "--data-dir", str(sink_dir), "--barrier", barrier],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if load is not None:
+            dirs = [sink_dir, *(tmp / f"peer{i}" for i in range(workers - 1))]
+            deadline = time.monotonic() + 120
+            while not all((d / "ready").exists() for d in dirs) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2.0)  # let the last rebalance settle
+            load()
+        out, err = sink.communicate(timeout=900)
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if sink.returncode != 0 or not lines:
+            raise RuntimeError(f"pipeline worker failed ({sink.returncode}):\n{err[-2000:]}")
+        figures: dict[str, Any] = orjson.loads(lines[-1])
+    finally:
+        rss = []
+        for peer in peers:
+            peer.terminate()
+            out, _ = peer.communicate(timeout=60)
+            rss += [orjson.loads(line)["peak_rss_mb"] for line in out.splitlines() if line.startswith("{")]
+    figures["peer_rss_mb"] = rss
+    return figures
+
+
+def fresh_broker(tmp: Path, name: str, lines: list[bytes]) -> tuple[EmbeddedBroker, str, int]:
+    """A new broker with the topics; `lines` (if any) loaded on the raw topic with a barrier."""
+    broker = EmbeddedBroker(tmp / name)
+    bootstrap = broker.start()
+    ensure_topics(bootstrap, topics().all())
+    barrier = uuid.uuid4().hex[:12]
+    count = load_raw(bootstrap, lines, barrier) if lines else 0
+    return broker, barrier, count
+
+
+def bench(persons: int, seed: int, latency_rate: int, tmp: Path) -> dict[str, Any]:
+    lines = simulate(persons=persons, seed=seed).lines
+    print(f"{len(lines):,} simulated events", file=sys.stderr)
+    results: dict[str, Any] = {}
+    for workers in (1, 2):
+        broker, barrier, _ = fresh_broker(tmp, f"broker-p{workers}", lines if workers == 1 else [])
+        loader = None if workers == 1 else (lambda b=broker.bootstrap, x=barrier: load_raw(b, lines, x))
+        try:
+            print(f"(a) Parcours, {workers} worker(s) ...", file=sys.stderr)
+            run = pipeline_run(broker.bootstrap, tmp / f"p{workers}", barrier, workers, loader)
+            run["events"] = len(lines)  # all workers' events: the sink worker counts only its own
+            results[f"pipeline_{workers}"] = run
+        finally:
+            broker.stop()
+    broker, _, count = fresh_broker(tmp, "broker-b", lines)
+    try:
+        for name in ("ceiling", "baseline"):
+            print(f"({'c' if name == 'ceiling' else 'b'}) {name} ...", file=sys.stderr)
+            results[name] = run_json(["jobs.bench_runs", name, "--bootstrap", broker.bootstrap,
+                                      "--topic", topics().raw.name, "--events", str(count)])
+    finally:
+        broker.stop()
+    print(f"latency at {latency_rate:,} events/s ...", file=sys.stderr)
+    results["latency"] = asyncio.run(measure_latency(latency_rate, 10.0, tmp / "latency"))
+    return results
+
+
+def summary(r: dict[str, Any]) -> dict[str, Any]:
+    p1 = r["pipeline_1"]
+    eps = {k: r[k]["events"] / max(r[k]["seconds"], 1e-9) for k in ("pipeline_1", "pipeline_2")}
+    baseline, ceiling = r["baseline"]["eps"], r["ceiling"]["eps"]
     return {
-        "events": result.lines,
-        "pipeline_eps": round(result.events_per_second),
-        "seconds": round(result.seconds, 2),
-        "startup_seconds": round(startup, 2),
-        "rows_inserted": dict(stats.inserted) if stats else {},
-        "insert_seconds": round(stats.insert_seconds, 2) if stats else None,
+        "events": p1["events"],
+        "pipeline_eps": round(eps["pipeline_1"]),
+        "pipeline_eps_2_workers": round(eps["pipeline_2"]),
+        "baseline_eps": round(baseline),
+        "ceiling_eps": round(ceiling),
+        "ratio_vs_faust_per_event": round(eps["pipeline_1"] / max(baseline, 1e-9), 2),
+        "ratio_vs_ceiling": round(eps["pipeline_1"] / max(ceiling, 1e-9), 3),
+        "p50_profile_latency_ms": round(r["latency"]["p50_ms"], 1),
+        "p99_profile_latency_ms": round(r["latency"]["p99_ms"], 1),
+        "peak_rss_mb": max([p1["peak_rss_mb"], *r["pipeline_2"]["peer_rss_mb"], r["pipeline_2"]["peak_rss_mb"]]),
+        "stage_seconds": p1["stage_seconds"],
     }
+
+
+def table(r: dict[str, Any], s: dict[str, Any]) -> str:
+    rows = [("Parcours, 1 worker", s["pipeline_eps"], r["pipeline_1"]["peak_rss_mb"]),
+            ("Parcours, 2 workers", s["pipeline_eps_2_workers"], r["pipeline_2"]["peak_rss_mb"]),
+            ("Faust per event + Tables", s["baseline_eps"], r["baseline"]["peak_rss_mb"]),
+            ("aiokafka getmany + orjson", s["ceiling_eps"], r["ceiling"]["peak_rss_mb"])]
+    out = [f"{'run':<28}{'events/s':>12}{'peak RSS MB':>14}"]
+    out += [f"{name:<28}{eps:>12,}{rss:>14,.0f}" for name, eps, rss in rows]
+    out.append(f"ratio Parcours / Faust-as-usual: {s['ratio_vs_faust_per_event']}x; "
+               f"Parcours / ceiling: {s['ratio_vs_ceiling']:.1%}")
+    out.append("time inside each stage (1 worker, s): "
+               + ", ".join(f"{k} {v}" for k, v in sorted(s["stage_seconds"].items())))
+    out.append(f"event -> profile update at {r['latency']['events'] // 10:,} events/s: "
+               f"p50 {s['p50_profile_latency_ms']} ms, p99 {s['p99_profile_latency_ms']} ms")
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.bench", description=__doc__)
     parser.add_argument("--persons", type=int, default=10_000, help="~10.7 events per person")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--latency-rate", type=int, default=5000)
     args = parser.parse_args(argv)
     logs.configure("WARNING")
     with tempfile.TemporaryDirectory(prefix="parcours-bench-") as tmp:
-        figures = asyncio.run(run(args.persons, args.seed, Path(tmp)))
-    print(f"\nreplay of {figures['events']:,} events: {figures['pipeline_eps']:,} events/s "
-          f"({figures['seconds']} s end to end, start-up {figures['startup_seconds']} s excluded)",
-          file=sys.stderr)
+        results = bench(args.persons, args.seed, args.latency_rate, Path(tmp))
+    figures = summary(results)
+    print(table(results, figures), file=sys.stderr)
     print(orjson.dumps(figures).decode())
     return 0
 

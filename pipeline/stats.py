@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -18,6 +21,17 @@ class Stats:
     merges: int = 0
     refusals: int = 0
     shared: int = 0
+
+    stage_seconds: Counter[str] = field(default_factory=Counter)
+    """CPU-side wall time spent inside each stage's handler (not waiting for Kafka)."""
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] += time.perf_counter() - started
 
     def sink_inserted(self, table: str, rows: int, seconds: float) -> None:
         self.inserted[table] += rows

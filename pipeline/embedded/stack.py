@@ -31,6 +31,7 @@ class Stack:
         return self.settings.kafka_bootstrap or (self.broker.bootstrap if self.broker else "")
 
     async def __aenter__(self) -> Stack:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         if self.broker is not None:
             self.broker.start()
         try:

@@ -53,8 +53,9 @@ def register(app: faust.App, rt: Runtime) -> Any:
     @app.agent(topic, name="parcours.identity")
     async def identity(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(TAKE, within=TAKE_WITHIN_S):
-            for partition, messages in by_partition(batch).items():
-                handle(partition, messages)
+            with rt.stats.timed("identity"):
+                for partition, messages in by_partition(batch).items():
+                    handle(partition, messages)
             await flush_async(rt.producer)
 
     return identity

@@ -32,10 +32,11 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
         await cons.seek_to_beginning()
         while not stopping.is_set():
             batch = await cons.getmany(timeout_ms=100, max_records=10_000)
-            for tp, messages in batch.items():
-                for message in messages:
-                    links = codec.decode(message.value)["links"]
-                    publish_changes(rt, apply_remote(rt.graph, links), tp.partition, local=False)
+            with rt.stats.timed("identity_follower"):
+                for tp, messages in batch.items():
+                    for message in messages:
+                        links = codec.decode(message.value)["links"]
+                        publish_changes(rt, apply_remote(rt.graph, links), tp.partition, local=False)
             if batch:
                 flush(rt.producer)
     finally:

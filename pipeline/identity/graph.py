@@ -139,6 +139,10 @@ class IdentityGraph:
         if not live:
             return False  # only shared identifiers: links nothing, names nobody
         roots = {self._find(k) for k in live}
+        if len(roots) == 1:  # the common case: a group already seen, nothing to join
+            known = self._clusters[next(iter(roots))].edges.get(group)
+            if known is not None and known <= sort_key:
+                return False
         root = max(roots, key=lambda r: len(self._clusters[r].members))
         cluster = self._clusters[root]
         for other in roots - {root}:

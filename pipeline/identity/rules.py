@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 Key = str
 """An identifier node: "kind:value"."""
@@ -53,12 +54,14 @@ class Refusal:
     """The limited kind that would have had two values."""
 
 
+@lru_cache(maxsize=1 << 20)
 def kind_of(key: Key) -> str:
     return key.split(":", 1)[0]
 
 
+@lru_cache(maxsize=1 << 20)
 def node_id(key: Key) -> str:
-    """A person id: the hash of the identifier that names it."""
+    """A person id: the hash of the identifier that names it (cached: identifiers repeat)."""
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
@@ -97,7 +100,10 @@ def cut_persons(edges: dict[frozenset[Key], SortKey], nodes: Iterable[Key], shar
     groups: dict[Key, list[Key]] = {}
     for k in parent:
         groups.setdefault(find(k), []).append(k)
-    person = {k: name_of(members, rules) for members in groups.values() for k in members}
+    person = {}
+    for members in groups.values():
+        name = name_of(members, rules)
+        person.update(dict.fromkeys(members, name))
     return person, refusals
 
 

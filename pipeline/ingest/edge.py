@@ -42,8 +42,9 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
             if not batch:
                 continue
             barriers = []
-            for tp, messages in batch.items():
-                barriers += ingest_partition(rt, cfg, tp.topic, tp.partition, messages)
+            with rt.stats.timed("ingest"):
+                for tp, messages in batch.items():
+                    barriers += ingest_partition(rt, cfg, tp.topic, tp.partition, messages)
             await flush_async(rt.producer)
             for barrier_id, origin in barriers:
                 rt.broadcast(rt.topics.valid.name, rt.topics.valid.partitions,

@@ -193,8 +193,9 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
     @app.agent(topic, name="parcours.sessions")
     async def sessions(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(TAKE, within=TAKE_WITHIN_S):
-            for partition, messages in by_partition(batch).items():
-                sessionizer.handle_all(partition, messages)
+            with rt.stats.timed("sessions"):
+                for partition, messages in by_partition(batch).items():
+                    sessionizer.handle_all(partition, messages)
             await flush_async(rt.producer)
 
     @app.timer(interval=IDLE_CHECK_S)

@@ -54,9 +54,10 @@ class SinkEdge:
         try:
             while not (stopping.is_set() and await caught_up(cons)):
                 batch = await cons.getmany(timeout_ms=100, max_records=20_000)
-                for tp, messages in batch.items():
-                    for message in messages:
-                        self._take(tp, message.value)
+                with self._stats.timed("sink_decode"):
+                    for tp, messages in batch.items():
+                        for message in messages:
+                            self._take(tp, message.value)
                 age = time.monotonic() - last_write
                 if self._rows() >= MAX_ROWS or self._reached or (self._rows() and age >= MAX_AGE_S):
                     await self._write(stopping)
@@ -110,7 +111,9 @@ class SinkEdge:
                 rows = self._buffer[table]
                 if rows:
                     started = time.perf_counter()
-                    self._client.insert_arrow(f"parcours.{table}", to_arrow(table, rows))
+                    with self._stats.timed("sink_arrow"):
+                        block = to_arrow(table, rows)
+                    self._client.insert_arrow(f"parcours.{table}", block)
                     self._stats.sink_inserted(table, len(rows), time.perf_counter() - started)
                 del self._buffer[table]
             if self._reached:
