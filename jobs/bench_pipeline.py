@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import signal
 import sys
 import time
@@ -18,13 +17,10 @@ from pathlib import Path
 
 import orjson
 
+from jobs.bench_runs import peak_rss_mb
 from pipeline import logs
 from pipeline.embedded.stack import Stack
 from pipeline.settings import Settings
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def run(bootstrap: str, data_dir: Path, barrier: str, sink: bool) -> dict[str, object]:

@@ -66,6 +66,8 @@ class IdentityGraph:
         self._mapped: dict[Key, str] = {}
         """anchors used in facts -> the person they were last mapped to."""
         self._refused: set[Refusal] = set()
+        self._seen_groups: dict[Edge, SortKey] = {}
+        """Every identifier group applied, with its earliest event: repeats are skipped."""
 
     def __len__(self) -> int:
         return len(self._parent)
@@ -101,7 +103,12 @@ class IdentityGraph:
         out = Changes()
         dirty: set[Key] = set()
         split: set[Key] = set()
+        seen = self._seen_groups
         for group, sort_key in groups:
+            earliest = seen.get(group)
+            if earliest is not None and earliest <= sort_key:
+                continue  # the common case: a repeat visit changes nothing
+            seen[group] = sort_key
             for key in group:
                 if key not in self._parent:
                     self._add(key)
