@@ -36,3 +36,6 @@ bench: $(STAMP)  ## replay 100 000 simulated events and print events/s
 
 clean:
 	rm -rf .parcours .pytest_cache
+
+lint: $(TEST_STAMP)  ## ruff over the code and the tests
+	$(BIN)/ruff check pipeline jobs tests

@@ -45,7 +45,8 @@ async def run(bootstrap: str, data_dir: Path, barrier: str, sink: bool) -> dict[
             await asyncio.sleep(0.01)
         seconds = time.perf_counter() - (first or time.perf_counter())
         figures = {"name": "pipeline", "events": stats.sessionized + sum(stats.rejected.values()) + stats.duplicates,
-                   "seconds": round(seconds, 3), "stage_seconds": {k: round(v, 2) for k, v in stats.stage_seconds.items()},
+                   "seconds": round(seconds, 3),
+                   "stage_seconds": {k: round(v, 2) for k, v in stats.stage_seconds.items()},
                    "insert_seconds": round(stats.insert_seconds, 2), "rows_inserted": dict(stats.inserted)}
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return figures

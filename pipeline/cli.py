@@ -169,9 +169,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.sink.clickhouse import connect
-
     import orjson
+
+    from pipeline.sink.clickhouse import connect
 
     result = connect(settings).query(args.query)
     columns = list(result.column_names)

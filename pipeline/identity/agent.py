@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 import faust
 from faust.types import EventT

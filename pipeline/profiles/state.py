@@ -58,7 +58,8 @@ class Profile:
         self.lifetime_revenue += other.lifetime_revenue
         self.conversions += other.conversions
         self.events += other.events
-        self.first_seen = min(x for x in (self.first_seen, other.first_seen) if x) if other.first_seen else self.first_seen
+        if other.first_seen:
+            self.first_seen = min(self.first_seen or other.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
 
     def to_wire(self) -> dict[str, Any]:

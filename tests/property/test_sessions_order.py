@@ -69,4 +69,4 @@ def test_arrival_order_and_batching_do_not_matter(timeline, rnd, batch) -> None:
     assert sum(s.event_count for s in live) == len(events)
     for sessions in book.persons.values():
         spans = sorted((s.start, s.end) for s in sessions)
-        assert all(a_end + GAP <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+        assert all(a_end + GAP <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
