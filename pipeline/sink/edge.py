@@ -31,7 +31,7 @@ from pipeline.topics import Topics
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 100_000
+MAX_ROWS = 25_000  # rows held per table before an insert: bounds the buffer (~40 MB)
 MAX_AGE_S = 0.5
 MAX_BACKOFF_S = 30.0
 
