@@ -118,3 +118,27 @@ CREATE TABLE IF NOT EXISTS parcours.pipeline_barriers
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (barrier_id, partition);
+
+-- Identifiers marked shared (kiosks, family tablets): they no longer link persons.
+-- ORDER BY (kind, value): the replacing key.
+CREATE TABLE IF NOT EXISTS parcours.identity_shared
+(
+    kind       LowCardinality(String),
+    value      String,
+    anchor_id  String,
+    marked_at  DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (kind, value);
+
+-- Session assignments written by the re-sessionization job (jobs/resessionize.py) for the
+-- events of merged persons: they win over the session the streaming stage gave.
+-- ORDER BY event_id: the replacing key; the highest version wins.
+CREATE TABLE IF NOT EXISTS parcours.event_sessions
+(
+    event_id    String,
+    session_id  String,
+    version     UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY event_id;
