@@ -1,11 +1,10 @@
-"""Journey summary: headline numbers from ClickHouse, as terminal text or one self-contained
-HTML page.
+"""Journey summary: headline numbers from ClickHouse, as terminal text, plus the shared
+formatting and styling helpers of the HTML report (jobs/report.py).
 
 `summarize(client)` runs the queries in jobs/sql/summary/*.sql (one SELECT each, reading only
 the stable `parcours.v_*` views and `parcours.dead_letters`); conversion event types and the
 stage funnel order come from schemas/taxonomy.toml and are passed as server-side query
-parameters. `render_terminal` prints a compact aligned text block; `write_html` writes one HTML
-file with inline CSS and inline SVG charts (no scripts, fonts or any external reference).
+parameters. `render_terminal` prints a compact aligned text block.
 Revenue is reported in EUR.
 """
 
@@ -15,7 +14,7 @@ import html
 import math
 import tomllib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -325,141 +324,6 @@ def _legend(items: list[tuple[str, str]]) -> str:
     )
 
 
-def _daily_chart(daily: list[tuple[date, int, int, int, float]]) -> str:
-    if not daily:
-        return '<div class="empty">No events yet.</div>'
-    by_day = {d: (ev, rev) for d, ev, _se, _co, rev in daily}
-    first, last = daily[0][0], daily[-1][0]
-    if (last - first).days <= 400:  # fill gaps so the x axis is linear in time
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    else:
-        days = [d for d, *_ in daily]
-    events = [by_day.get(d, (0, 0.0))[0] for d in days]
-    revenue = [by_day.get(d, (0, 0.0))[1] for d in days]
-
-    width, height = 1100, 280
-    left, right, top, bottom = 56, 70, 16, 34
-    plot_w, plot_h = width - left - right, height - top - bottom
-    ev_max, ev_step = _nice_ceiling(max(events))
-    rev_max, rev_step = _nice_ceiling(max(revenue))
-    n = len(days)
-    slot = plot_w / n
-    bar_w = max(1.0, min(36.0, slot * 0.62))
-
-    parts = [
-        f'<svg viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_E("Daily events (bars) and revenue (line)")}">'
-    ]
-    for i in range(5):
-        y = top + plot_h - plot_h * i / 4
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#e4e7ec" stroke-width="1"/>'
-        )
-        parts.append(
-            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#6b7385">{_E(_short(ev_step * i))}</text>'
-        )
-        parts.append(
-            f'<text x="{left + plot_w + 8}" y="{y + 4:.1f}" font-size="11" '
-            f'fill="{_COLORS["revenue"]}">{_E(_short(rev_step * i))}</text>'
-        )
-    for i, (day, ev) in enumerate(zip(days, events, strict=True)):
-        h = plot_h * ev / ev_max
-        x = left + slot * i + (slot - bar_w) / 2
-        parts.append(
-            f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" '
-            f'height="{h:.1f}" rx="2" '
-            f'fill="{_COLORS["events"]}" fill-opacity="0.8"><title>{_E(day.isoformat())}: '
-            f"{_E(fmt_int(ev))} events, {_E(fmt_money(revenue[i]))} {CURRENCY}</title></rect>"
-        )
-    points = " ".join(
-        f"{left + slot * i + slot / 2:.1f},{top + plot_h - plot_h * rev / rev_max:.1f}"
-        for i, rev in enumerate(revenue)
-    )
-    parts.append(
-        f'<polyline points="{points}" fill="none" stroke="{_COLORS["revenue"]}" '
-        f'stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>'
-    )
-    for i, rev in enumerate(revenue):
-        cx, cy = left + slot * i + slot / 2, top + plot_h - plot_h * rev / rev_max
-        parts.append(
-            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="#fff" '
-            f'stroke="{_COLORS["revenue"]}" stroke-width="2"/>'
-        )
-    label_every = max(1, math.ceil(n / 12))
-    for i, day in enumerate(days):
-        if i % label_every == 0:
-            parts.append(
-                f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 12}" '
-                f'text-anchor="middle" font-size="11" fill="#6b7385">'
-                f"{_E(day.strftime('%b %d'))}</text>"
-            )
-    parts.append(
-        f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" '
-        f'stroke="#c9ced8" stroke-width="1"/>'
-    )
-    parts.append("</svg>")
-    return _legend(
-        [("Events", _COLORS["events"]), (f"Revenue ({CURRENCY}, right axis)", _COLORS["revenue"])]
-    ) + "".join(parts)
-
-
-def _clip(text: str, room: int) -> str:
-    return text if len(text) <= room else text[: max(1, room - 1)] + "…"
-
-
-def _hbars(
-    rows: list[tuple[str, str, float, str, str]],
-    label_w: int = 190,
-    empty: str = "No data.",
-    width: int = 520,
-) -> str:
-    """Horizontal bars: (label, sub-label, value, value text, color) per row. `width` is the
-    viewBox width: use about the rendered width in px so text keeps its size."""
-    if not rows:
-        return f'<div class="empty">{_E(empty)}</div>'
-    row_h = 30
-    value_w = 14 + 7 * max(len(r[3]) for r in rows)  # ~7 px per character at 12 px
-    height = row_h * len(rows) + 4
-    bar_area = width - label_w - value_w
-    top = max(r[2] for r in rows) or 1.0
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img">']
-    for i, (label, sub, value, text, color) in enumerate(rows):
-        y = i * row_h + 2
-        w = max(2.0, bar_area * value / top) if value > 0 else 0.0
-        room = label_w // 7 - 1  # ~7 px per character at 12.5 px
-        shown_label = _clip(label, room)
-        shown_sub = (
-            _clip(sub, room - len(shown_label) - 1) if sub and len(shown_label) < room - 3 else ""
-        )
-        parts.append(
-            f"<g><title>{_E(label)}{_E(' (' + sub + ')' if sub else '')}</title>"
-            f'<text x="0" y="{y + 19}" font-size="12.5" fill="#1d2433">{_E(shown_label)}'
-            + (
-                f'<tspan fill="#6b7385" font-size="11"> {_E(shown_sub)}</tspan>'
-                if shown_sub
-                else ""
-            )
-            + "</text></g>"
-        )
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 6}" width="{bar_area}" height="16" rx="3" '
-            'fill="#f0f2f5"/>'
-        )
-        if w:
-            parts.append(
-                f'<rect x="{label_w}" y="{y + 6}" width="{w:.1f}" height="16" rx="3" '
-                f'fill="{color}" fill-opacity="0.85"/>'
-            )
-        parts.append(
-            f'<text x="{width}" y="{y + 19}" text-anchor="end" font-size="12" '
-            f'fill="#1d2433">{_E(text)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def _card(label: str, value: str, note: str = "") -> str:
     note_html = f'<div class="note">{_E(note)}</div>' if note else ""
     return (
@@ -468,115 +332,3 @@ def _card(label: str, value: str, note: str = "") -> str:
     )
 
 
-def _pill(text: str) -> str:
-    color = _COLORS.get(text, _COLORS["unknown"])
-    return f'<span class="pill" style="color:{color};border-color:{color}">{_E(text)}</span>'
-
-
-def _channels_table(channels: list[tuple[str, str, str, int, int, int, int, float]]) -> str:
-    if not channels:
-        return '<div class="empty">No events yet.</div>'
-    top = max(c[3] for c in channels) or 1
-    head = (
-        "Channel",
-        "Category",
-        "Ownership",
-        "Events",
-        "",
-        "Persons",
-        "Sessions",
-        "Conversions",
-        f"Revenue ({CURRENCY})",
-    )
-    numeric = {3, 5, 6, 7, 8}
-    out = ["<table><thead><tr>"]
-    out += [
-        f'<th class="num">{_E(h)}</th>' if i in numeric else f"<th>{_E(h)}</th>"
-        for i, h in enumerate(head)
-    ]
-    out.append("</tr></thead><tbody>")
-    for ch, cat, own, ev, pe, se, co, rev in channels:
-        share = 90 * ev / top
-        out.append(
-            f"<tr><td><strong>{_E(ch)}</strong></td><td>{_E(cat.replace('_', ' '))}</td>"
-            f'<td>{_pill(own)}</td><td class="num">{_E(fmt_int(ev))}</td>'
-            f'<td style="width:110px"><span class="share" style="width:{share:.0f}px"></span></td>'
-            f'<td class="num">{_E(fmt_int(pe))}</td><td class="num">{_E(fmt_int(se))}</td>'
-            f'<td class="num">{_E(fmt_int(co))}</td><td class="num">{_E(fmt_money(rev))}</td></tr>'
-        )
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def render_html(summary: Summary, title: str = "Parcours — journey report") -> str:
-    s = summary
-    conv_rate = f"{fmt_pct(s.conversions / s.sessions)} of sessions" if s.sessions else ""
-    top_reason = f"top: {s.dead_letter_reasons[0][0]}" if s.dead_letter_reasons else "none rejected"
-    cards = "".join(
-        [
-            _card("Events", fmt_int(s.events)),
-            _card("Persons", fmt_int(s.persons)),
-            _card("Sessions", fmt_int(s.sessions), f"{s.avg_session_events:.1f} events / session"),
-            _card("Conversions", fmt_int(s.conversions), conv_rate),
-            _card(f"Revenue ({CURRENCY})", fmt_money(s.revenue), "conversion events"),
-            _card("Bounce rate", fmt_pct(s.bounce_rate), "single-event sessions"),
-            _card("CSAT", fmt_csat(s.csat_avg), "average score"),
-            _card("NPS", fmt_nps(s.nps), "promoters − detractors"),
-            _card("Dead letters", fmt_int(s.dead_letters), top_reason),
-        ]
-    )
-    owners = {c[0]: c[2] for c in s.top_channels}
-    touch_rows = [
-        (
-            tp,
-            ch,
-            float(ev),
-            f"{fmt_int(ev)} ev · {fmt_int(pe)} pers.",
-            _COLORS.get(owners.get(ch, "unknown"), _COLORS["unknown"]),
-        )
-        for tp, ch, ev, pe, _rev in s.top_touchpoints
-    ]
-    present = sorted({owners.get(ch, "unknown") for _tp, ch, *_ in s.top_touchpoints})
-    touch_legend = (
-        _legend([(o, _COLORS.get(o, _COLORS["unknown"])) for o in present]) if present else ""
-    )
-    stage_rows = [
-        (stage, "", float(ev), f"{fmt_int(ev)} ev · {fmt_int(pe)} pers.", _COLORS["stage"])
-        for stage, ev, pe in s.stages
-    ]
-    dead_rows = [
-        (code, "", float(n), fmt_int(n), _COLORS["dead"]) for code, n in s.dead_letter_reasons
-    ]
-
-    body = f"""<main>
-<header>
-  <div><h1>{_E(title)}</h1><div class="sub">Customer journeys · {_E(_period(s))} (UTC)</div></div>
-  <div class="sub">Revenue in {CURRENCY}</div>
-</header>
-<div class="cards">{cards}</div>
-<section class="row"><h2>Daily trend</h2>{_daily_chart(s.daily)}</section>
-<div class="grid2 row">
-  <section><h2>Top touchpoints <span class="sub">by events, colour = ownership</span></h2>
-  {touch_legend}
-  {_hbars(touch_rows, empty="No events yet.")}</section>
-  <section><h2>Journey stages <span class="sub">funnel order</span></h2>
-  {_hbars(stage_rows, label_w=130, empty="No events yet.")}</section>
-</div>
-<section class="row"><h2>Channels</h2>{_channels_table(s.top_channels)}</section>
-<section class="row"><h2>Dead letters by reason
-  <span class="sub">{_E(fmt_int(s.dead_letters))} total</span></h2>
-{_hbars(dead_rows, label_w=260, empty="No dead letters.", width=1100)}</section>
-<footer>Generated by Parcours from the parcours.v_* views.</footer>
-</main>"""
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_E(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
-
-
-def write_html(summary: Summary, path: Path, title: str = "Parcours — journey report") -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(summary, title), encoding="utf-8")
-    return path

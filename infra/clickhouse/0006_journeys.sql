@@ -249,7 +249,7 @@ ORDER BY separation DESC, responses DESC, touchpoint
 SETTINGS join_use_nulls = 0;
 
 -- The ~20/80 rule (DOMAIN: moments of truth): revenue influenced by each touchpoint. The
--- touches of a conversion are, as in v_attribution_touches (0005), its person's
+-- touches of a conversion are those of v_attribution_touches (0005): its person's
 -- non-conversion events in [conversion - lookback_days, conversion], or the conversion itself
 -- when there are none. A conversion counts once per touchpoint however often the touchpoint
 -- appears. A conversion influences several touchpoints, so influenced revenues add up to more
@@ -257,27 +257,10 @@ SETTINGS join_use_nulls = 0;
 -- reaches 1). rank 1 = most influential (ties: alphabetical).
 CREATE OR REPLACE VIEW parcours.v_touchpoint_pareto AS
 WITH
-    prior AS (
-        SELECT c.conversion_id AS conversion_id, e.touchpoint AS touchpoint, c.revenue AS revenue
-        FROM parcours.v_conversions AS c
-        INNER JOIN
-        (
-            SELECT person_id, occurred_at, toString(touchpoint) AS touchpoint
-            FROM parcours.v_events
-            WHERE person_id != ''
-              AND event_type NOT IN (SELECT event_type FROM parcours.conversion_types)
-        ) AS e ON e.person_id = c.person_id
-        WHERE e.occurred_at <= c.occurred_at
-          AND toUnixTimestamp64Milli(c.occurred_at) - toUnixTimestamp64Milli(e.occurred_at)
-              <= (SELECT argMax(lookback_days, synced_at) FROM parcours.attribution_settings) * 86400000
-    ),
     touched AS (
         -- DISTINCT: one (conversion, touchpoint) pair however many touches it has there.
-        SELECT DISTINCT conversion_id, touchpoint, revenue FROM prior
-        UNION ALL
-        SELECT conversion_id, toString(touchpoint) AS touchpoint, revenue
-        FROM parcours.v_conversions
-        WHERE conversion_id NOT IN (SELECT conversion_id FROM prior)
+        SELECT DISTINCT conversion_id, toString(touchpoint) AS touchpoint, revenue
+        FROM parcours.v_attribution_touches
     ),
     influenced AS (
         SELECT touchpoint, sum(revenue) AS influenced_revenue

@@ -14,7 +14,6 @@ neither depends on nor leaves rows for other modules.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections import Counter, defaultdict
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from jobs.summary import Summary, render_terminal, summarize, write_html
+from jobs.summary import Summary, render_terminal, summarize
 from pipeline.settings import Settings
 from pipeline.sink import clickhouse as ch
 from pipeline.sink.migrations import migrate
@@ -321,25 +320,3 @@ def test_render_terminal(summary: Summary) -> None:
     assert f"{want['csat_avg']:.2f}" in text
 
 
-def test_write_html(summary: Summary, tmp_path: Path) -> None:
-    path = write_html(summary, tmp_path / "report" / "summary.html")
-    page = path.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>")
-    assert "<svg" in page
-    assert "<script" not in page.lower()
-    urls = re.findall(r"https?://[^\s\"'<>)]*", page)
-    assert set(urls) <= {"http://www.w3.org/2000/svg"}, urls
-    assert "Parcours — journey report" in page
-    assert "kiosk_lyon" in page and "not_json" in page
-    assert f"{oracle()['revenue']:,.2f}" in page
-
-
-def test_html_escapes_text(summary: Summary, tmp_path: Path) -> None:
-    hostile = dataclasses.replace(
-        summary,
-        top_touchpoints=[("<b>x</b>", "web&co", 3, 1, 0.0)],
-        dead_letter_reasons=[('"><img src=x>', 1)],
-    )
-    page = write_html(hostile, tmp_path / "h.html", title="<script>alert(1)</script>").read_text()
-    assert "<script" not in page and "<b>x</b>" not in page and "<img" not in page
-    assert "&lt;b&gt;x&lt;/b&gt;" in page and "web&amp;co" in page
