@@ -13,12 +13,13 @@ from pipeline.sink.clickhouse import lock
 log = logging.getLogger(__name__)
 
 
-def after_replay(client: Client, settings: Settings) -> None:
+def after_replay(client: Client, settings: Settings, everyone: bool = False) -> None:
+    """`everyone`: re-sessionize all persons, not only merged ones (after a killed replay)."""
     from jobs import attribution, resessionize
 
     with lock:
-        result = resessionize.run(client, settings.session_gap_s)
-        log.info("re-sessionized %d merged persons: %d -> %d sessions", result.persons,
-                 result.sessions_before, result.sessions_after)
+        result = resessionize.run(client, settings.session_gap_s, everyone=everyone)
+        log.info("re-sessionized %d %spersons: %d -> %d sessions", result.persons,
+                 "" if everyone else "merged ", result.sessions_before, result.sessions_after)
         markov = attribution.run_markov(client)
         log.info("markov attribution: %d rows", markov.rows)

@@ -9,6 +9,7 @@ by then every event is in ClickHouse, open sessions are flushed and merges recor
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 import uuid
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.finish import after_replay
+from jobs.replay_ledger import Ledger
 from pipeline import codec
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
@@ -26,8 +28,11 @@ from pipeline.progress import Progress
 from pipeline.runtime import Runtime
 from pipeline.sink.clickhouse import query_rows
 
+log = logging.getLogger(__name__)
+
 PRODUCE_CHUNK = 20_000
 STALL_TIMEOUT_S = 120.0
+HEARTBEAT_S = 10.0  # the ledger row is refreshed this often while a replay waits
 
 
 @dataclass(frozen=True)
@@ -82,12 +87,22 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
     rt = stack.pipeline.rt
     replay_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
-    lines = await produce_lines(rt, paths, replay_id, progress)
+    ledger = Ledger(stack.clickhouse, replay_id, paths)
+    interrupted = await asyncio.to_thread(ledger.interrupted)
+    if interrupted:
+        log.warning("replay %s was interrupted before it finished; its events will not be doubled "
+                    "(keyed by event_id) and every person is re-sessionized after this run",
+                    ", ".join(interrupted))
+    await asyncio.to_thread(ledger.record, "running")
+    lines = ledger.lines = await produce_lines(rt, paths, replay_id, progress)
     for partition in range(rt.topics.raw.partitions):
         produce(rt.producer, rt.topics.raw.name, codec.raw_control(replay_id), partition=partition)
     flush(rt.producer)
-    await wait_for_barrier(stack, replay_id, lines, progress)
-    await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings)
+    await wait_for_barrier(stack, replay_id, lines, progress, ledger)
+    await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings, bool(interrupted))
+    await asyncio.to_thread(ledger.record, "done")
+    for other in interrupted:
+        await asyncio.to_thread(ledger.record, "interrupted", other)
     seconds = time.monotonic() - started
     return summarize(stack, replay_id, lines, seconds)
 
@@ -110,14 +125,19 @@ async def produce_lines(rt: Runtime, paths: list[str], replay_id: str, show: boo
     return count
 
 
-async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool) -> None:
+async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool,
+                           ledger: Ledger | None = None) -> None:
     """Wait until every facts partition has passed the barrier; fail if nothing moves."""
     assert stack.pipeline is not None
     pipeline, stats = stack.pipeline, stack.pipeline.rt.stats
     expected = pipeline.rt.topics.facts.partitions
     bar = Progress("process", lines) if show else None
     last_progress, last_done = time.monotonic(), -1
+    last_beat = time.monotonic()
     while True:
+        if ledger is not None and time.monotonic() - last_beat > HEARTBEAT_S:
+            await asyncio.to_thread(ledger.record, "running")
+            last_beat = time.monotonic()
         pipeline.check()
         if stack.broker is not None:
             stack.broker.check()

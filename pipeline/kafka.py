@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer
@@ -82,7 +83,8 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0
     except KafkaException as exc:
         raise Terminal(f"cannot reach Kafka at {bootstrap}: {exc}",
                        hint="check PARCOURS_KAFKA_BOOTSTRAP, or unset it to use the embedded broker") from exc
-    missing = [NewTopic(t.name, t.partitions, 1) for t in topics if t.name not in existing]
+    missing = [NewTopic(t.name, t.partitions, 1, config={"cleanup.policy": "compact"} if t.compact else {})
+               for t in topics if t.name not in existing]
     if not missing:
         return
     for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
@@ -94,7 +96,18 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0
     log.info("created topics: %s", ", ".join(t.topic for t in missing))
 
 
+#: The aiokafka consumers alive in this process: GET /metrics reports their lag at scrape time,
+#: so the consumer loops do no bookkeeping for it (weak: a stopped edge's consumer goes away).
+LIVE_CONSUMERS: weakref.WeakSet[AIOKafkaConsumer] = weakref.WeakSet()
+
+
 def consumer(bootstrap: str, group: str | None, *topics: str) -> AIOKafkaConsumer:
+    cons = _consumer(bootstrap, group, *topics)
+    LIVE_CONSUMERS.add(cons)
+    return cons
+
+
+def _consumer(bootstrap: str, group: str | None, *topics: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class Runtime:
     def __post_init__(self) -> None:
         self.kinds = identity_kinds().with_extra(self.settings.extra_identifier_kinds)
         self.graph = IdentityGraph(self.kinds.rules())
+        self.graph_ready = asyncio.Event()
+        """Set once the follower has read the links topic to its end (identity.follower)."""
 
     def send(self, topic: str, value: bytes, partition: int) -> None:
         produce(self.producer, topic, value, partition=partition)

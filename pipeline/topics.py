@@ -15,6 +15,8 @@ class Topic:
     role: str
     name: str
     partitions: int
+    compact: bool = False
+    """Log compaction: the topic is a changelog, only the latest value per key matters."""
 
 
 @dataclass(frozen=True)
@@ -24,17 +26,20 @@ class Topics:
     valid: Topic
     links: Topic
     by_person: Topic
+    sessions_changelog: Topic
     facts: Topic
     profiles: Topic
 
     def all(self) -> list[Topic]:
-        return [self.raw, self.dlq, self.valid, self.links, self.by_person, self.facts, self.profiles]
+        return [self.raw, self.dlq, self.valid, self.links, self.by_person, self.sessions_changelog,
+                self.facts, self.profiles]
 
 
 @cache
 def topics() -> Topics:
     data = tomllib.loads((INFRA / "kafka" / "topics.toml").read_text())["topics"]
-    return Topics(**{role: Topic(role, t["name"], int(t["partitions"])) for role, t in data.items()})
+    return Topics(**{role: Topic(role, t["name"], int(t["partitions"]), bool(t.get("compact", False)))
+                      for role, t in data.items()})
 
 
 def partition_of(key: str, partitions: int) -> int:

@@ -8,11 +8,14 @@ embedded stack and tests, not for production.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +40,14 @@ def tansu_binary(data_dir: Path) -> Path:
         tmp.chmod(0o755)
         os.replace(tmp, target)
     return target
+
+
+def die_with_parent() -> None:
+    """In the child before exec: the kernel kills the broker when our process dies, even by
+    SIGKILL, so a killed `parcours replay` leaves no orphan broker behind (Linux only)."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -66,7 +77,7 @@ class EmbeddedBroker:
                 [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
                  "--storage-engine", "memory://tansu/"],
                 stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
         self._wait_ready(timeout)
         log.info("embedded broker ready on %s (log: %s)", self.bootstrap, self.log_path)

@@ -51,6 +51,7 @@ def register(app: faust.App, rt: Runtime) -> Any:
 
     @app.agent(topic, name="parcours.identity")
     async def identity(stream: faust.StreamT[bytes]) -> None:
+        await rt.graph_ready.wait()  # resolving against a half-restored graph would mint wrong persons
         async for batch in stream.take_events(TAKE, within=TAKE_WITHIN_S):
             with rt.stats.timed("identity"):
                 for partition, messages in by_partition(batch).items():

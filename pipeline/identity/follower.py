@@ -5,6 +5,8 @@ so each worker applies all of them to its own graph. Union is order-independent 
 person id is a function of the component, so all workers converge to the same persons
 whatever order the links arrive in; merges a worker discovers this way are recorded like
 local ones (the ClickHouse key collapses the copies). Own links come back too: a no-op.
+The links topic is also the graph's changelog: a (re)started worker reads it from the
+beginning, and its identity agent waits until the graph has caught up (`rt.graph_ready`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline import codec
 from pipeline.identity.agent import publish_changes
@@ -28,9 +30,14 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
     await cons.start()
     try:
         name = rt.topics.links.name
-        cons.assign([TopicPartition(name, p) for p in range(rt.topics.links.partitions)])
+        partitions = [TopicPartition(name, p) for p in range(rt.topics.links.partitions)]
+        cons.assign(partitions)
         await cons.seek_to_beginning()
+        ends = await cons.end_offsets(partitions)
         while not stopping.is_set():
+            if not rt.graph_ready.is_set() and await at_end(cons, ends):
+                log.info("identity graph restored from the links topic: %d identifiers", len(rt.graph))
+                rt.graph_ready.set()
             batch = await cons.getmany(timeout_ms=100, max_records=10_000)
             with rt.stats.timed("identity_follower"):
                 for tp, messages in batch.items():
@@ -41,3 +48,10 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
                 flush(rt.producer)
     finally:
         await cons.stop()
+
+
+async def at_end(cons: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await cons.position(tp) < end:
+            return False
+    return True

@@ -2,8 +2,10 @@
 
 Topic `parcours.events.by_person` is partitioned by person_id and also carries merge notices
 (a person was merged: move its sessions) and hand-overs (sessions arriving from the partition
-of a merged person). State: one SessionBook per partition, in memory; open sessions are
-flushed at every end-of-input barrier and on shutdown.
+of a merged person). State: one SessionBook and the profiles per partition, in memory, backed
+by the compacted changelog `parcours.sessions.changelog` (changelog.py): read back before a
+partition's first batch in this process, written after every batch. Open sessions are flushed
+at every end-of-input barrier and on shutdown.
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import faust
+from faust.types import TP, EventT
 
 from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import event_row, session_merge_row, session_row
-from pipeline.identity.agent import TAKE, TAKE_WITHIN_S, by_partition
+from pipeline.identity.agent import TAKE, TAKE_WITHIN_S
 from pipeline.kafka import flush, flush_async, produce
 from pipeline.profiles.state import Profile, merge_notice
 from pipeline.runtime import Runtime, now_ms
-from pipeline.sessions import logic
+from pipeline.sessions import changelog, logic
 from pipeline.sessions.state import Session, SessionBook
 from pipeline.topics import partition_of
 
@@ -48,6 +52,40 @@ class Sessionizer:
         self.peers: dict[int, BarrierTracker] = defaultdict(
             lambda: BarrierTracker(rt.topics.by_person.partitions))
         self.profiles: dict[int, dict[str, Profile]] = defaultdict(dict)
+        self.through: dict[int, int] = {}
+        """Per partition: the highest by_person offset in the state; None until restored."""
+
+    async def restore(self, partition: int) -> None:
+        """Take the partition's state from its changelog (a fresh or a taken-over partition)."""
+        topic = self.rt.topics.sessions_changelog.name
+        state = await changelog.restore(self.rt.bootstrap, topic, partition,
+                                        self.books.default_factory(), time.monotonic())  # type: ignore[misc]
+        self.books[partition], self.profiles[partition] = state.book, state.profiles
+        self.through[partition] = state.through
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Partitions given to another worker: their state is re-read if they come back."""
+        for partition in partitions:
+            self.books.pop(partition, None)
+            self.profiles.pop(partition, None)
+            self.through.pop(partition, None)
+
+    def handle_batch(self, partition: int, messages: list[tuple[int, dict[str, Any]]]) -> bool:
+        """Handle the messages past the state's offset; True if there were any."""
+        if partition not in self.through:
+            return False  # revoked during a rebalance; Faust re-delivers it to the new owner
+        fresh = [m for offset, m in messages if offset > self.through[partition]]
+        if fresh:
+            self.handle_all(partition, fresh)
+            self.through[partition] = messages[-1][0]
+        return bool(fresh)
+
+    def write_changelog(self, partition: int) -> None:
+        if partition not in self.through:
+            return  # revoked while the batch's outputs were flushed: the new owner re-reads
+        topic = self.rt.topics.sessions_changelog.name
+        changelog.write(self.rt.producer, topic, partition, self.books[partition],
+                        self.profiles[partition], self.through[partition])
 
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
         """Consecutive events messages are applied as one batch; the rest in order."""
@@ -87,15 +125,17 @@ class Sessionizer:
             (local if self.owner(person) == partition else moved).append(event)
         if moved:  # the person was merged into one owned elsewhere: follow it
             self.rt.send_by_person(moved)
-        self.rt.stats.sessionized += len(local)
         conversions = self.rt.taxonomy.conversion_event_types
-        self.emit(partition, logic.apply(book, local, conversions, time.monotonic()))
+        out = logic.apply(book, local, conversions, time.monotonic())
+        self.rt.stats.sessionized += len(out.events)
+        self.rt.stats.duplicates += out.duplicates
+        self.emit(partition, out)
         profiles = self.profiles[partition]
-        for event in local:
+        for event in out.events:
             person = event["person_id"]
             profile = profiles.get(person) or profiles.setdefault(person, Profile(person))
             profile.add(event, conversions)
-        self.publish_profiles(partition, {e["person_id"] for e in local})
+        self.publish_profiles(partition, {e["person_id"] for e in out.events})
 
     def on_merge(self, partition: int, remaps: list[list[str]]) -> None:
         book = self.books[partition]
@@ -103,6 +143,7 @@ class Sessionizer:
             sessions = logic.take_person(book, from_person, to_person)
             profile = self.profiles[partition].pop(from_person, None)
             target = book.resolve(to_person)
+            book.changed.add(target)
             if not sessions and profile is None:
                 continue
             self.publish(from_person, merge_notice(from_person, target, now_ms()))
@@ -151,6 +192,7 @@ class Sessionizer:
         self.rt.send_rows("session_merges", [session_merge_row(r, at) for r in out.remaps], partition)
 
     def absorb_profile(self, partition: int, person: str, incoming: Profile) -> None:
+        self.books[partition].changed.add(person)
         profiles = self.profiles[partition]
         if person in profiles:
             profiles[person].absorb(incoming)
@@ -193,10 +235,21 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
     @app.agent(topic, name="parcours.sessions")
     async def sessions(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(TAKE, within=TAKE_WITHIN_S):
+            grouped = with_offsets(batch)
+            for partition in grouped:
+                if partition not in sessionizer.through:
+                    await sessionizer.restore(partition)
             with rt.stats.timed("sessions"):
-                for partition, messages in by_partition(batch).items():
-                    sessionizer.handle_all(partition, messages)
+                handled = [p for p, messages in grouped.items() if sessionizer.handle_batch(p, messages)]
+            await flush_async(rt.producer)  # outputs first: the changelog must not run ahead
+            with rt.stats.timed("sessions_changelog"):
+                for partition in handled:
+                    sessionizer.write_changelog(partition)
             await flush_async(rt.producer)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+        sessionizer.revoke({tp.partition for tp in revoked if tp.topic == topic.get_topic_name()})
 
     @app.timer(interval=IDLE_CHECK_S)
     async def close_idle_sessions() -> None:
@@ -204,3 +257,11 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
         await flush_async(rt.producer)
 
     return sessions
+
+
+def with_offsets(batch: Sequence[EventT]) -> dict[int, list[tuple[int, dict[str, Any]]]]:
+    """Faust events -> (offset, decoded message) per partition, in offset order."""
+    out: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for event in batch:
+        out[event.message.partition].append((event.message.offset, codec.decode(event.value)))
+    return out

@@ -37,6 +37,8 @@ class Output:
     sessions: list[Session] = field(default_factory=list)
     """Sessions whose row must be (re-)emitted."""
     remaps: list[SessionRemap] = field(default_factory=list)
+    duplicates: int = 0
+    """Events already in one of their person's sessions (re-deliveries), left out of `events`."""
 
 
 def session_id_for(person_id: str, event_id: str) -> str:
@@ -52,6 +54,9 @@ def apply(book: SessionBook, events: list[Event], conversions: frozenset[str],
     for event in events:
         person = book.resolve(event["person_id"])
         event["person_id"] = person
+        if already_placed(book, person, event):
+            out.duplicates += 1
+            continue
         session = place(book, person, event, out)
         add_event(session, event, conversions)
         book.touched(session)
@@ -61,6 +66,11 @@ def apply(book: SessionBook, events: list[Event], conversions: frozenset[str],
             book.watermark = event["occurred_at"]
     close_and_evict(book, out)
     return out
+
+
+def already_placed(book: SessionBook, person: str, event: Event) -> bool:
+    event_id = event["event_id"]
+    return any(event_id in s.event_ids for s in book.persons.get(person, ()))
 
 
 def place(book: SessionBook, person: str, event: Event, out: Output) -> Session:
@@ -100,6 +110,7 @@ def absorb(survivor: Session, other: Session) -> None:
     survivor.revenue += other.revenue
     survivor.converted = survivor.converted or other.converted
     survivor.absorbed += [other.session_id, *other.absorbed]
+    survivor.event_ids |= other.event_ids
 
 
 def add_event(session: Session, event: Event, conversions: frozenset[str]) -> None:
@@ -110,6 +121,7 @@ def add_event(session: Session, event: Event, conversions: frozenset[str]) -> No
         session.exit_touchpoint = event["touchpoint"]
     session.start, session.end = min(session.start, ts), max(session.end, ts)
     session.event_count += 1
+    session.event_ids.add(event["event_id"])
     if event["channel"] not in session.channels:
         session.channels.append(event["channel"])
     if event["event_type"] in conversions:
@@ -137,6 +149,7 @@ def close_and_evict(book: SessionBook, out: Output) -> None:
 
 def forget(book: SessionBook, session: Session) -> None:
     session.alive = False
+    book.changed.add(session.person_id)
     sessions = book.persons.get(session.person_id, [])
     if session in sessions:
         sessions.remove(session)
@@ -170,6 +183,8 @@ def close_idle(book: SessionBook, now: float, idle_s: float) -> list[Session]:
 def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Session]:
     """A merged person's sessions leave this book; later events for it are forwarded."""
     book.forward[from_person] = to_person
+    book.forwarded.add(from_person)
+    book.changed.add(from_person)
     sessions = book.persons.pop(from_person, [])
     for session in sessions:
         session.alive = False

@@ -25,6 +25,8 @@ class Session:
     converted: bool = False
     absorbed: list[str] = field(default_factory=list)
     """Ids of sessions merged into this one (all remapped whenever this one is absorbed)."""
+    event_ids: set[str] = field(default_factory=set)
+    """Its events: a re-delivered event (a worker restarted mid-batch) is recognised, not counted twice."""
     dirty: bool = True
     """Changed since its row was last emitted."""
     alive: bool = True
@@ -39,11 +41,13 @@ class Session:
 
     def to_wire(self) -> dict[str, Any]:
         skip = ("alive", "touched_at")
-        return {s: getattr(self, s) for s in self.__slots__ if s not in skip}  # type: ignore[attr-defined]
+        wire = {s: getattr(self, s) for s in self.__slots__ if s not in skip}  # type: ignore[attr-defined]
+        wire["event_ids"] = sorted(self.event_ids)
+        return wire
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Session:
-        return cls(**data)
+        return cls(**{**data, "event_ids": set(data.get("event_ids", ()))})
 
 
 @dataclass(slots=True)
@@ -69,9 +73,14 @@ class SessionBook:
     without scanning every person. Stale entries are skipped when popped."""
     done: list[tuple[int, int, Session]] = field(default_factory=list)
     """Min-heap of (end, seq, session) for emitted sessions, to evict past the lateness."""
+    changed: set[str] = field(default_factory=set)
+    """Persons whose sessions changed since the changelog was last written (sessions/changelog.py)."""
+    forwarded: set[str] = field(default_factory=set)
+    """Entries of `forward` added since the changelog was last written."""
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     def touched(self, session: Session) -> None:
+        self.changed.add(session.person_id)
         session.dirty = True
         session.touched_at = self.now
         heapq.heappush(self.due, (session.end, next(self._seq), session))

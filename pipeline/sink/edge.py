@@ -4,8 +4,11 @@ strategy: consume facts messages (each already a batch of rows), buffer rows per
 insert each table's buffer as one Arrow block when it is large or old enough, or when a
 barrier needs everything before it written. Offsets are committed only after the insert, so a
 crash re-inserts at most the last batch: the ReplacingMergeTree keys (0001) collapse those
-rows, and the views read FINAL. While ClickHouse refuses inserts the edge retries with
-backoff and stops consuming (the buffer is bounded by the batch it holds).
+rows, and the views read FINAL.
+Backpressure: while ClickHouse refuses inserts the edge pauses its partitions (the facts wait
+in Kafka, not in memory), retries with exponential backoff up to MAX_BACKOFF_S, logs each
+wait, and resumes when an insert succeeds. Memory stays bounded: at most MAX_ROWS rows plus
+one poll (MAX_MESSAGES messages of at most 1 000 rows) are held.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
 from pipeline import codec
@@ -31,7 +34,8 @@ from pipeline.topics import Topics
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 25_000  # rows held per table before an insert: bounds the buffer (~40 MB)
+MAX_ROWS = 25_000  # rows held before an insert: bounds the buffer (~40 MB)
+MAX_MESSAGES = 32  # facts messages taken per poll (each at most 1 000 rows)
 MAX_AGE_S = 0.5
 MAX_BACKOFF_S = 30.0
 
@@ -46,6 +50,8 @@ class SinkEdge:
         self._barriers: dict[int, BarrierTracker] = {}
         self._reached: list[tuple[str, int]] = []
         self._written_barriers: set[tuple[str, int]] = set()
+        self.paused = False
+        """True while ClickHouse refuses inserts and the facts partitions are paused."""
 
     async def run(self, stopping: asyncio.Event) -> None:
         cons = consumer(self._bootstrap, "parcours-sink", self._topics.facts.name)
@@ -53,18 +59,18 @@ class SinkEdge:
         last_write = time.monotonic()
         try:
             while not (stopping.is_set() and await caught_up(cons)):
-                batch = await cons.getmany(timeout_ms=100, max_records=20_000)
+                batch = await cons.getmany(timeout_ms=100, max_records=MAX_MESSAGES)
                 with self._stats.timed("sink_decode"):
                     for tp, messages in batch.items():
                         for message in messages:
                             self._take(tp, message.value)
                 age = time.monotonic() - last_write
                 if self._rows() >= MAX_ROWS or self._reached or (self._rows() and age >= MAX_AGE_S):
-                    await self._write(stopping)
+                    await self._write(cons)
                     last_write = time.monotonic()
                 if batch:
                     await cons.commit()
-            await self._write(stopping)
+            await self._write(cons)
             await cons.commit()
         finally:
             await cons.stop()
@@ -88,22 +94,33 @@ class SinkEdge:
     def _rows(self) -> int:
         return sum(len(rows) for rows in self._buffer.values())
 
-    async def _write(self, stopping: asyncio.Event) -> None:
-        delay = 0.5
+    async def _write(self, cons: AIOKafkaConsumer) -> None:
+        """Insert everything buffered; while ClickHouse refuses, stop consuming and retry."""
+        delay, paused_at = 0.5, 0.0
         while True:
             try:
                 await asyncio.to_thread(self._insert_all)
-                return
+                break
             except Terminal:
                 raise
             except Exception as exc:  # driver errors are classified in one place
                 error = exc if isinstance(exc, SinkUnavailable) else classify_clickhouse(exc)
                 if isinstance(error, Terminal):
                     raise error from exc
-                log.warning("ClickHouse insert failed (%s); %d rows held, retrying in %.1fs",
-                            str(error).splitlines()[0], self._rows(), delay)
+                if not paused_at:
+                    paused_at = time.monotonic()
+                    cons.pause(*cons.assignment())
+                    self.paused = True
+                log.warning("ClickHouse refuses inserts (%s); holding %d rows, consumption paused, "
+                            "retrying in %.1fs", str(error).splitlines()[0], self._rows(), delay)
                 await asyncio.sleep(delay)
+                await cons.getmany(timeout_ms=0)  # paused: returns nothing, but keeps group membership
                 delay = min(delay * 2, MAX_BACKOFF_S)
+        if paused_at:
+            cons.resume(*cons.assignment())
+            self.paused = False
+            log.warning("ClickHouse accepts inserts again after %.1fs; consumption resumed",
+                        time.monotonic() - paused_at)
 
     def _insert_all(self) -> None:
         with lock:
