@@ -6,6 +6,7 @@
                                 raw email/phone are hashed here; 404 when unknown
   GET /barriers/{id}            facts partitions this worker's sink has written up to an
                                 end-of-input barrier (replays and tests wait on it)
+  GET /metrics                  Prometheus text format (pipeline/metrics.py)
 
 Every worker holds the whole identity graph, so any worker resolves the identifier; the
 profile itself lives with the person's sessions, on the worker that owns the person's
@@ -15,6 +16,8 @@ partition of `parcours.events.by_person`: a request that lands elsewhere is forw
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -22,6 +25,8 @@ import faust
 from faust.types import TP
 from faust.web import Request, Response, View
 
+from pipeline import metrics
+from pipeline.errors import ConfigError
 from pipeline.identity.logic import key_of
 from pipeline.ingest.logic import IngestConfig, lookup_value
 from pipeline.topics import partition_of
@@ -35,6 +40,7 @@ FORWARDED = "X-Parcours-Forwarded"
 def register(app: faust.App, pipeline: Pipeline) -> None:
     rt = pipeline.rt
     cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country, rt.settings.extra_identifier_kinds)
+    metrics.register(app, pipeline)
 
     @app.page("/health")
     class Health(View):
@@ -74,6 +80,27 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             sink = pipeline.sink
             reached = sorted(p for b, p in (sink.reached if sink else set()) if b == barrier_id)
             return self.json({"barrier": barrier_id, "partitions": reached, "sink": sink is not None})
+
+
+def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
+    """Whether the web server could not bind `port` (as Faust binds it: all interfaces)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return True
+            raise
+    return False
+
+
+def require_free_port(port: int) -> None:
+    """Fail before anything starts, rather than with a traceback once the broker runs."""
+    if port_in_use(port):
+        raise ConfigError(f"HTTP port {port} is already in use (PARCOURS_HTTP_PORT)",
+                          hint="stop the other process (another `parcours up`?) or set PARCOURS_HTTP_PORT "
+                               "to a free port")
 
 
 def owner_of(app: faust.App, topic: str, partition: int) -> str | None:

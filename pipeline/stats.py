@@ -1,4 +1,5 @@
-"""In-process counters: what each stage took in and put out (progress lines, summaries)."""
+"""In-process counters: what each stage took in and put out (progress lines, summaries,
+and GET /metrics, see pipeline/metrics.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Observer(Protocol):
+    """Receives one observation per batch or per insert (histograms), never one per event."""
+
+    def batch(self, stage: str, seconds: float) -> None: ...
+
+    def insert(self, table: str, rows: int, seconds: float) -> None: ...
 
 
 @dataclass
@@ -24,6 +34,8 @@ class Stats:
 
     stage_seconds: Counter[str] = field(default_factory=Counter)
     """CPU-side wall time spent inside each stage's handler (not waiting for Kafka)."""
+    observer: Observer | None = field(default=None, repr=False, compare=False)
+    """Set by pipeline/metrics.py when the worker serves /metrics."""
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -31,8 +43,13 @@ class Stats:
         try:
             yield
         finally:
-            self.stage_seconds[stage] += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.stage_seconds[stage] += elapsed
+            if self.observer is not None:
+                self.observer.batch(stage, elapsed)
 
     def sink_inserted(self, table: str, rows: int, seconds: float) -> None:
         self.inserted[table] += rows
         self.insert_seconds += seconds
+        if self.observer is not None:
+            self.observer.insert(table, rows, seconds)

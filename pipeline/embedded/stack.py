@@ -11,6 +11,7 @@ from clickhouse_connect.driver.client import Client
 from pipeline.app import Pipeline
 from pipeline.embedded.broker import EmbeddedBroker
 from pipeline.errors import ConfigError
+from pipeline.http import require_free_port
 from pipeline.settings import Settings, redact_url
 from pipeline.sink.clickhouse import connect
 from pipeline.sink.migrations import migrate, pending
@@ -31,6 +32,8 @@ class Stack:
         return self.settings.kafka_bootstrap or (self.broker.bootstrap if self.broker else "")
 
     async def __aenter__(self) -> Stack:
+        if self.web_port is not None:
+            require_free_port(self.web_port)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         if self.broker is not None:
             self.broker.start()
