@@ -19,6 +19,9 @@ from pipeline.settings import Settings
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "doctor":  # reports a broken configuration rather than stopping on it
+        logs.configure("WARNING")
+        return int(args.run(None, args))
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level)
@@ -48,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="run the embedded stack until Ctrl-C").set_defaults(run=_sync(cmd_up))
     sub.add_parser("worker", help="run one production worker").set_defaults(run=_sync(cmd_worker))
     sub.add_parser("migrate", help="apply pending ClickHouse migrations").set_defaults(run=cmd_migrate)
+    sub.add_parser("doctor", help="check configuration, Kafka, topics and ClickHouse; say what to fix").set_defaults(
+        run=cmd_doctor)
     sql = sub.add_parser("sql", help="run a query against ClickHouse and print a table")
     sql.add_argument("query")
     sql.add_argument("--json", action="store_true", help="one JSON object per row")
@@ -166,6 +171,14 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"applied {migration.version:04d}_{migration.name}")
     print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
     return 0
+
+
+def cmd_doctor(settings: Settings | None, args: argparse.Namespace) -> int:
+    from pipeline import doctor
+
+    checks = doctor.run()
+    print(doctor.render(checks))
+    return 1 if any(c.status == doctor.FAIL for c in checks) else 0
 
 
 def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,0 +1,209 @@
+"""`parcours doctor`: checks what a run needs, and says for each check what to fix.
+
+Checks, in the order a run meets them: settings parse; the data dir is writable; the PII salt
+(explicit, or kept in the data dir); the HTTP port is free; Kafka (the configured cluster
+answers, or the embedded broker binary is there and starts); the declared topics and their
+partition counts (configured cluster only: the embedded broker starts empty); ClickHouse
+(connects, credentials accepted, migrations applied). Read-only against the servers: it
+creates no topic, table or ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import ParcoursError, classify_clickhouse
+from pipeline.settings import Settings, read_dotenv, redact_url
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+#: Seconds doctor waits for a Kafka cluster's metadata (a run waits 30: doctor answers fast).
+KAFKA_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        line = f"{self.status:<5} {self.name:<12} {self.detail}"
+        return f"{line}\n{'':18}fix: {self.fix}" if self.fix else line
+
+
+def run(env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> list[Check]:
+    """Every check; those that need valid settings are skipped when they do not parse."""
+    env = dict(os.environ if env is None else env)
+    try:
+        settings = Settings.from_env(env, dotenv)
+    except ParcoursError as error:
+        return [Check("settings", FAIL, str(error).splitlines()[0], error.hint)]
+    except OSError as exc:  # the per-install salt could not be written into the data dir
+        return [Check("settings", FAIL, f"cannot use the data dir: {exc}",
+                      "set PARCOURS_DATA_DIR to a directory this user can write")]
+    merged = {**read_dotenv(dotenv or Path(".env")), **env}
+    checks = [_settings(settings)]
+    for check in (_data_dir, lambda s: _salt(s, merged), _http_port, _kafka, _clickhouse):
+        checks.extend(_guarded(check, settings))
+    return checks
+
+
+def _guarded(check: Callable[[Settings], Check | list[Check] | None], settings: Settings) -> Iterator[Check]:
+    """A check that raises is a failed check, not a crashed doctor."""
+    try:
+        result = check(settings)
+    except ParcoursError as error:
+        name = getattr(check, "__name__", "check").strip("_<>")
+        yield Check(name, FAIL, str(error).splitlines()[0], error.hint)
+        return
+    if isinstance(result, Check):
+        yield result
+    elif result:
+        yield from result
+
+
+def _settings(s: Settings) -> Check:
+    broker = s.kafka_bootstrap or "embedded broker"
+    return Check("settings", OK, f"Kafka {broker}, ClickHouse {redact_url(s.clickhouse_url)}, "
+                                 f"HTTP port {s.http_port}, data dir {s.data_dir}")
+
+
+def _data_dir(s: Settings) -> Check:
+    try:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=s.data_dir, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check("data dir", FAIL, f"{s.data_dir} is not writable: {exc.strerror}",
+                     "set PARCOURS_DATA_DIR to a directory this user can write, or fix its permissions")
+    return Check("data dir", OK, f"{s.data_dir} is writable")
+
+
+def _salt(s: Settings, env: Mapping[str, str]) -> Check:
+    explicit = bool(env.get("PARCOURS_PII_SALT"))
+    if not explicit and not s.embedded_broker:
+        # Each worker would invent its own salt in its own data dir: the same email would hash
+        # differently on each, and persons would never stitch across workers.
+        return Check("pii salt", FAIL, "no PARCOURS_PII_SALT while running against a Kafka cluster",
+                     "set the same PARCOURS_PII_SALT (e.g. `openssl rand -hex 32`) for every worker")
+    if explicit and len(s.pii_salt) < 16:
+        return Check("pii salt", WARN, f"PARCOURS_PII_SALT is short ({len(s.pii_salt)} characters)",
+                     "use 32+ random characters; changing it later splits every known person")
+    where = "PARCOURS_PII_SALT" if explicit else f"{s.data_dir / 'pii_salt'} (per install)"
+    return Check("pii salt", OK, f"from {where}")
+
+
+def _http_port(s: Settings) -> Check:
+    from pipeline.http import port_in_use
+
+    if port_in_use(s.http_port):
+        return Check("http port", FAIL, f"port {s.http_port} is already in use",
+                     "stop the other process (another `parcours up`?) or set PARCOURS_HTTP_PORT to a free port")
+    return Check("http port", OK, f"port {s.http_port} is free")
+
+
+def _kafka(s: Settings) -> list[Check]:
+    if s.kafka_bootstrap is None:
+        # The embedded broker starts empty and the stack creates the topics: nothing to compare.
+        return [_embedded_broker(s)]
+    try:
+        existing = _topic_partitions(s.kafka_bootstrap)
+    except ParcoursError as error:
+        return [Check("kafka", FAIL, str(error).splitlines()[0], error.hint)]
+    return [Check("kafka", OK, f"{s.kafka_bootstrap} answers"), *_topics(existing)]
+
+
+def _embedded_broker(s: Settings) -> Check:
+    from pipeline.embedded.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(s.data_dir)
+    try:
+        broker.start(timeout=20)
+    except ParcoursError as error:
+        return Check("kafka", FAIL, f"the embedded broker does not start: {str(error).splitlines()[0]}",
+                     error.hint or "set PARCOURS_KAFKA_BOOTSTRAP to a Kafka cluster instead")
+    finally:
+        broker.stop()
+    return Check("kafka", OK, "embedded broker binary present, starts and accepts connections")
+
+
+def _topic_partitions(bootstrap: str) -> dict[str, int]:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    from pipeline.errors import Terminal
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")})
+    try:
+        metadata = admin.list_topics(timeout=KAFKA_TIMEOUT_S)
+    except KafkaException as exc:
+        reason = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)  # KafkaError
+        raise Terminal(f"cannot reach Kafka at {bootstrap}: {reason}",
+                       hint="check PARCOURS_KAFKA_BOOTSTRAP (host:port, reachable from here), "
+                            "or unset it to use the embedded broker") from exc
+    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+def _topics(existing: Mapping[str, int]) -> list[Check]:
+    """Each declared topic against the cluster's {name: partitions}."""
+    from pipeline.topics import topics
+
+    checks = []
+    for topic in topics().all():
+        have = existing.get(topic.name)
+        if have is None:
+            checks.append(Check("topic", WARN, f"{topic.name} is missing ({topic.partitions} partitions declared)",
+                                "workers create it at start; where they may not, create it with that many partitions"))
+        elif have != topic.partitions:
+            checks.append(Check("topic", FAIL, f"{topic.name} has {have} partitions, infra/kafka/topics.toml "
+                                               f"declares {topic.partitions}",
+                                "keys are placed by the declared count: make the topic and the file agree"))
+        else:
+            checks.append(Check("topic", OK, f"{topic.name}: {have} partitions"))
+    return checks
+
+
+def _clickhouse(s: Settings) -> list[Check]:
+    from pipeline.sink.clickhouse import connect
+
+    where = redact_url(s.clickhouse_url)
+    try:
+        client = connect(s)
+        client.query("SELECT 1")
+    except ParcoursError as error:
+        return [Check("clickhouse", FAIL, str(error).splitlines()[0], error.hint)]
+    except Exception as exc:  # driver errors are classified in one place
+        error = classify_clickhouse(exc)
+        return [Check("clickhouse", FAIL, f"{where}: {str(error).splitlines()[0]}", error.hint)]
+    return [Check("clickhouse", OK, f"{where} answers, credentials accepted"), _migrations(s, client)]
+
+
+def _migrations(s: Settings, client: object) -> Check:
+    from pipeline.sink.migrations import discover
+
+    try:
+        rows = client.query("SELECT version FROM parcours.schema_migrations FINAL").result_rows  # type: ignore[attr-defined]
+        done = {row[0] for row in rows}
+    except Exception as exc:
+        if "UNKNOWN_TABLE" not in str(exc) and "UNKNOWN_DATABASE" not in str(exc):
+            error = classify_clickhouse(exc)
+            return Check("migrations", FAIL, str(error).splitlines()[0], error.hint)
+        done = set()
+    missing = [f"{m.version:04d}_{m.name}" for m in discover() if m.version not in done]
+    if not missing:
+        return Check("migrations", OK, f"all {len(done)} applied")
+    if s.embedded_clickhouse:
+        return Check("migrations", OK, f"{len(missing)} pending: the embedded stack applies them at start")
+    return Check("migrations", FAIL, f"{len(missing)} not applied: {', '.join(missing)}", "run `parcours migrate`")
+
+
+def render(checks: list[Check]) -> str:
+    failed = sum(c.status == FAIL for c in checks)
+    summary = f"{failed} check(s) failed" if failed else "all checks passed"
+    return "\n".join([c.render() for c in checks] + [summary])

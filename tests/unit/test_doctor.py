@@ -1,0 +1,163 @@
+"""`parcours doctor` checks, one bad configuration at a time (no broker, no ClickHouse server:
+the servers are unreachable ports or a stub that answers like ClickHouse refusing a password)."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline import doctor
+from pipeline.doctor import FAIL, OK, WARN, Check
+from pipeline.settings import Settings
+from pipeline.topics import topics
+
+
+def env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"PARCOURS_DATA_DIR": str(tmp_path / "data"), "PARCOURS_PII_SALT": "a-long-enough-test-salt", **extra}
+
+
+def settings(tmp_path: Path, **extra: str) -> Settings:
+    return Settings.from_env(env(tmp_path, **extra), dotenv=tmp_path / "no.env")
+
+
+def by_name(checks: list[Check], name: str) -> Check:
+    (check,) = [c for c in checks if c.name == name]
+    return check
+
+
+def test_unparsable_settings_stop_the_other_checks(tmp_path: Path) -> None:
+    checks = doctor.run(env(tmp_path, PARCOURS_HTTP_PORT="sixty"), dotenv=tmp_path / "no.env")
+    assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+    assert "PARCOURS_HTTP_PORT" in checks[0].detail and checks[0].fix
+
+
+def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / "file" / "data"), "PARCOURS_PII_SALT": "x" * 32},
+                          dotenv=tmp_path / "no.env")
+    check = doctor._data_dir(s)
+    assert check.status == FAIL and "PARCOURS_DATA_DIR" in check.fix
+    # without an explicit salt the settings themselves cannot be built (the salt lives there)
+    checks = doctor.run({"PARCOURS_DATA_DIR": str(tmp_path / "file" / "data")}, dotenv=tmp_path / "no.env")
+    assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+
+
+def test_salt(tmp_path: Path) -> None:
+    cluster = settings(tmp_path, PARCOURS_KAFKA_BOOTSTRAP="kafka:9092")
+    assert doctor._salt(cluster, {}).status == FAIL  # every worker would invent its own
+    assert "PARCOURS_PII_SALT" in doctor._salt(cluster, {}).fix
+    assert doctor._salt(cluster, {"PARCOURS_PII_SALT": "a-long-enough-test-salt"}).status == OK
+    short = settings(tmp_path, PARCOURS_PII_SALT="abc")
+    assert doctor._salt(short, {"PARCOURS_PII_SALT": "abc"}).status == WARN
+    embedded = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / "d2")}, dotenv=tmp_path / "no.env")
+    assert doctor._salt(embedded, {}).status == OK  # per-install salt kept in the data dir
+
+
+def test_http_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        check = doctor._http_port(settings(tmp_path, PARCOURS_HTTP_PORT=str(port)))
+    assert check.status == FAIL and "PARCOURS_HTTP_PORT" in check.fix
+    assert doctor._http_port(settings(tmp_path, PARCOURS_HTTP_PORT=str(port))).status == OK  # closed now
+
+
+def test_unreachable_kafka(tmp_path: Path) -> None:
+    checks = doctor._kafka(settings(tmp_path, PARCOURS_KAFKA_BOOTSTRAP="127.0.0.1:1"))
+    assert [(c.name, c.status) for c in checks] == [("kafka", FAIL)]  # no topic check without a broker
+    assert "127.0.0.1:1" in checks[0].detail and "PARCOURS_KAFKA_BOOTSTRAP" in checks[0].fix
+
+
+def test_topics_against_declared_partitions() -> None:
+    declared = {t.name: t.partitions for t in topics().all()}
+    raw, facts = topics().raw.name, topics().facts.name
+    checks = doctor._topics({raw: declared[raw], facts: declared[facts] + 1})
+    status = {c.detail.split()[0].rstrip(":"): c.status for c in checks}
+    assert status[raw] == OK
+    assert status[facts] == FAIL
+    assert {s for name, s in status.items() if name not in (raw, facts)} == {WARN}  # missing: workers create them
+    assert len(checks) == len(declared)
+
+
+class _RefusesPassword(http.server.BaseHTTPRequestHandler):
+    """Answers every request as a ClickHouse server refusing the credentials."""
+
+    def _refuse(self) -> None:
+        body = (b"Code: 516. DB::Exception: bob: Authentication failed: password is incorrect, or there is no "
+                b"user with such name. (AUTHENTICATION_FAILED) (version 25.8.1.1)\n")
+        self.send_response(516)
+        self.send_header("X-ClickHouse-Exception-Code", "516")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _refuse
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing_clickhouse() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusesPassword)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_clickhouse_refuses_credentials(tmp_path: Path, refusing_clickhouse: int) -> None:
+    url = f"http://bob:wrong@127.0.0.1:{refusing_clickhouse}/parcours"
+    (check,) = doctor._clickhouse(settings(tmp_path, PARCOURS_CLICKHOUSE_URL=url))
+    assert check.status == FAIL
+    assert "credentials" in check.detail and "wrong" not in check.detail  # the password is never shown
+    assert "user and password" in check.fix
+
+
+def test_clickhouse_unreachable(tmp_path: Path) -> None:
+    (check,) = doctor._clickhouse(settings(tmp_path, PARCOURS_CLICKHOUSE_URL="http://bob:pw@127.0.0.1:1/parcours"))
+    assert check.status == FAIL and "unreachable" in check.detail and "PARCOURS_CLICKHOUSE_URL" in check.fix
+
+
+class _Ledger:
+    """A client whose schema_migrations holds `versions` (or does not exist)."""
+
+    def __init__(self, versions: list[int] | None) -> None:
+        self.versions = versions
+
+    def query(self, sql: str) -> Any:
+        if self.versions is None:
+            raise RuntimeError("Code: 60. DB::Exception: Table parcours.schema_migrations does not exist. (UNKNOWN_TABLE)")
+        return type("Result", (), {"result_rows": [(v,) for v in self.versions]})()
+
+
+def test_missing_migrations(tmp_path: Path) -> None:
+    server = settings(tmp_path, PARCOURS_CLICKHOUSE_URL="http://u:p@clickhouse:8123/parcours")
+    check = doctor._migrations(server, _Ledger([1, 2]))
+    assert check.status == FAIL and "0003_" in check.detail and check.fix == "run `parcours migrate`"
+    assert doctor._migrations(server, _Ledger(None)).status == FAIL  # nothing applied at all
+    every = [m.version for m in doctor_migrations()]
+    assert doctor._migrations(server, _Ledger(every)).status == OK
+    assert doctor._migrations(settings(tmp_path), _Ledger([1])).status == OK  # the embedded stack migrates itself
+
+
+def doctor_migrations() -> list[Any]:
+    from pipeline.sink.migrations import discover
+
+    return discover()
+
+
+def test_render_says_what_failed() -> None:
+    text = doctor.render([Check("kafka", FAIL, "cannot reach Kafka", "check PARCOURS_KAFKA_BOOTSTRAP"),
+                          Check("settings", OK, "fine")])
+    assert "FAIL  kafka" in text and "fix: check PARCOURS_KAFKA_BOOTSTRAP" in text
+    assert text.endswith("1 check(s) failed")
