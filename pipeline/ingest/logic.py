@@ -30,6 +30,9 @@ from pipeline.taxonomy import Taxonomy, identity_kinds, taxonomy
 
 MAX_BYTES = 64 * 1024
 MAX_FUTURE_MS = 24 * 3600 * 1000
+#: Earliest accepted event time (epoch ms): toDate(), which orders and partitions the fact
+#: tables and buckets the daily views, is only defined from 1970-01-01.
+MIN_OCCURRED_MS = 0
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,14 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
         raise Rejected("not_an_object", type(message).__name__)
     if segment.is_segment(message):
         message = segment.to_parcours(message)
-    event_id = _text(message, "event_id", 128)
-    event_type = _text(message, "event_type", 128)
-    channel = _text(message, "channel", 64).lower()
+    event_id = _event_id(_text(message, "event_id", 128), cfg)
+    event_type = _label(_text(message, "event_type", 128))
+    channel = _label(_text(message, "channel", 64)).lower()
     occurred_at = parse_time(message.get("occurred_at"))
     if occurred_at - now_ms > MAX_FUTURE_MS:
         raise Rejected("occurred_at_in_future", "more than 24 h ahead")
+    if occurred_at < MIN_OCCURRED_MS:
+        raise Rejected("invalid_occurred_at", "before 1970-01-01T00:00:00Z")
     identifiers = normalise_identifiers(message.get("identifiers"), cfg)
     properties = _object(message, "properties")
     touchpoint = message.get("touchpoint")
@@ -159,6 +164,18 @@ def _text(message: dict[str, Any], field: str, limit: int) -> str:
     if not value or len(value) > limit:
         raise Rejected(f"invalid_{field}", f"length must be 1-{limit}")
     return value
+
+
+def _event_id(value: str, cfg: IngestConfig) -> str:
+    """An event id that carries an email or is a phone number is replaced by its keyed hash:
+    deterministic, so re-sends are still recognised as duplicates downstream."""
+    return cfg.hasher.hash("event_id", value) if identifier_is_pii(value) else value
+
+
+def _label(value: str) -> str:
+    """A required label (event type, channel) with anything PII-looking masked: it becomes a
+    column and a dimension in every view."""
+    return mask_text(value) if looks_like_pii(value) else value
 
 
 def _free_text(value: object, limit: int) -> str:

@@ -23,6 +23,12 @@ _EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w\-]++(?:\.[\w\-]++)++")
 _PHONE = re.compile(r"(?<![\w])\+?\(?\d(?:[ .\-()]{0,2}+\d){8,14}+(?!\w|:\d)")
 # A whole identifier value that is a phone number: international (+, 00) or national (0) prefix.
 _PHONE_ID = re.compile(r"(?:\+|0)[\d .\-()]{8,24}")
+# An international number anywhere in an id ("sms-+33612345678"): '+' then 9 to 15 digits.
+# A national form (leading 0) only counts as the whole value: inside an id it cannot be told
+# from a UUID segment or a numeric key.
+# Not possessive, so that "+33612345678-20261103" still finds its 11 digits: backtracking is
+# bounded by the 14 repetitions, per '+'.
+_PHONE_INTL = re.compile(r"\+\(?\d(?:[ .\-()]{0,2}\d){8,14}(?!\d)")
 
 
 def normalise_email(value: str) -> str | None:
@@ -55,14 +61,20 @@ class Hasher:
 
 
 def mask_text(text: str) -> str:
-    """Replace anything that looks like an email or a phone number."""
+    """Replace anything that looks like an email or a phone number. NULs are dropped first: a
+    UTF-16 payload decoded as UTF-8 (a dead letter's bytes) has one after every ASCII
+    character, which would hide every address from the patterns."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 
 
 def identifier_is_pii(text: str) -> bool:
-    """A whole identifier value that is an email or a phone number (a login, a CRM key):
-    stricter than `looks_like_pii`, so that numeric ids and UUIDs are kept as they are."""
-    if _EMAIL.fullmatch(text.strip()):
+    """An id value (a login, a CRM key, an event id) that carries an email or an international
+    phone number anywhere, or is a whole phone number: stricter than `looks_like_pii` on
+    phones, whose pattern also matches digit runs inside UUIDs and numeric ids, which must be
+    kept as they are."""
+    if _EMAIL.search(text) or _PHONE_INTL.search(text):
         return True
     return bool(_PHONE_ID.fullmatch(text.strip())) and 9 <= sum(c.isdigit() for c in text) <= 15
 
@@ -78,7 +90,8 @@ def mask_tree(value: object, depth: int = 0) -> object:
     if depth > 32:
         return None
     if isinstance(value, dict):
-        return {k: mask_tree(v, depth + 1) for k, v in value.items()}
+        # Keys too: a form field named after its value ({"jane@x.com": true}) is not rare.
+        return {(mask_text(k) if looks_like_pii(k) else k): mask_tree(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_tree(v, depth + 1) for v in value]
     return value

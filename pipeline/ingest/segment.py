@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from pipeline.ingest.outcomes import Rejected
+from pipeline.ingest.pii import looks_like_pii, mask_text
 from pipeline.taxonomy import segment_mapping, taxonomy
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -46,12 +47,15 @@ def to_parcours(message: dict[str, Any]) -> dict[str, Any]:
 def _track_event_type(name: object, mapping: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name.strip():
         raise Rejected("segment_missing_event", "track message without an event name")
-    return str(mapping["track_events"].get(name) or snake(name))
+    # Masked before snake_casing, which would otherwise hide an email or a phone number from
+    # the masking that every label gets later ("Jane@x.com" -> "jane_x_com").
+    return str(mapping["track_events"].get(name) or snake(mask_text(name) if looks_like_pii(name) else name))
 
 
 def _channel(properties: dict[str, Any], context: dict[str, Any], default: str) -> str:
-    if isinstance(properties.get("channel"), str):
-        return str(properties["channel"])
+    named = properties.get("channel")
+    if isinstance(named, str) and named.strip():  # an empty channel property means "not said"
+        return named
     named = context.get("channel")
     if isinstance(named, str) and named.lower() in taxonomy().channels:
         return named.lower()

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import json
-import re
-import tomllib
-from pathlib import Path
 from typing import Any
 
-import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
-
-ROOT = Path(__file__).resolve().parents[2]
-IDENTITY = tomllib.loads((ROOT / "schemas" / "identity.toml").read_text())
-KINDS = [k["name"] for k in IDENTITY["kinds"]]
-HASHED = {k["name"] for k in IDENTITY["kinds"] if k["hashed"]}
-JUNK = list(IDENTITY["junk_values"])
-HEX32 = re.compile(r"[0-9a-f]{32}")
+from tests.property.hostile import (
+    HASHED,
+    HEX32,
+    JUNK,
+    KINDS,
+    NATIVE,
+    SEGMENT,
+    check_event,
+    check_outcome,
+    dead_letter_text,
+    frame,
+    hostile_messages,
+    js,
+    leaks,
+    nested,
+    obj,
+)
 
 CFG = IngestConfig.build(b"test-salt")
 NOW_MS = 1_793_704_522_120  # 2026-11-03T11:15:22.120Z
@@ -47,14 +54,9 @@ json_values = st.recursive(
     max_leaves=12,
 )
 
-# Objects that look like events: a valid native or Segment message in which a random subset of
-# the real field names is replaced by values of random types, or removed.
-NATIVE = {"event_id": "e-1", "event_type": "purchase", "occurred_at": "2026-11-03T10:15:22Z",
-          "channel": "web", "identifiers": {"user_id": "u-42", "email": "jane@example.com"},
-          "properties": {"revenue": 10, "note": "06 12 34 56 78"}, "context": {"a": "b"}}
-SEGMENT = {"type": "track", "messageId": "m-1", "anonymousId": "a-1", "event": "Order Completed",
-           "timestamp": "2026-11-03T10:15:22Z", "properties": {"revenue": 10},
-           "traits": {"email": "jane@example.com"}, "context": {"traits": {"phone": "0612345678"}}}
+# Objects that look like events: a valid native or Segment message (tests/property/hostile.py)
+# in which a random subset of the real field names is replaced by values of random types, or
+# removed.
 
 
 @st.composite
@@ -72,51 +74,11 @@ def dumps(value: Any) -> bytes:
 
 
 def check_total(raw: bytes) -> dict[str, Any] | DeadLetter:
+    """No exception escapes; a valid event meets the invariants, a dead letter has a reason;
+    no raw email or phone in either (tests/property/hostile.py has the oracle)."""
     out = ingest_one(raw, CFG, NOW_MS)
-    assert isinstance(out, dict | DeadLetter), type(out)
-    if isinstance(out, DeadLetter):
-        assert isinstance(out.reason, str) and out.reason
-        assert out.code and ":" not in out.code
-    else:
-        check_event(out)
+    check_outcome(raw, out, NOW_MS)
     return out
-
-
-def check_event(event: dict[str, Any]) -> None:
-    assert isinstance(event["event_id"], str) and 1 <= len(event["event_id"]) <= 128
-    assert isinstance(event["event_type"], str) and event["event_type"]
-    assert isinstance(event["channel"], str) and event["channel"] == event["channel"].lower()
-    assert isinstance(event["occurred_at"], int)
-    assert event["occurred_at"] - NOW_MS <= 24 * 3600 * 1000
-    ids = event["identifiers"]
-    assert isinstance(ids, dict) and ids
-    assert set(ids) <= set(KINDS)
-    for kind, value in ids.items():
-        assert isinstance(value, str) and value
-        assert value.strip().lower() not in JUNK
-        if kind in HASHED:
-            assert HEX32.fullmatch(value), (kind, value)
-    assert "@" not in ids.get("email", "")
-    assert type(event["revenue"]) is float
-    assert event["csat"] is None or 1 <= event["csat"] <= 5
-    assert event["nps"] is None or 0 <= event["nps"] <= 10
-    for text in strings(event["properties"]) + strings(event["context"]):
-        assert not any(pii in text.lower() for pii in RAW_PII), text
-    orjson.dumps(event)  # it must travel on an internal topic
-
-
-RAW_PII = ["jane.doe@example.com", "jane@example.com", "06 12 34 56 78", "0612345678"]
-
-
-def strings(value: Any) -> list[str]:
-    """Every string value (not key) in a JSON tree."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return []
 
 
 @SETTINGS
@@ -189,7 +151,7 @@ def test_generators_do_reach_the_accepted_path() -> None:
                             "occurred_at": "2026-11-03T10:15:22.120Z", "channel": "web",
                             "identifiers": {"email": " Jane.Doe@Example.com"}}), CFG, NOW_MS)
     assert isinstance(out, dict)
-    check_event(out)
+    check_event(out, NOW_MS)
 
 
 # ------------------------------------------------------------------------- key order
@@ -231,3 +193,124 @@ def test_key_order_does_not_change_the_outcome(event: dict[str, Any], rnd: Any) 
         assert isinstance(second, DeadLetter) and first.code == second.code
     else:
         assert first == second
+
+
+# ------------------------------------------------------------------------- hostile input
+
+
+@SETTINGS
+@given(hostile_messages())
+def test_hostile_messages_end_as_a_valid_event_or_a_dead_letter(raw: bytes) -> None:
+    check_total(raw)
+
+
+@SETTINGS
+@given(st.sampled_from([b'"u-42"', b'"web"', b'"call 06 12 34 56 78"', b'"e-1"']), st.binary(max_size=64))
+def test_arbitrary_bytes_inside_a_string_of_a_valid_event(target: bytes, junk: bytes) -> None:
+    """Invalid UTF-8, raw control characters, stray quotes and backslashes inside a field."""
+    check_total(js(NATIVE).replace(target, b'"' + junk + b'"', 1))
+
+
+def _native(**fields: Any) -> bytes:
+    return js({**NATIVE, **fields})
+
+
+def _with_raw(field: str, value: bytes) -> bytes:
+    """NATIVE with one top-level field written as raw JSON text (NaN, 20-digit integers...)."""
+    return obj([(js(k), js(v)) for k, v in NATIVE.items() if k != field] + [(js(field), value)])
+
+
+def _props(value: bytes) -> bytes:
+    return _with_raw("properties", b'{"revenue":' + value + b"}")
+
+
+def _segment(**fields: Any) -> bytes:
+    return js({**SEGMENT, **fields})
+
+
+# (input, expected): a dead letter's code, or "event" when it must be accepted.
+CATALOGUE: dict[str, tuple[bytes, str]] = {
+    "10 000 nested arrays": (nested(10_000, "array"), "not_json"),
+    "10 000 nested objects": (nested(10_000, "object"), "not_json"),
+    "orjson depth limit inside properties": (_with_raw("properties", b'{"x":' + nested(1100, "array") + b"}"),
+                                             "not_json"),
+    "1 000 levels inside properties": (_with_raw("properties", b'{"x":' + nested(1000, "array") + b"}"), "event"),
+    "NaN literal": (_props(b"NaN"), "not_json"),
+    "Infinity literal": (_props(b"-Infinity"), "not_json"),
+    "1e400": (_props(b"1e400"), "not_json"),
+    "2**64 revenue": (_props(b"18446744073709551616"), "event"),
+    "-0 revenue": (_props(b"-0"), "event"),
+    "revenue as a string NaN": (_props(b'"NaN"'), "event"),
+    "revenue as a bool": (_props(b"true"), "event"),
+    "event_id as a number": (_with_raw("event_id", b"18446744073709551615"), "invalid_event_id"),
+    "event_id as a list": (_native(event_id=["e-1"]), "invalid_event_id"),
+    "event_id null": (_native(event_id=None), "missing_event_id"),
+    "occurred_at as epoch ms": (_native(occurred_at=1793704522120), "invalid_occurred_at"),
+    "occurred_at before 1970": (_native(occurred_at="1969-12-31T23:59:59.999Z"), "invalid_occurred_at"),
+    "occurred_at year 1": (_native(occurred_at="0001-01-01T00:00:00Z"), "invalid_occurred_at"),
+    "identifiers as a list": (_native(identifiers=["u-42"]), "invalid_identifiers"),
+    "identifier values not strings": (_native(identifiers={"user_id": ["u"], "email": {"a": 1}}), "no_identifiers"),
+    "UTF-8 BOM": (b"\xef\xbb\xbf" + js(NATIVE), "not_json"),
+    "NUL after the object": (js(NATIVE) + b"\x00", "not_json"),
+    "NUL escape in a field": (_native(event_id="e\u00001"), "event"),
+    "lone surrogate escape": (_with_raw("context", b'{"x":"\\ud800"}'), "not_json"),
+    "surrogate pair escape": (_with_raw("context", b'{"x":"\\ud83d\\ude00"}'), "event"),
+    "invalid UTF-8": (_with_raw("context", b'{"x":"caf\xe9"}'), "not_json"),
+    "duplicate event_id: the last wins": (_with_raw("event_id", b'"e-2"'), "event"),
+    "exactly 64 KiB": (frame(js(NATIVE), "pad0", 0), "event"),
+    "64 KiB + 1": (frame(js(NATIVE), "pad+1", 0), "oversized"),
+    "UTF-16": (frame(js(NATIVE), "utf16", 0), "not_json"),
+    "segment: unknown type": (_segment(type="group"), "segment_unknown_type"),
+    "segment: type not a string": (_segment(type=["track"]), "missing_event_id"),
+    "segment: traits a list, context.traits a list": (_segment(traits=[1], context={"traits": ["x"]}), "event"),
+    "segment: missing messageId": (js({k: v for k, v in SEGMENT.items() if k != "messageId"}), "missing_event_id"),
+    "segment: timestamp garbage": (_segment(timestamp="yesterday"), "invalid_occurred_at"),
+    "segment: timestamp a number": (_segment(timestamp=1793704522), "invalid_occurred_at"),
+    "segment: event name a dict": (_segment(event={"a": 1}), "segment_missing_event"),
+    "segment: empty channel property": (_segment(properties={"channel": " "}), "event"),
+}
+
+
+def test_catalogue_of_hostile_inputs() -> None:
+    """What happens to each kind of hostile input, spelled out (and kept)."""
+    wrong = {}
+    for name, (raw, expected) in CATALOGUE.items():
+        out = check_total(raw)
+        got = "event" if isinstance(out, dict) else out.code
+        if got != expected:
+            wrong[name] = (expected, got)
+    assert not wrong, wrong
+
+
+def test_duplicate_keys_keep_the_last_value() -> None:
+    raw = b'{"event_id":"e-1",' + js(NATIVE)[1:-1].replace(b'"event_id":"e-1",', b"") + b',"event_id":"e-2"}'
+    out = check_total(raw)
+    assert isinstance(out, dict) and out["event_id"] == "e-2"
+
+
+def test_pii_in_labels_ids_and_keys_never_leaves_ingest() -> None:
+    """Found by the hostile fuzzing: event_type, channel, event_id, property keys and Segment
+    event names used to carry raw emails and phone numbers onto the internal topics."""
+    raw = _native(event_id="sms-+33612345678", event_type="mail jane@example.com", channel="06 12 34 56 78",
+                  properties={"jane@example.com": True}, identifiers={"user_id": "login:Jane.Doe@Example.com"})
+    out = check_total(raw)
+    assert isinstance(out, dict)
+    assert out["event_type"] == "mail [email]" and out["channel"] == "[phone]"
+    assert HEX32.fullmatch(out["event_id"]) and HEX32.fullmatch(out["identifiers"]["user_id"])
+    assert out["properties"] == {"[email]": True}
+    named = check_total(_segment(event="Call 06 12 34 56 78"))
+    assert isinstance(named, dict) and named["event_type"] == "call_phone"
+
+
+def test_the_oracle_can_fail() -> None:
+    """Guard for the leak oracle: every spelling it must catch, a digit run it must not, and an
+    event or an unmasked dead letter that carries one."""
+    for text in ["x Jane.Doe@Example.com", "JANE@EXAMPLE.COM", "+33 6 12 34 56 78", "tel:+33612345678",
+                 "0612345678", "call 33612345678", "\x00".join("jane@example.com")]:
+        assert leaks(text), text
+    assert not leaks("1793704522120612345678") and not leaks("[email] [phone]")
+    event = ingest_one(js(NATIVE), CFG, NOW_MS)
+    assert isinstance(event, dict)
+    with pytest.raises(AssertionError):
+        check_outcome(b"", {**event, "context": {"note": "06 12 34 56 78"}}, NOW_MS)
+    assert leaks(js(NATIVE).decode()) and not leaks(dead_letter_text(js(NATIVE)))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.ingest.pii import (
     Hasher,
+    identifier_is_pii,
     looks_like_pii,
     mask_text,
     mask_tree,
@@ -232,3 +233,22 @@ def test_mask_text_is_linear_on_adversarial_input() -> None:
         assert isinstance(out, str)
         looks_like_pii(text)
         mask_tree({"k": text, "l": [text]})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("login:Jane.Doe@Example.com", True),  # an email anywhere in an id
+        ("sms-+33612345678-20261103", True),  # an international number anywhere
+        ("+33 6 12 34 56 78", True), ("0612345678", True),  # whole phone numbers
+        ("sms-0612345678", False),  # a national form inside an id: kept (cannot be told from keys)
+        ("1b9d6bcd-0123-4567-8901-123456789012", False), ("123456789012", False), ("u-42", False),
+    ],
+)
+def test_identifier_is_pii(value: str, expected: bool) -> None:
+    assert identifier_is_pii(value) is expected
+
+
+def test_mask_text_drops_nuls_so_utf16_text_is_masked() -> None:
+    utf16_as_utf8 = "mail jane@example.com or 06 12 34 56 78".encode("utf-16-le").decode("utf-8", errors="replace")
+    assert mask_text(utf16_as_utf8) == "mail [email] or [phone]"
