@@ -12,6 +12,9 @@ Every worker holds the whole identity graph, so any worker resolves the identifi
 profile itself lives with the person's sessions, on the worker that owns the person's
 partition of `parcours.events.by_person`: a request that lands elsewhere is forwarded there
 (once: a forwarded request is never forwarded again).
+
+The collector (`POST /v1/batch`, `/v1/track`, ... and `/v1/events`: Segment / RudderStack
+SDKs and native batches into the raw topic) is registered here too: pipeline/collector/.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from pipeline import metrics
+from pipeline.collector import routes as collector
 from pipeline.errors import ConfigError
 from pipeline.identity.logic import key_of
 from pipeline.ingest.logic import IngestConfig, lookup_value
@@ -80,6 +84,8 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             sink = pipeline.sink
             reached = sorted(p for b, p in (sink.reached if sink else set()) if b == barrier_id)
             return self.json({"barrier": barrier_id, "partitions": reached, "sink": sink is not None})
+
+    collector.register(app, rt)
 
 
 def port_in_use(port: int, host: str = "0.0.0.0") -> bool:

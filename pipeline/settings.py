@@ -80,6 +80,9 @@ class Settings:
     extra_identifier_kinds: tuple[str, ...] = ()
     """PARCOURS_EXTRA_IDENTIFIER_KINDS: comma-separated identifier kinds beyond those of
     schemas/identity.toml (e.g. `shopify_id,zendesk_id`), weaker than all of them."""
+    write_keys: tuple[str, ...] = field(default=(), repr=False)
+    """PARCOURS_WRITE_KEYS: comma-separated write keys the HTTP collector accepts (Segment /
+    RudderStack SDKs send theirs as the basic-auth user name); empty = any key is accepted."""
 
     @property
     def embedded_broker(self) -> bool:
@@ -109,6 +112,7 @@ class Settings:
             log_level=merged.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
             extra_identifier_kinds=tuple(
                 k.strip() for k in merged.get("PARCOURS_EXTRA_IDENTIFIER_KINDS", "").split(",") if k.strip()),
+            write_keys=tuple(k.strip() for k in merged.get("PARCOURS_WRITE_KEYS", "").split(",") if k.strip()),
         )
 
 

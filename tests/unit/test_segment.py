@@ -250,3 +250,64 @@ def test_message_with_event_type_is_not_segment() -> None:
 def test_segment_pii_in_properties_masked() -> None:
     out = accepted(msg("track", event="Support Ticket", properties={"note": "call 0612345678"}))
     assert out["properties"] == {"note": "call [phone]"}
+
+
+# Messages as the real SDKs build them (segment-analytics-python 2.4, rudder-sdk-python 2.1):
+# nulls for absent ids, `integrations`, `context.library`, `category`, RudderStack's
+# top-level `channel` and identify traits only under context.traits.
+SEGMENT_LIBRARY = {"library": {"name": "analytics-python", "version": "2.4.0"}}
+RUDDER_LIBRARY = {"library": {"name": "analytics-python", "version": "2.1.9"}}
+SDK_STAMP = "2026-11-03T10:15:22.120+00:00"
+
+
+def sdk(kind: str, rudder: bool = False, **fields: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"integrations": {"All": True} if rudder else {}, "anonymousId": None, "userId": None,
+                           "timestamp": SDK_STAMP, "context": dict(RUDDER_LIBRARY if rudder else SEGMENT_LIBRARY),
+                           "type": kind, "messageId": "7f1c2a4e-0b8d-4c52-9d0e-3a6f5b1c2d3e"}
+    if rudder:
+        out["channel"] = "server"
+    out.update(fields)
+    return out
+
+
+@pytest.mark.parametrize("rudder", [False, True])
+def test_sdk_page_before_login(rudder: bool) -> None:
+    out = accepted(sdk("page", rudder, anonymousId="anon-9", category="Shop", name="Home", properties={"path": "/"}))
+    assert (out["event_type"], out["channel"], out["touchpoint"]) == ("page_view", "web", "Home")
+    assert out["identifiers"] == {"anonymous_id": "anon-9"}
+    assert out["occurred_at"] == T0_MS
+    assert out["properties"] == {"path": "/"}
+
+
+def test_sdk_identify_segment_traits_and_rudder_context_traits_give_the_same_identifiers() -> None:
+    segment_msg = sdk("identify", userId="u-42", anonymousId="anon-9", traits={"email": "Jane.Doe@Example.com"})
+    rudder_msg = sdk("identify", True, userId="u-42", anonymousId="anon-9",
+                     context={"traits": {"email": "Jane.Doe@Example.com"}, **RUDDER_LIBRARY})
+    expected = {"anonymous_id": "anon-9", "user_id": "u-42", "email": h("email", "jane.doe@example.com")}
+    for message in (segment_msg, rudder_msg):
+        out = accepted(message)
+        assert out["event_type"] == "identify" and out["identifiers"] == expected
+        assert b"jane.doe@example.com" not in orjson.dumps(out).lower()
+
+
+@pytest.mark.parametrize("rudder", [False, True])
+def test_sdk_order_completed_is_a_purchase_on_web_whatever_the_sdk_platform(rudder: bool) -> None:
+    out = accepted(sdk("track", rudder, userId="u-42", event="Order Completed",
+                       properties={"revenue": 59.9, "currency": "EUR", "order_id": "O-1"}))
+    assert (out["event_type"], out["channel"], out["stage"]) == ("purchase", "web", "purchase")
+    assert (out["revenue"], out["currency"], out["order_id"]) == (59.9, "EUR", "O-1")
+    assert out["identifiers"] == {"user_id": "u-42"}
+
+
+@pytest.mark.parametrize("rudder", [False, True])
+def test_sdk_screen_and_alias(rudder: bool) -> None:
+    screen = accepted(sdk("screen", rudder, userId="u-42", name="Basket", category=None, properties={}))
+    assert (screen["event_type"], screen["channel"], screen["touchpoint"]) == ("screen_view", "app", "Basket")
+    alias = accepted(sdk("alias", rudder, previousId="anon-9", userId="u-42"))
+    assert alias["identifiers"] == {"anonymous_id": "anon-9", "user_id": "u-42"}
+
+
+def test_collector_stamped_message_uses_timestamp_over_original_and_sent_at() -> None:
+    message = sdk("track", event="x", anonymousId="anon-9", originalTimestamp="2026-11-03T09:00:00Z",
+                  sentAt="2026-11-03T09:01:00Z", receivedAt="2026-11-03T10:16:22.120Z")
+    assert accepted(message)["occurred_at"] == T0_MS

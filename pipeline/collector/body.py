@@ -1,0 +1,51 @@
+"""Request bodies: decompression, the size limit and JSON parsing, each refusal with a hint."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+
+from pipeline.collector.errors import Refused
+
+MAX_BODY_BYTES = 500 * 1024
+"""Per request, decompressed (Segment's batch limit). It also keeps every message far below
+Kafka's default 1 MB message size, so producing never fails for size."""
+
+
+def gunzip(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A gzip body decompressed, at most `limit` bytes. Recognised by its magic bytes, not the
+    header: aiohttp already decompresses `Content-Encoding: gzip`, so it may come either way."""
+    if body[:2] != b"\x1f\x8b":
+        return check_size(body, limit)
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise Refused(400, "invalid_gzip", f"the body is not valid gzip ({exc})",
+                      "gzip the whole JSON body, or send it uncompressed") from None
+    if not inflater.eof and len(out) <= limit:
+        raise Refused(400, "invalid_gzip", "the gzip body is truncated", "send the whole gzip stream")
+    return check_size(out, limit)
+
+
+def check_size(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
+    if len(body) > limit:
+        raise Refused(413, "body_too_large", f"the request body is over {limit:,} bytes (decompressed)",
+                      "send smaller batches (RudderStack SDK: lower upload_size)")
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Refused(400, "invalid_json", f"the body is not valid JSON: {exc}",
+                      "send JSON (Content-Type: application/json, gzip allowed)") from None
+
+
+def not_empty(body: bytes) -> bytes:
+    if not body.strip():
+        raise Refused(400, "empty_body", "the request body is empty", "send at least one message")
+    return body

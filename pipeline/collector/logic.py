@@ -1,0 +1,150 @@
+"""Pure collector logic: a request body -> the raw messages to produce, or Refused.
+
+strategy: the collector is a lossless door to `parcours.events.raw`. It checks only what
+it alone can check (the write key, the envelope: JSON, `batch` an array; the request size)
+and passes every message on, one JSON object per Kafka message. Whether a message is a
+valid event is ingest's decision: a message without an id, with a bad timestamp or above
+ingest's 64 KiB limit becomes a dead letter with its reason and exact bytes, as a malformed
+line of `parcours replay` does. So one bad message never costs its batch, nothing is
+dropped silently, and oversized messages are also named in the reply's `warnings`.
+
+Segment's server-side additions are made here, because only the collector knows them: the
+batch's shared `context`, `integrations` and `sentAt` go into each message (the message's
+own keys win), `receivedAt` is set, and a message without `timestamp` gets
+`receivedAt - (sentAt - originalTimestamp)` (the device clock corrected), else `receivedAt`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from pipeline.collector.auth import check_write_key, write_key_of
+from pipeline.collector.body import gunzip, not_empty, parse_json
+from pipeline.collector.errors import Refused
+from pipeline.ingest.logic import MAX_BYTES as MAX_EVENT_BYTES
+
+SEGMENT_TYPES = ("track", "identify", "page", "screen", "alias")
+#: Partition keys: one device's (or user's) messages stay in order on one raw partition.
+SEGMENT_KEYS = ("anonymousId", "userId", "messageId")
+NATIVE_KEYS = ("event_id",)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    key: bytes | None
+    value: bytes  # one JSON object; for a malformed native line, its exact bytes
+
+
+@dataclass(frozen=True)
+class Accepted:
+    messages: list[Message]
+
+    def reply(self) -> dict[str, Any]:
+        """Segment's `{"success": true}`, plus the count and what ingest will dead-letter."""
+        out: dict[str, Any] = {"success": True, "messages": len(self.messages)}
+        warnings = [f"message {i}: {len(m.value):,} bytes > {MAX_EVENT_BYTES:,}: it becomes a dead letter "
+                    "(parcours.dead_letters, reason oversized); trim its properties"
+                    for i, m in enumerate(self.messages) if len(m.value) > MAX_EVENT_BYTES]
+        if warnings:
+            out["warnings"] = warnings
+        return out
+
+
+def segment_request(body: bytes, kind: str | None, authorization: str | None,
+                    allowed: tuple[str, ...], received: datetime) -> Accepted:
+    """POST /v1/{kind} (one message, `type` set from the path) or /v1/batch (kind None)."""
+    envelope = _object(gunzip(body), kind)
+    check_write_key(write_key_of(authorization, envelope.get("writeKey")), allowed)
+    if kind is not None:
+        return Accepted([_segment_message({**envelope, "type": kind}, {}, received)])
+    batch = envelope.get("batch")
+    if not isinstance(batch, list):
+        raise Refused(400, "invalid_batch", '"batch" must be an array of messages',
+                      'send {"batch": [{"type": "track", "event": ..., "anonymousId": ...}, ...]}')
+    return Accepted([_segment_message(item, envelope, received) for item in batch])
+
+
+def native_request(body: bytes, authorization: str | None, allowed: tuple[str, ...]) -> Accepted:
+    """POST /v1/events: a JSON array of Parcours events, or NDJSON (one event per line)."""
+    check_write_key(write_key_of(authorization), allowed)
+    text = not_empty(gunzip(body)).strip()
+    if text[:1] == b"[":
+        return Accepted([Message(_key(item, NATIVE_KEYS), orjson.dumps(item)) for item in parse_json(text)])
+    # NDJSON: each non-blank line exactly as sent, as `parcours replay` does
+    return Accepted([Message(_key(_loads_or_none(line), NATIVE_KEYS), line)
+                     for line in (raw.strip() for raw in text.splitlines()) if line])
+
+
+def stamp(message: dict[str, Any], received: datetime) -> None:
+    """Segment's server clock: `receivedAt`, and `timestamp` when the sender gave none."""
+    message["receivedAt"] = _iso(received)
+    if message.get("timestamp"):
+        return
+    original = message.get("originalTimestamp")
+    if not original:
+        message["timestamp"] = message["receivedAt"]
+        return
+    original_at, sent_at = _parse_time(original), _parse_time(message.get("sentAt"))
+    if original_at is not None and sent_at is not None:
+        try:
+            message["timestamp"] = _iso(received - (sent_at - original_at))
+        except OverflowError:  # absurd clocks (year 1 vs 9999): ingest judges originalTimestamp
+            pass
+    # else: left to ingest, which reads originalTimestamp (and dead-letters it if it is bad)
+
+
+def _segment_message(item: object, envelope: dict[str, Any], received: datetime) -> Message:
+    if not isinstance(item, dict):
+        return Message(None, orjson.dumps(item))  # ingest dead-letters it: not_an_object
+    message = {k: v for k, v in item.items() if k != "writeKey"}  # a credential: kept off Kafka
+    for field in ("context", "integrations"):
+        shared, own = envelope.get(field), message.get(field)
+        if isinstance(shared, dict) and (own is None or isinstance(own, dict)):
+            message[field] = {**shared, **(own or {})}
+    if "sentAt" not in message and "sentAt" in envelope:
+        message["sentAt"] = envelope["sentAt"]
+    stamp(message, received)
+    return Message(_key(message, SEGMENT_KEYS), orjson.dumps(message))
+
+
+def _key(message: object, fields: tuple[str, ...]) -> bytes | None:
+    if isinstance(message, dict):
+        for field in fields:
+            value = message.get(field)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+                return str(value).encode()
+    return None
+
+
+def _object(body: bytes, kind: str | None) -> dict[str, Any]:
+    value = parse_json(not_empty(body))
+    if not isinstance(value, dict):
+        shape = "one message object" if kind else '{"batch": [...]}'
+        raise Refused(400, "invalid_body", f"expected a JSON object, got {type(value).__name__}",
+                      f"send {shape}; Parcours events as an array or NDJSON go to /v1/events")
+    return value
+
+
+def _loads_or_none(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,229 @@
+"""The HTTP collector end to end: the real Segment and RudderStack Python SDKs (and plain
+HTTP) against `parcours up`, through Kafka and the agents into ClickHouse.
+
+strategy: one module fixture plays the whole scenario once: start `parcours up` with
+PARCOURS_WRITE_KEYS set, send, end the input with a barrier on every raw partition (as
+`parcours replay` does) and wait on GET /barriers/{id} until the sink has written everything
+before it, then stop the stack with SIGINT. The tests check the recorded replies and query
+ClickHouse with `parcours sql --json` afterwards: chDB is in-process, and `parcours up` holds
+the data dir while it runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from rudderstack.analytics.client import Client as RudderClient
+from segment.analytics.client import Client as SegmentClient
+from segment.analytics.request import APIError as SegmentAPIError
+
+from pipeline import codec
+from pipeline.embedded.broker import free_port
+from pipeline.topics import topics
+from tests.conftest import ROOT, query
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+USER, EMAIL = f"u-{RUN}", "Jane.Doe@Example.com"
+SEGMENT_KEY, RUDDER_KEY = "segment-key", "rudder-key"
+
+
+@dataclass
+class Scenario:
+    data_dir: Path
+    ids: dict[str, list[str]] = field(default_factory=dict)  # source -> messageId / event_id
+    replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    sdk_refusal: SegmentAPIError | None = None
+
+
+def post(url: str, body: bytes, key: str | None, **headers: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    if key is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{key}:".encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=15) as reply:
+            return reply.status, orjson.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, orjson.loads(error.read() or b"{}")
+
+
+def send_with_segment(url: str, run: Scenario) -> None:
+    """An anonymous visit, the login (identify with traits.email), then the order, gzipped."""
+    ids = run.ids["segment"] = [f"seg-{RUN}-{i}" for i in range(4)]
+    client = SegmentClient(SEGMENT_KEY, host=url, sync_mode=True)
+    client.page(anonymous_id=f"seg-anon-{RUN}", name="Home", properties={"path": "/"}, message_id=ids[0])
+    client.track(anonymous_id=f"seg-anon-{RUN}", event="Product Viewed", properties={"sku": "S-1"},
+                 message_id=ids[1])
+    client.identify(user_id=USER, anonymous_id=f"seg-anon-{RUN}", traits={"email": EMAIL}, message_id=ids[2])
+    SegmentClient(SEGMENT_KEY, host=url, sync_mode=True, gzip=True).track(
+        user_id=USER, event="Order Completed", message_id=ids[3],
+        properties={"revenue": 59.9, "currency": "EUR", "order_id": f"O-{RUN}-1"})
+    try:
+        SegmentClient("wrong-key", host=url, sync_mode=True).track(user_id=USER, event="x")
+    except SegmentAPIError as error:
+        run.sdk_refusal = error
+
+
+def send_with_rudderstack(url: str, run: Scenario) -> None:
+    """Another device of the same user (the RudderStack SDK gzips by default)."""
+    ids = run.ids["rudderstack"] = [f"rud-{RUN}-{i}" for i in range(5)]
+    client = RudderClient(RUDDER_KEY, host=url, sync_mode=True)
+    client.page(anonymous_id=f"rud-anon-{RUN}", name="Pricing", message_id=ids[0])
+    client.identify(user_id=USER, anonymous_id=f"rud-anon-{RUN}", traits={"email": EMAIL.lower()},
+                    message_id=ids[1])
+    client.screen(user_id=USER, name="Basket", message_id=ids[2])
+    client.track(user_id=USER, event="Order Completed", message_id=ids[3],
+                 properties={"revenue": 20.0, "currency": "EUR", "order_id": f"O-{RUN}-2"})
+    client.alias(previous_id=f"rud-old-{RUN}", user_id=USER, message_id=ids[4])
+
+
+def send_raw(url: str, run: Scenario) -> None:
+    page = {"type": "page", "anonymousId": f"gz-anon-{RUN}", "messageId": f"gz-{RUN}", "name": "Gzip"}
+    run.ids["gzip"] = [page["messageId"]]
+    run.replies["gzip"] = post(f"{url}/v1/batch", gzip.compress(orjson.dumps({"batch": [page]})), SEGMENT_KEY,
+                               **{"Content-Encoding": "gzip"})
+    run.replies["wrong_key"] = post(f"{url}/v1/track", orjson.dumps(page), "wrong-key")
+    run.replies["no_key"] = post(f"{url}/v1/track", orjson.dumps(page), None)
+    run.replies["malformed"] = post(f"{url}/v1/batch", b'{"batch": [', SEGMENT_KEY)
+    run.ids["native"] = [f"nat-{RUN}-1", f"nat-{RUN}-2"]
+    lines = [orjson.dumps({"event_id": event_id, "event_type": "store_visit", "channel": "store",
+                           "occurred_at": "2026-11-03T10:00:00Z", "identifiers": {"loyalty_id": f"L-{RUN}"}})
+             for event_id in run.ids["native"]]
+    run.replies["native"] = post(f"{url}/v1/events", b"\n".join([lines[0], b"not json", lines[1]]), RUDDER_KEY,
+                                 **{"Content-Type": "application/x-ndjson"})
+
+
+def start(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    env = {**os.environ, "PARCOURS_DATA_DIR": str(data_dir), "PARCOURS_HTTP_PORT": str(port),
+           "PARCOURS_WRITE_KEYS": f"{SEGMENT_KEY}, {RUDDER_KEY}"}
+    env.pop("PARCOURS_KAFKA_BOOTSTRAP", None)
+    env.pop("PARCOURS_CLICKHOUSE_URL", None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "up.log"
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up"], cwd=ROOT, env=env,
+                               stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    deadline = time.monotonic() + 120
+    while not (match := re.search(r"Parcours is up\. Kafka: (\S+)", log.read_text())):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+    return process, match.group(1)
+
+
+def end_of_input(bootstrap: str, http: str, log: Path) -> None:
+    """A barrier after everything on every raw partition; wait until the sink has passed it."""
+    barrier, raw = f"collector-{RUN}", topics().raw
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for partition in range(raw.partitions):
+        producer.produce(raw.name, codec.raw_control(barrier), partition=partition)
+    producer.flush(10)
+    deadline = time.monotonic() + 120
+    while True:
+        with urllib.request.urlopen(f"{http}/barriers/{barrier}", timeout=5) as reply:
+            if len(orjson.loads(reply.read())["partitions"]) >= topics().facts.partitions:
+                return
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    run = Scenario(tmp_path_factory.mktemp("collector") / "data")
+    port = free_port()
+    process, bootstrap = start(run.data_dir, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        send_with_segment(url, run)
+        send_with_rudderstack(url, run)
+        send_raw(url, run)
+        end_of_input(bootstrap, url, run.data_dir / "up.log")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, (run.data_dir / "up.log").read_text()[-3000:]
+    return run
+
+
+def events(run: Scenario, *sources: str) -> list[dict[str, Any]]:
+    ids = ", ".join(f"'{i}'" for source in sources for i in run.ids[source])
+    return query(run.data_dir, "SELECT event_id, person_id, event_type, channel, touchpoint, revenue, order_id "
+                               f"FROM parcours.v_events WHERE event_id IN ({ids})")
+
+
+def test_both_sdks_events_land_under_one_person_with_the_orders(scenario: Scenario) -> None:
+    rows = events(scenario, "segment", "rudderstack")
+    assert sorted(r["event_id"] for r in rows) == sorted(scenario.ids["segment"] + scenario.ids["rudderstack"])
+    # the anonymous page views before the logins, on two devices, stitched to the user
+    assert len({r["person_id"] for r in rows}) == 1, rows
+    by_id = {r["event_id"]: r for r in rows}
+    seg, rud = scenario.ids["segment"], scenario.ids["rudderstack"]
+    assert [by_id[i]["event_type"] for i in seg] == ["page_view", "product_view", "identify", "purchase"]
+    assert [by_id[i]["event_type"] for i in rud] == ["page_view", "identify", "screen_view", "purchase", "alias"]
+    assert (by_id[seg[0]]["touchpoint"], by_id[rud[2]]["channel"]) == ("Home", "app")
+    orders = {r["order_id"]: r["revenue"] for r in rows if r["event_type"] == "purchase"}
+    assert orders == {f"O-{RUN}-1": 59.9, f"O-{RUN}-2": 20.0}
+    (identity,) = query(scenario.data_dir, "SELECT person_id, value FROM parcours.v_identities "
+                                           f"WHERE kind = 'user_id' AND value = '{USER}'")
+    assert identity["person_id"] == rows[0]["person_id"]
+
+
+def test_no_raw_email_reaches_clickhouse(scenario: Scenario) -> None:
+    emails = query(scenario.data_dir, "SELECT value FROM parcours.v_identities WHERE kind = 'email' "
+                                      f"AND person_id IN (SELECT person_id FROM parcours.v_events "
+                                      f"WHERE event_id = '{scenario.ids['segment'][2]}')")
+    assert len(emails) == 1 and re.fullmatch(r"[0-9a-f]{32}", emails[0]["value"]), emails
+    for table in ("events", "identities", "identity_links", "dead_letters", "sessions"):
+        rows = query(scenario.data_dir, f"SELECT * FROM parcours.{table}")
+        assert rows, table
+        assert EMAIL.lower() not in orjson.dumps(rows).decode().lower(), table
+
+
+def test_wrong_or_missing_write_key_is_401_with_a_hint(scenario: Scenario) -> None:
+    for case, code in (("wrong_key", "invalid_write_key"), ("no_key", "missing_write_key")):
+        status, body = scenario.replies[case]
+        assert status == 401 and body["success"] is False and body["code"] == code
+        assert "PARCOURS_WRITE_KEYS" in body["hint"]
+    assert scenario.sdk_refusal is not None and scenario.sdk_refusal.status == 401
+
+
+def test_gzip_body_accepted(scenario: Scenario) -> None:
+    assert scenario.replies["gzip"] == (200, {"success": True, "messages": 1})
+    (row,) = events(scenario, "gzip")
+    assert (row["event_type"], row["touchpoint"]) == ("page_view", "Gzip")
+
+
+def test_malformed_body_is_400_with_a_clear_message(scenario: Scenario) -> None:
+    status, body = scenario.replies["malformed"]
+    assert status == 400 and body["code"] == "invalid_json"
+    assert "not valid JSON" in body["message"] and body["hint"]
+
+
+def test_native_ndjson_endpoint_events_land_and_a_bad_line_is_a_dead_letter(scenario: Scenario) -> None:
+    assert scenario.replies["native"] == (200, {"success": True, "messages": 3})
+    rows = events(scenario, "native")
+    assert sorted(r["event_id"] for r in rows) == scenario.ids["native"]
+    assert {(r["event_type"], r["channel"]) for r in rows} == {("store_visit", "store")}
+    dead = query(scenario.data_dir, "SELECT source, reason FROM parcours.dead_letters FINAL WHERE raw = 'not json'")
+    assert len(dead) == 1 and dead[0]["source"].startswith("parcours.events.raw/")
+    assert dead[0]["reason"].startswith("not_json")

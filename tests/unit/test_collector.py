@@ -1,0 +1,251 @@
+"""The HTTP collector's pure logic: request bodies in, raw messages (or a refusal) out."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.collector.auth import check_write_key, write_key_of
+from pipeline.collector.body import MAX_BODY_BYTES, gunzip
+from pipeline.collector.errors import Refused
+from pipeline.collector.logic import Accepted, Message, native_request, segment_request, stamp
+from pipeline.ingest.logic import IngestConfig, ingest_one
+from pipeline.settings import Settings
+
+RECEIVED = datetime(2026, 11, 3, 10, 15, 22, 120000, tzinfo=UTC)
+RECEIVED_ISO = "2026-11-03T10:15:22.120Z"
+KEYS = ("key-a", "key-b")
+
+
+def basic(user: str, password: str = "") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def batch(body: Any, auth: str | None = None, allowed: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return [orjson.loads(m.value) for m in segment_request(raw, None, auth, allowed, RECEIVED).messages]
+
+
+def single(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    (message,) = segment_request(orjson.dumps(body), kind, None, (), RECEIVED).messages
+    return orjson.loads(message.value)  # type: ignore[no-any-return]
+
+
+def refused(call: Any, *args: Any) -> Refused:
+    with pytest.raises(Refused) as caught:
+        call(*args)
+    return caught.value
+
+
+# --- write keys -------------------------------------------------------------------------
+
+def test_write_keys_setting_is_a_comma_list_kept_out_of_repr(tmp_path: Path) -> None:
+    env = {"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "x", "PARCOURS_WRITE_KEYS": " key-a, key-b ,,"}
+    settings = Settings.from_env(env, dotenv=tmp_path / "none.env")
+    assert settings.write_keys == KEYS and "key-a" not in repr(settings)
+    assert Settings.from_env({**env, "PARCOURS_WRITE_KEYS": ""}, dotenv=tmp_path / "none.env").write_keys == ()
+
+
+def test_write_key_from_basic_auth_user_name_password_ignored() -> None:
+    assert write_key_of(basic("key-a")) == "key-a"
+    assert write_key_of(basic("key-a", "whatever"), "body-key") == "key-a"
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer xyz", "Basic !!!not-base64", basic("")])
+def test_write_key_falls_back_to_body(header: str | None) -> None:
+    assert write_key_of(header, "body-key") == "body-key"
+    assert write_key_of(header, None) is None
+    assert write_key_of(header, 42) is None
+
+
+def test_no_configured_keys_accepts_anything() -> None:
+    check_write_key(None, ())
+    check_write_key("any", ())
+
+
+def test_configured_keys_refuse_missing_and_wrong_keys_with_a_hint() -> None:
+    check_write_key("key-b", KEYS)
+    missing = refused(check_write_key, None, KEYS)
+    wrong = refused(check_write_key, "key-c", KEYS)
+    assert (missing.status, missing.code) == (401, "missing_write_key")
+    assert (wrong.status, wrong.code) == (401, "invalid_write_key")
+    assert "PARCOURS_WRITE_KEYS" in wrong.hint
+    assert wrong.reply() == {"success": False, "code": "invalid_write_key", "message": wrong.message,
+                             "hint": wrong.hint}
+    assert "key-c" not in orjson.dumps(wrong.reply()).decode()  # never echoed into client logs
+
+
+def test_batch_write_key_in_body_or_header() -> None:
+    body = {"writeKey": "key-a", "batch": [{"type": "page", "anonymousId": "a"}]}
+    assert len(batch(body, None, KEYS)) == 1
+    assert len(batch({"batch": []}, basic("key-b"), KEYS)) == 0
+    assert refused(batch, {"writeKey": "nope", "batch": []}, None, KEYS).status == 401
+    assert refused(batch, {"batch": []}, basic("nope"), KEYS).status == 401
+
+
+def test_write_key_is_kept_off_kafka() -> None:
+    (message,) = batch({"writeKey": "key-a", "batch": [{"type": "page", "anonymousId": "a", "writeKey": "key-a"}]})
+    assert "writeKey" not in message
+    assert "writeKey" not in single("track", {"event": "x", "writeKey": "key-a"})
+
+
+# --- Segment envelope ---------------------------------------------------------------------
+
+def test_single_message_endpoint_sets_type_from_path() -> None:
+    message = single("identify", {"type": "track", "userId": "u-1", "timestamp": "2026-11-03T09:00:00Z"})
+    assert message == {"type": "identify", "userId": "u-1", "timestamp": "2026-11-03T09:00:00Z",
+                       "receivedAt": RECEIVED_ISO}
+
+
+def test_batch_context_integrations_and_sent_at_merged_message_wins() -> None:
+    body = {"context": {"locale": "fr-FR", "ip": "1.2.3.4"}, "integrations": {"All": False},
+            "sentAt": "2026-11-03T10:15:00Z",
+            "batch": [{"type": "track", "event": "x", "context": {"locale": "de-DE"}},
+                      {"type": "page", "integrations": {"Mixpanel": True}, "sentAt": "2026-11-03T10:14:00Z"}]}
+    first, second = batch(body)
+    assert first["context"] == {"locale": "de-DE", "ip": "1.2.3.4"}
+    assert first["integrations"] == {"All": False} and first["sentAt"] == "2026-11-03T10:15:00Z"
+    assert second["context"] == {"locale": "fr-FR", "ip": "1.2.3.4"}
+    assert second["integrations"] == {"All": False, "Mixpanel": True}
+    assert second["sentAt"] == "2026-11-03T10:14:00Z"
+
+
+def test_batch_items_that_are_not_objects_are_passed_on_for_ingest_to_dead_letter() -> None:
+    messages = segment_request(b'{"batch": [1, "x", {"type": "page"}]}', None, None, (), RECEIVED).messages
+    assert [m.value for m in messages[:2]] == [b"1", b'"x"']
+    cfg = IngestConfig.build(b"salt")
+    assert ingest_one(messages[0].value, cfg).code == "not_an_object"  # type: ignore[union-attr]
+
+
+def test_partition_key_is_anonymous_id_then_user_id_then_message_id() -> None:
+    body = {"batch": [{"anonymousId": "a", "userId": "u", "messageId": "m"}, {"userId": "u", "messageId": "m"},
+                      {"messageId": "m", "anonymousId": None}, {"type": "page"}]}
+    keys = [m.key for m in segment_request(orjson.dumps(body), None, None, (), RECEIVED).messages]
+    assert keys == [b"a", b"u", b"m", None]
+
+
+# --- Segment's server clock -----------------------------------------------------------------
+
+def test_stamp_corrects_the_device_clock_with_sent_at() -> None:
+    # device clock (any offset): event at 09:59Z, sent at 10:00Z, i.e. one minute before sending
+    message = {"originalTimestamp": "2026-11-03T10:59:00+01:00", "sentAt": "2026-11-03T11:00:00+01:00"}
+    stamp(message, RECEIVED)
+    assert message["receivedAt"] == RECEIVED_ISO
+    assert message["timestamp"] == "2026-11-03T10:14:22.120Z"
+
+
+def test_stamp_without_any_time_uses_received_at() -> None:
+    for message in ({}, {"sentAt": "2026-11-03T10:00:00Z"}, {"timestamp": ""}):
+        stamp(message, RECEIVED)
+        assert message["timestamp"] == RECEIVED_ISO
+
+
+@pytest.mark.parametrize("message", [
+    {"timestamp": "2026-11-01T00:00:00Z", "originalTimestamp": "2026-11-02T00:00:00Z", "sentAt": "2026-11-03T00:00:00Z"},
+    {"originalTimestamp": "2026-11-02T00:00:00Z"},
+    {"originalTimestamp": "yesterday", "sentAt": "2026-11-03T00:00:00Z"},
+    {"originalTimestamp": "2026-11-02T00:00:00", "sentAt": "2026-11-03T00:00:00Z"},  # no offset
+])
+def test_stamp_leaves_given_or_unusable_times_to_ingest(message: dict[str, Any]) -> None:
+    before = dict(message)
+    stamp(message, RECEIVED)
+    assert message == {**before, "receivedAt": RECEIVED_ISO}
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+def test_gzip_body_decoded_whatever_the_header_said() -> None:
+    body = {"batch": [{"type": "page", "anonymousId": "a"}]}
+    assert batch(gzip.compress(orjson.dumps(body)))[0]["anonymousId"] == "a"
+    assert gunzip(b'{"plain": 1}') == b'{"plain": 1}'
+
+
+def test_bad_gzip_is_400_and_a_gzip_bomb_is_413() -> None:
+    assert refused(gunzip, b"\x1f\x8b" + b"garbage").code == "invalid_gzip"
+    assert refused(gunzip, gzip.compress(b'{"batch": []}')[:-12]).code == "invalid_gzip"  # truncated
+    bomb = gzip.compress(b" " * (MAX_BODY_BYTES * 20))
+    assert len(bomb) < 10_000
+    assert (refused(gunzip, bomb).status, refused(gunzip, bomb).code) == (413, "body_too_large")
+    assert refused(gunzip, b" " * (MAX_BODY_BYTES + 1)).status == 413
+
+
+@pytest.mark.parametrize(("body", "code", "words"), [
+    (b"", "empty_body", "empty"),
+    (b"  \n", "empty_body", "empty"),
+    (b'{"batch": [', "invalid_json", "not valid JSON"),
+    (b"[1, 2]", "invalid_body", "expected a JSON object, got list"),
+    (b'{"batch": {"type": "page"}}', "invalid_batch", '"batch" must be an array'),
+    (b'{"events": []}', "invalid_batch", '"batch" must be an array'),
+])
+def test_malformed_batch_is_400_with_a_clear_message(body: bytes, code: str, words: str) -> None:
+    error = refused(segment_request, body, None, None, (), RECEIVED)
+    assert (error.status, error.code) == (400, code)
+    assert words in error.message and error.hint
+
+
+def test_malformed_single_message_is_400() -> None:
+    assert refused(segment_request, b'"x"', "track", None, (), RECEIVED).code == "invalid_body"
+    assert refused(segment_request, b"{oops", "page", None, (), RECEIVED).code == "invalid_json"
+
+
+def test_bad_key_checked_after_the_envelope_parses() -> None:
+    assert refused(segment_request, b"{}", "track", basic("nope"), KEYS, RECEIVED).status == 401
+
+
+# --- native events --------------------------------------------------------------------------
+
+def event(event_id: str) -> dict[str, Any]:
+    return {"event_id": event_id, "event_type": "page_view", "occurred_at": "2026-11-03T10:00:00Z",
+            "channel": "web", "identifiers": {"anonymous_id": "a"}}
+
+
+def test_native_json_array_one_message_per_event_keyed_by_event_id() -> None:
+    accepted = native_request(orjson.dumps([event("e-1"), event("e-2")]), None, ())
+    assert [m.key for m in accepted.messages] == [b"e-1", b"e-2"]
+    assert orjson.loads(accepted.messages[0].value) == event("e-1")
+
+
+def test_native_ndjson_lines_exactly_as_sent_blank_lines_skipped() -> None:
+    line = orjson.dumps(event("e-1"))
+    body = line + b"\r\n\n  \nnot json\n" + orjson.dumps(event("e-2"))
+    accepted = native_request(gzip.compress(body), None, ())
+    assert [m.value for m in accepted.messages] == [line, b"not json", orjson.dumps(event("e-2"))]
+    assert [m.key for m in accepted.messages] == [b"e-1", None, b"e-2"]
+
+
+def test_native_requires_a_write_key_in_the_header_before_reading_the_body() -> None:
+    assert refused(native_request, b"garbage", None, KEYS).status == 401
+    assert native_request(orjson.dumps([event("e-1")]), basic("key-a"), KEYS).messages
+    assert refused(native_request, b" ", None, ()).code == "empty_body"
+    assert refused(native_request, b"[1,", None, ()).code == "invalid_json"
+
+
+# --- the reply ------------------------------------------------------------------------------
+
+def test_reply_is_segment_success_with_count_and_oversize_warnings() -> None:
+    small, big = Message(b"k", b"{}"), Message(b"k", b"x" * (64 * 1024 + 1))
+    assert Accepted([small]).reply() == {"success": True, "messages": 1}
+    reply = Accepted([small, big]).reply()
+    assert reply["success"] is True and reply["messages"] == 2
+    assert len(reply["warnings"]) == 1 and reply["warnings"][0].startswith("message 1: 65,537 bytes")
+
+
+# --- through ingest -------------------------------------------------------------------------
+
+def test_batch_context_traits_reach_ingest_as_a_hashed_email() -> None:
+    body = {"context": {"traits": {"email": "Jane@Example.com"}}, "sentAt": "2026-11-03T10:15:00Z",
+            "batch": [{"type": "track", "event": "Order Completed", "userId": "u-1", "messageId": "m-1",
+                       "originalTimestamp": "2026-11-03T10:14:00Z", "properties": {"revenue": 12.5}}]}
+    (message,) = segment_request(orjson.dumps(body), None, None, (), RECEIVED).messages
+    out = ingest_one(message.value, IngestConfig.build(b"salt"), int(RECEIVED.timestamp() * 1000))
+    assert isinstance(out, dict), out
+    assert out["event_type"] == "purchase" and out["revenue"] == 12.5
+    assert out["occurred_at"] == int(RECEIVED.timestamp() * 1000) - 60_000  # received - (sent - original)
+    assert set(out["identifiers"]) == {"user_id", "email"}
+    assert b"jane@example.com" not in orjson.dumps(out).lower()
