@@ -211,14 +211,18 @@ def test_every_compose_variable_is_documented(compose_text):
     assert not missing, f"not documented in {ENV_EXAMPLE.relative_to(ROOT)}: {missing}"
 
 
-def test_every_parcours_variable_is_known_to_settings(compose_text):
+def test_every_parcours_variable_is_known_to_settings(services):
     if not SETTINGS.is_file():
         pytest.fail(
             f"{SETTINGS.relative_to(ROOT)} does not exist: cannot check that the PARCOURS_* "
             "variables of docker-compose.yml are ones the project reads"
         )
     known = set(PARCOURS_VAR.findall(SETTINGS.read_text(encoding="utf-8")))
-    used = set(PARCOURS_VAR.findall(compose_text))
+    # The containers that run Parcours' code (built from this repository); others (Grafana's
+    # PARCOURS_BI_*) read their PARCOURS_* variables themselves.
+    used = {name for svc in services.values() if svc.get("build")
+            for name in env_of(svc) if PARCOURS_VAR.fullmatch(name)}
+    assert used, "expected PARCOURS_* variables in the worker and migrate environments"
     unknown = sorted(used - known)
     assert not unknown, f"compose sets PARCOURS_* variables settings.py never reads: {unknown}"
 
@@ -255,5 +259,30 @@ def test_grafana_clickhouse_datasource():
     assert int(json_data["port"]) == 8123
     assert json_data["protocol"] == "http"
     assert json_data["defaultDatabase"] == "parcours"
-    assert "CLICKHOUSE_USER" in str(json_data["username"])
-    assert "CLICKHOUSE_PASSWORD" in str(ds["secureJsonData"]["password"]), "no literal password"
+    # Grafana reads as the read-only BI user, from the grafana container's environment.
+    assert str(json_data["username"]) == "${PARCOURS_BI_USER}"
+    assert str(ds["secureJsonData"]["password"]) == "${PARCOURS_BI_PASSWORD}", "no literal password"
+
+
+def test_grafana_gets_the_bi_credentials_from_the_environment(services):
+    env = env_of(services["grafana"])
+    assert env.get("PARCOURS_BI_USER") == "${PARCOURS_BI_USER:-parcours_bi}"
+    assert re.fullmatch(r"\$\{PARCOURS_BI_PASSWORD:?\?[^}]*\}", env.get("PARCOURS_BI_PASSWORD", ""))
+    assert "CLICKHOUSE_PASSWORD" not in env, "Grafana must not hold the pipeline's read-write password"
+
+
+def test_grafana_provisions_the_plugin_and_the_dashboards(services):
+    grafana = services["grafana"]
+    env = env_of(grafana)
+    plugins = ",".join(env.get(k, "") for k in ("GF_INSTALL_PLUGINS", "GF_PLUGINS_PREINSTALL"))
+    assert "grafana-clickhouse-datasource" in plugins
+    provider = ROOT / "infra" / "grafana" / "provisioning" / "dashboards" / "parcours.yaml"
+    path = yaml.safe_load(provider.read_text(encoding="utf-8"))["providers"][0]["options"]["path"]
+    mounts = [str(v) for v in grafana.get("volumes") or []]
+    assert f"./infra/grafana/dashboards:{path}:ro" in mounts, mounts
+    assert list((ROOT / "infra" / "grafana" / "dashboards").glob("*.json")), "no dashboard to provision"
+
+
+def test_worker_health_check_uses_health_and_ready(services):
+    test = " ".join(services["worker"]["healthcheck"]["test"])
+    assert "6066" in test and "health" in test and "ready" in test

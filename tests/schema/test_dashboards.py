@@ -1,0 +1,239 @@
+"""Grafana dashboards (infra/grafana/dashboards/*.json) and their provisioning.
+
+Every panel query is expanded the way the official ClickHouse plugin
+(grafana-clickhouse-datasource, pkg/macros/macros.go) expands its macros, then run on the real
+ClickHouse engine (chDB, every migration applied) over the journey dataset of
+tests/integration/test_journeys.py plus pipeline rows (dead letters, barriers, identity
+changes); it must run, return rows, and return exactly the columns its target declares
+(`expectedColumns`, which the plugin ignores). A macro the expander does not know fails the
+test: add it here, from the plugin's source, before using it in a dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GRAFANA = ROOT / "infra" / "grafana"
+DASHBOARDS = GRAFANA / "dashboards"
+PROVIDER = GRAFANA / "provisioning" / "dashboards" / "parcours.yaml"
+DATASOURCE = GRAFANA / "provisioning" / "datasources" / "clickhouse.yaml"
+PLUGIN = "grafana-clickhouse-datasource"
+
+# The dashboard time range and interval the queries are expanded with: around the dataset.
+FROM = datetime(2026, 10, 25, tzinfo=UTC)
+TO = datetime(2027, 1, 1, tzinfo=UTC)
+INTERVAL_S = 3600
+
+
+# --- the plugin's macros ------------------------------------------------------------------
+
+
+def _datetime(t: datetime) -> str:
+    return f"toDateTime({int(t.timestamp())})"
+
+
+def _date(t: datetime) -> str:
+    return f"toDate('{t:%Y-%m-%d}')"
+
+
+def _one(expand: Callable[[str], str]) -> Callable[[list[str]], str]:
+    def macro(args: list[str]) -> str:
+        if len(args) != 1:
+            raise ValueError(f"expected 1 argument, received {len(args)}")
+        return expand(args[0])
+    return macro
+
+
+#: name -> expansion, as in grafana/clickhouse-datasource pkg/macros/macros.go.
+MACROS: dict[str, Callable[[list[str]], str]] = {
+    "timeFilter": _one(lambda c: f"{c} >= {_datetime(FROM)} AND {c} <= {_datetime(TO)}"),
+    "dateFilter": _one(lambda c: f"{c} >= {_date(FROM)} AND {c} <= {_date(TO)}"),
+    "timeInterval": _one(lambda c: f"toStartOfInterval(toDateTime({c}), INTERVAL {INTERVAL_S} second)"),
+    "interval_s": lambda args: str(INTERVAL_S),
+    "fromTime": lambda args: _datetime(FROM),
+    "toTime": lambda args: _datetime(TO),
+}
+_MACRO = re.compile(r"\$__(\w+)")
+
+
+def expand(sql: str) -> str:
+    """Replace every $__name or $__name(args) as the plugin does; unknown macros raise."""
+    while match := _MACRO.search(sql):
+        name, end = match.group(1), match.end()
+        if name not in MACROS:
+            raise KeyError(f"macro $__{name} is not expanded by this test (and maybe not by the plugin)")
+        args: list[str] = []
+        if end < len(sql) and sql[end] == "(":
+            args, end = _arguments(sql, end)
+        sql = sql[:match.start()] + MACROS[name](args) + sql[end:]
+    if "$" in sql:
+        raise ValueError(f"unexpanded template variable in {sql!r}")
+    return sql
+
+
+def _arguments(sql: str, start: int) -> tuple[list[str], int]:
+    """The comma-separated arguments of the parenthesis at `start` (nesting allowed)."""
+    depth, args, current = 0, [], start + 1
+    for i in range(start, len(sql)):
+        if sql[i] == "(":
+            depth += 1
+        elif sql[i] == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(sql[current:i].strip())
+                return [a for a in args if a], i + 1
+        elif sql[i] == "," and depth == 1:
+            args.append(sql[current:i].strip())
+            current = i + 1
+    raise ValueError(f"unbalanced parenthesis in {sql[start:start + 80]!r}")
+
+
+def test_expander_matches_the_plugin() -> None:
+    assert expand("WHERE $__timeFilter(e.occurred_at)") == (
+        f"WHERE e.occurred_at >= toDateTime({int(FROM.timestamp())}) AND "
+        f"e.occurred_at <= toDateTime({int(TO.timestamp())})")
+    assert expand("$__timeInterval(toDateTime64(x, 3))") == (
+        "toStartOfInterval(toDateTime(toDateTime64(x, 3)), INTERVAL 3600 second)")
+    assert expand("$__dateFilter(day)") == "day >= toDate('2026-10-25') AND day <= toDate('2027-01-01')"
+    assert expand("count() * 60 / $__interval_s") == "count() * 60 / 3600"
+    with pytest.raises(KeyError):
+        expand("$__conditionalAll(a = 1, $channel)")
+    with pytest.raises(ValueError):
+        expand("WHERE channel = $channel")
+    with pytest.raises(ValueError):
+        expand("$__timeFilter(a, b)")
+
+
+# --- the dashboards -----------------------------------------------------------------------
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(DASHBOARDS.glob("*.json"))}
+
+
+def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those inside (collapsed) rows."""
+    for panel in items:
+        yield panel
+        yield from panels(panel.get("panels") or [])
+
+
+def targets() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(dashboard file, panel, target) for every query of every dashboard."""
+    return [(name, panel, target) for name, board in dashboards().items()
+            for panel in panels(board["panels"]) for target in panel.get("targets") or []]
+
+
+TARGETS = targets()
+
+
+def test_three_dashboards_with_unique_uids() -> None:
+    boards = dashboards()
+    assert set(boards) == {"journeys", "touchpoints", "pipeline"}
+    uids = [b["uid"] for b in boards.values()]
+    assert len(set(uids)) == len(uids) and all(uids)
+    titles = [b["title"] for b in boards.values()]
+    assert len(set(titles)) == len(titles)
+    for name, board in boards.items():
+        ids = [p["id"] for p in panels(board["panels"])]
+        assert len(set(ids)) == len(ids), f"{name}: duplicate panel ids"
+        for panel in panels(board["panels"]):
+            assert panel.get("title"), f"{name}: a panel without a title"
+
+
+def test_rows_nest_panels() -> None:
+    rows = [p for p in dashboards()["pipeline"]["panels"] if p["type"] == "row"]
+    assert rows and all(r.get("panels") for r in rows)
+
+
+@pytest.mark.parametrize(("name", "panel", "target"), TARGETS, ids=[f"{n}:{p['title']}" for n, p, _ in TARGETS])
+def test_target_uses_the_plugin_query_model(name: str, panel: dict[str, Any], target: dict[str, Any]) -> None:
+    datasource = yaml.safe_load(DATASOURCE.read_text(encoding="utf-8"))["datasources"][0]
+    for ds in (panel["datasource"], target["datasource"]):
+        assert ds == {"type": PLUGIN, "uid": datasource["uid"]}
+    assert target["editorType"] == "sql" and target["rawSql"].strip()
+    # format is sqlutil's FormatQueryOption: 0 = time series, 1 = table.
+    assert (target["queryType"], target["format"]) in (("timeseries", 0), ("table", 1))
+    assert (target["format"] == 0) == (panel["type"] == "timeseries"), panel["title"]
+    columns = target["expectedColumns"]
+    assert columns and len(set(columns)) == len(columns)
+    if target["format"] == 0:
+        assert columns[0] == "time", "a time series needs its time column first"
+
+
+# --- the queries on the real engine -------------------------------------------------------
+
+
+T = datetime(2026, 11, 3, 9, tzinfo=UTC)
+
+
+def pipeline_rows(client: Any) -> None:
+    """Rows the pipeline-health panels read, besides the events."""
+    client.insert("parcours.dead_letters", [
+        [T, "parcours.events.raw/0/7", "not_json: expecting value", "{not json", ""],
+        [T + timedelta(hours=2), "parcours.events.raw/1/9", "invalid_occurred_at: not RFC 3339", "{...}", "r1"],
+        [T + timedelta(hours=2), "parcours.events.raw/2/3", "not_json: truncated", "{\"a\":", "r1"],
+    ], column_names=["received_at", "source", "reason", "raw", "replay_id"])
+    client.insert("parcours.pipeline_barriers", [["r1", 0, T], ["r1", 1, T + timedelta(seconds=2)]],
+                  column_names=["barrier_id", "partition", "completed_at"])
+    client.insert("parcours.identity_refusals", [["a05", "user_id:u1", "user_id:u2", "user_id", T]],
+                  column_names=["event_id", "kept", "refused", "kind", "recorded_at"])
+    client.insert("parcours.identity_shared", [["device_id", "kiosk-1", "device_id:kiosk-1", T]],
+                  column_names=["kind", "value", "anchor_id", "marked_at"])
+    client.insert("parcours.identities", [["user_id", "pA", "pA", "pA", T]],
+                  column_names=["kind", "value", "person_id", "anchor_id", "first_seen"])
+
+
+@pytest.fixture(scope="module")
+def loaded(clickhouse: Any) -> Iterator[Any]:
+    from tests.integration import test_journeys as journeys
+
+    def clear() -> None:
+        journeys.truncate_all(clickhouse)
+        clickhouse.command("TRUNCATE TABLE IF EXISTS parcours.pipeline_barriers")
+
+    clear()
+    journeys.insert_events(clickhouse, journeys.EVENTS)
+    clickhouse.insert("parcours.sessions", [list(r) for r in journeys.session_rows()],
+                      column_names=journeys.SESSION_COLUMNS)
+    clickhouse.insert("parcours.person_merges", [list(r) for r in journeys.PERSON_MERGES],
+                      column_names=journeys.PERSON_MERGE_COLUMNS)
+    pipeline_rows(clickhouse)
+    yield clickhouse
+    clear()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "panel", "target"), TARGETS, ids=[f"{n}:{p['title']}" for n, p, _ in TARGETS])
+def test_panel_query_runs_and_returns_its_columns(loaded: Any, name: str, panel: dict[str, Any],
+                                                  target: dict[str, Any]) -> None:
+    result = loaded.query(expand(target["rawSql"]))
+    assert list(result.column_names) == target["expectedColumns"]
+    assert result.result_rows, f"{name}: {panel['title']} returns no row on the test dataset"
+
+
+# --- provisioning -------------------------------------------------------------------------
+
+
+def test_dashboards_provider_points_at_the_mounted_folder() -> None:
+    provider = yaml.safe_load(PROVIDER.read_text(encoding="utf-8"))
+    (entry,) = provider["providers"]
+    assert entry["type"] == "file"
+    path = entry["options"]["path"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    grafana = compose["services"]["grafana"]
+    mounts = [str(v) for v in grafana.get("volumes") or []]
+    assert any(m.split(":")[:2] == ["./infra/grafana/dashboards", path] for m in mounts), (path, mounts)
+    assert any(m.startswith("./infra/grafana/provisioning:/etc/grafana/provisioning") for m in mounts)
+    env = grafana["environment"]
+    plugins = f"{env.get('GF_INSTALL_PLUGINS', '')},{env.get('GF_PLUGINS_PREINSTALL', '')}"
+    assert PLUGIN in plugins.split(",") or any(p.startswith(f"{PLUGIN}@") for p in plugins.split(","))
