@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import ParcoursError, classify_clickhouse
 from pipeline.settings import Settings, read_dotenv, redact_url
@@ -138,13 +139,15 @@ def _topic_partitions(bootstrap: str) -> dict[str, int]:
     from confluent_kafka.admin import AdminClient
 
     from pipeline.errors import Terminal
+    from pipeline.kafka import describe
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")})
+    # librdkafka's retry lines go through logging (quiet unless PARCOURS_LOG_LEVEL=ALL), not stderr.
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")}
+    admin = AdminClient(config)
     try:
         metadata = admin.list_topics(timeout=KAFKA_TIMEOUT_S)
     except KafkaException as exc:
-        reason = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)  # KafkaError
-        raise Terminal(f"cannot reach Kafka at {bootstrap}: {reason}",
+        raise Terminal(f"cannot reach Kafka at {bootstrap}: {describe(exc)}",
                        hint="check PARCOURS_KAFKA_BOOTSTRAP (host:port, reachable from here), "
                             "or unset it to use the embedded broker") from exc
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
@@ -179,8 +182,8 @@ def _clickhouse(s: Settings) -> list[Check]:
     except ParcoursError as error:
         return [Check("clickhouse", FAIL, str(error).splitlines()[0], error.hint)]
     except Exception as exc:  # driver errors are classified in one place
-        error = classify_clickhouse(exc)
-        return [Check("clickhouse", FAIL, f"{where}: {str(error).splitlines()[0]}", error.hint)]
+        classified = classify_clickhouse(exc)
+        return [Check("clickhouse", FAIL, f"{where}: {str(classified).splitlines()[0]}", classified.hint)]
     return [Check("clickhouse", OK, f"{where} answers, credentials accepted"), _migrations(s, client)]
 
 

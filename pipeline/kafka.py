@@ -11,6 +11,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import KafkaException, Producer
@@ -75,13 +76,22 @@ def _delivered(err: object, _msg: object) -> None:
         log.error("Kafka delivery failed: %s", err)
 
 
+def describe(exc: KafkaException) -> str:
+    """The human part of a KafkaException ("Failed to get metadata: ..."), not its repr."""
+    error: Any = exc.args[0] if exc.args else None
+    return str(error.str()) if hasattr(error, "str") else str(exc)
+
+
 def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0) -> None:
     """Create missing topics with their declared partition counts."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # librdkafka's connection retries go through logging (quiet unless PARCOURS_LOG_LEVEL=ALL)
+    # instead of dozens of raw stderr lines before the one-line error below.
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")}
+    admin = AdminClient(config)
     try:
         existing = admin.list_topics(timeout=timeout).topics
     except KafkaException as exc:
-        raise Terminal(f"cannot reach Kafka at {bootstrap}: {exc}",
+        raise Terminal(f"cannot reach Kafka at {bootstrap}: {describe(exc)}",
                        hint="check PARCOURS_KAFKA_BOOTSTRAP, or unset it to use the embedded broker") from exc
     missing = [NewTopic(t.name, t.partitions, 1, config={"cleanup.policy": "compact"} if t.compact else {})
                for t in topics if t.name not in existing]
