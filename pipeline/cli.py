@@ -166,7 +166,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.sink.clickhouse import connect
     from pipeline.sink.migrations import migrate
 
-    applied = migrate(connect(settings))
+    applied = migrate(connect(settings), bi_password=settings.bi_password, bi_user=settings.bi_user)
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")
     print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")

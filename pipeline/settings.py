@@ -83,6 +83,12 @@ class Settings:
     write_keys: tuple[str, ...] = field(default=(), repr=False)
     """PARCOURS_WRITE_KEYS: comma-separated write keys the HTTP collector accepts (Segment /
     RudderStack SDKs send theirs as the basic-auth user name); empty = any key is accepted."""
+    bi_user: str = "parcours_bi"
+    """PARCOURS_BI_USER: the read-only ClickHouse user (the parcours.v_* views only) that
+    `parcours migrate` creates on a server, for BI tools and Grafana."""
+    bi_password: str | None = field(default=None, repr=False)
+    """PARCOURS_BI_PASSWORD: that user's password, set (or reset) by every `parcours migrate`;
+    unset = the user is not created or changed."""
 
     @property
     def embedded_broker(self) -> bool:
@@ -113,6 +119,8 @@ class Settings:
             extra_identifier_kinds=tuple(
                 k.strip() for k in merged.get("PARCOURS_EXTRA_IDENTIFIER_KINDS", "").split(",") if k.strip()),
             write_keys=tuple(k.strip() for k in merged.get("PARCOURS_WRITE_KEYS", "").split(",") if k.strip()),
+            bi_user=merged.get("PARCOURS_BI_USER") or "parcours_bi",
+            bi_password=merged.get("PARCOURS_BI_PASSWORD") or None,
         )
 
 

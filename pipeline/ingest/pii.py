@@ -20,7 +20,9 @@ import phonenumbers
 _EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w\-]++(?:\.[\w\-]++)++")
 # 9 to 15 digits, optionally '+'-prefixed and split by spaces, dots, dashes or parentheses;
 # not followed by ':' and a digit, so that a date-time "2026-11-03 10:15:22" is left alone.
-_PHONE = re.compile(r"(?<![\w])\+?\(?\d(?:[ .\-()]{0,2}+\d){8,14}+(?!\w|:\d)")
+# The digit count may back off (at most 14 steps per token start, so still linear), so that a
+# number glued to more digits and a letter ("+33 6 12 34 56 78-03T10") is still found.
+_PHONE = re.compile(r"(?<![\w])\+?\(?\d(?:[ .\-()]{0,2}+\d){8,14}(?!\w|:\d)")
 # A whole identifier value that is a phone number: international (+, 00) or national (0) prefix.
 _PHONE_ID = re.compile(r"(?:\+|0)[\d .\-()]{8,24}")
 # An international number anywhere in an id ("sms-+33612345678"): '+' then 9 to 15 digits.
@@ -29,6 +31,9 @@ _PHONE_ID = re.compile(r"(?:\+|0)[\d .\-()]{8,24}")
 # Not possessive, so that "+33612345678-20261103" still finds its 11 digits: backtracking is
 # bounded by the 14 repetitions, per '+'.
 _PHONE_INTL = re.compile(r"\+\(?\d(?:[ .\-()]{0,2}\d){8,14}(?!\d)")
+
+
+_SCALARS = {int, float, bool, type(None)}
 
 
 def normalise_email(value: str) -> str | None:
@@ -61,12 +66,11 @@ class Hasher:
 
 
 def mask_text(text: str) -> str:
-    """Replace anything that looks like an email or a phone number. NULs are dropped first: a
-    UTF-16 payload decoded as UTF-8 (a dead letter's bytes) has one after every ASCII
-    character, which would hide every address from the patterns."""
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    """Replace anything that looks like an email or a phone number."""
+    text = _without_nul(text)
+    if "@" in text:
+        text = _EMAIL.sub("[email]", text)
+    return _PHONE.sub("[phone]", text) if _may_hold_phone(text) else text
 
 
 def identifier_is_pii(text: str) -> bool:
@@ -74,13 +78,26 @@ def identifier_is_pii(text: str) -> bool:
     phone number anywhere, or is a whole phone number: stricter than `looks_like_pii` on
     phones, whose pattern also matches digit runs inside UUIDs and numeric ids, which must be
     kept as they are."""
-    if _EMAIL.search(text) or _PHONE_INTL.search(text):
+    if ("@" in text and _EMAIL.search(text)) or _PHONE_INTL.search(text):
         return True
     return bool(_PHONE_ID.fullmatch(text.strip())) and 9 <= sum(c.isdigit() for c in text) <= 15
 
 
 def looks_like_pii(text: str) -> bool:
-    return bool(_EMAIL.search(text) or _PHONE.search(text))
+    text = _without_nul(text)
+    return bool(("@" in text and _EMAIL.search(text)) or (_may_hold_phone(text) and _PHONE.search(text)))
+
+
+def _without_nul(text: str) -> str:
+    """NULs dropped: a UTF-16 payload decoded as UTF-8 (a dead letter's bytes) has one after
+    every ASCII character, which would hide every address from the patterns."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _may_hold_phone(text: str) -> bool:
+    """At least 9 digits. On a long text ten str.count calls (in C) cost far less than letting
+    the phone pattern try every position; \\d is Unicode, so non-ASCII text is not filtered."""
+    return len(text) < 256 or not text.isascii() or sum(map(text.count, "0123456789")) >= 9
 
 
 def mask_tree(value: object, depth: int = 0) -> object:
@@ -93,5 +110,7 @@ def mask_tree(value: object, depth: int = 0) -> object:
         # Keys too: a form field named after its value ({"jane@x.com": true}) is not rare.
         return {(mask_text(k) if looks_like_pii(k) else k): mask_tree(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
+        if set(map(type, value)) <= _SCALARS:  # numbers, booleans, nulls: nothing to mask, no walk
+            return value
         return [mask_tree(v, depth + 1) for v in value]
     return value

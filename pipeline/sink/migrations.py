@@ -6,6 +6,7 @@ Each applied file is recorded in parcours.schema_migrations; statements are idem
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,9 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from pipeline import INFRA
+from pipeline.sink import access
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = INFRA / "clickhouse"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -55,23 +59,33 @@ def applied(client: Client) -> set[int]:
     return {row[0] for row in client.query("SELECT version FROM parcours.schema_migrations FINAL").result_rows}
 
 
-def migrate(client: Client, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply pending migrations in order, then re-sync the reference data; returns the
-    migrations applied now."""
+def migrate(client: Client, directory: Path = MIGRATIONS_DIR, bi_password: str | None = None,
+            bi_user: str = access.USER) -> list[Migration]:
+    """Apply pending migrations in order, then re-sync the reference data and the BI access
+    (pipeline/sink/access.py: views readable through the role, the BI user when `bi_password`
+    is given); returns the migrations applied now."""
     from pipeline.sink import reference
 
-    applied_now = _apply(client, directory)
+    with_access = access.manages_access(client)
+    applied_now = _apply(client, directory, with_access)
     reference.sync(client)
+    access.secure_views(client)
+    if with_access and bi_password:
+        access.ensure_bi_user(client, bi_password, bi_user)
+    elif with_access:
+        log.warning("PARCOURS_BI_PASSWORD is not set: BI user %s not created or changed", bi_user)
     return applied_now
 
 
-def _apply(client: Client, directory: Path) -> list[Migration]:
+def _apply(client: Client, directory: Path, with_access: bool = True) -> list[Migration]:
     done = applied(client)
     now = []
     for migration in discover(directory):
         if migration.version in done:
             continue
         for statement in migration.statements():
+            if not with_access and access.is_access_statement(statement):
+                continue  # embedded chDB cannot store roles or users (access.py)
             client.command(statement)
         client.insert("parcours.schema_migrations", [[migration.version, migration.name, datetime.now(UTC)]],
                       column_names=["version", "name", "applied_at"])

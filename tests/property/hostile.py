@@ -39,28 +39,29 @@ PHONES = ("06 12 34 56 78", "+33 6 12 34 56 78", "06.12.34.56.78", "0612345678",
 
 
 def _forms() -> tuple[set[str], list[re.Pattern[str]]]:
-    """Every spelling a leak could take: as written, lower-cased, E.164; digit-only forms are
-    matched as whole digit runs (a 13-digit timestamp may contain any 10 digits)."""
-    text = {e for email in EMAILS for e in (email, email.lower())}
-    digits = set()
+    """Every spelling a leak could take: emails as written and lower-cased (found anywhere:
+    the masker takes the whole run of address characters around an '@'); phones as written,
+    E.164 and digits only, found as tokens, with the masker's own token rule: not glued to a
+    letter or digit on either side ("x0612345678y" is an id, and a 13-digit timestamp may
+    contain any 10 digits), nor followed by ':' and a digit (a clock time, "10:15:22")."""
+    emails = {e for email in EMAILS for e in (email, email.lower())}
+    phones = set()
     for phone in PHONES:
         e164 = normalise_phone(phone, "FR")
         assert e164, phone
-        text |= {phone, e164} - {p for p in (phone, e164) if p.isdigit()}
-        digits |= {re.sub(r"\D", "", phone), e164.lstrip("+")}
-    return text, [re.compile(rf"(?<!\d){d}(?!\d)") for d in sorted(digits)]
+        phones |= {phone, e164, re.sub(r"\D", "", phone), e164.lstrip("+")}
+    return emails, [re.compile(rf"(?<!\w){re.escape(p)}(?!\w|:\d)") for p in sorted(phones)]
 
 
-TEXT_FORMS, DIGIT_FORMS = _forms()
+EMAIL_FORMS, PHONE_FORMS = _forms()
 
 
 def leaks(text: str) -> list[str]:
-    """The PII forms found in `text` (case-insensitive for emails; NULs ignored, so that
-    UTF-16 spellings count too)."""
+    """The PII forms found in `text` (emails case-insensitively; NULs ignored, so that UTF-16
+    spellings count too)."""
     text = text.replace("\x00", "")
     low = text.lower()
-    found = [f for f in TEXT_FORMS if (f.lower() if "@" in f else f) in (low if "@" in f else text)]
-    return found + [p.pattern for p in DIGIT_FORMS if p.search(text)]
+    return [e for e in EMAIL_FORMS if e.lower() in low] + [p.pattern for p in PHONE_FORMS if p.search(text)]
 
 
 def dead_letter_text(raw: bytes) -> str:

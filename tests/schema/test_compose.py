@@ -286,3 +286,49 @@ def test_grafana_provisions_the_plugin_and_the_dashboards(services):
 def test_worker_health_check_uses_health_and_ready(services):
     test = " ".join(services["worker"]["healthcheck"]["test"])
     assert "6066" in test and "health" in test and "ready" in test
+
+
+# --- ClickHouse users and secrets --------------------------------------------------------
+
+# ${VAR:?message} or ${VAR?message}: required, no default that could stand in for a secret.
+REQUIRED_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?\?[^}]*\}")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|SALT|TOKEN")
+# scheme://USER[:PASSWORD]@host, where USER may itself be an interpolation with a ':' inside.
+URL_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.\-]*://(\$\{[^}]*\}|[^:@/]+)(?::(\$\{[^}]*\}|[^@/]*))?@")
+
+
+def test_no_service_defines_a_clickhouse_user_without_a_password(services):
+    """Every FOO_USER comes with a required FOO_PASSWORD, every URL user with a password."""
+    for name, service in services.items():
+        env = env_of(service)
+        for key, value in env.items():
+            if key.endswith("_USER") and not key.startswith(("GF_", "KAFKA_")):
+                password = env.get(key.removesuffix("USER") + "PASSWORD", "")
+                assert REQUIRED_VAR.fullmatch(password), f"{name}: {key} without a required password"
+            credentials = URL_CREDENTIALS.match(value)
+            if credentials:
+                assert REQUIRED_VAR.fullmatch(credentials.group(2) or ""), f"{name}: {key} has no required password"
+
+
+def test_every_secret_comes_from_a_required_variable(services):
+    """No literal password, salt or token, and no default that would be one."""
+    for name, service in services.items():
+        for key, value in env_of(service).items():
+            if SECRET_NAME.search(key):
+                assert REQUIRED_VAR.fullmatch(value), f"{name}: {key}={value!r} is a literal or has a default"
+
+
+def test_the_passwordless_default_user_is_gone(services):
+    """The image removes `default` (users.d/default-user.xml) whenever a password is given; the
+    user it creates instead may manage access, which migrate needs for the BI role and user."""
+    env = env_of(services["clickhouse"])
+    assert env.get("CLICKHOUSE_USER") and REQUIRED_VAR.fullmatch(env.get("CLICKHOUSE_PASSWORD", ""))
+    assert env.get("CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT") == "1"
+
+
+def test_the_bi_user_is_created_by_migrate_with_grafanas_credentials(services):
+    migrate, grafana = env_of(services["migrate"]), env_of(services["grafana"])
+    assert REQUIRED_VAR.fullmatch(migrate.get("PARCOURS_BI_PASSWORD", ""))
+    assert migrate.get("PARCOURS_BI_PASSWORD") == grafana.get("PARCOURS_BI_PASSWORD")
+    assert migrate.get("PARCOURS_BI_USER") == grafana.get("PARCOURS_BI_USER")
+    assert "PARCOURS_BI_PASSWORD" not in env_of(services["worker"]), "workers never need the BI password"
