@@ -78,6 +78,11 @@ def parser() -> argparse.ArgumentParser:
     reses = sub.add_parser("resessionize", help="recompute the sessions of merged persons (batch)")
     reses.add_argument("--all", action="store_true", help="every person, not only merged ones")
     reses.set_defaults(run=cmd_resessionize)
+    forget = sub.add_parser("forget", help="erase a person (GDPR): its facts, identity state and profile")
+    forget.add_argument("kind", help="identifier kind: email, phone, user_id, device_id, ...")
+    forget.add_argument("value", help="its value (raw email/phone are hashed before the lookup)")
+    forget.add_argument("--request-id", default=None, help="id for the audit row, e.g. your ticket (default: random)")
+    forget.set_defaults(run=cmd_forget)
     return top
 
 
@@ -244,6 +249,26 @@ def cmd_resessionize(settings: Settings, args: argparse.Namespace) -> int:
     print(f"re-sessionized {result.persons:,} persons ({result.events:,} events): "
           f"{result.sessions_before:,} sessions -> {result.sessions_after:,}")
     return 0
+
+
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.forget import forget, render
+    from pipeline.embedded.stack import open_clickhouse
+    from pipeline.ingest.logic import IngestConfig
+    from pipeline.topics import topics
+
+    cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
+    result = forget(open_clickhouse(settings), cfg, args.kind, args.value, topics(),
+                    bootstrap=settings.kafka_bootstrap or None, request_id=args.request_id)
+    print(render(result))
+    if result.status == "shared":
+        print(f"parcours: this {args.kind} is shared by several customers; nothing was erased\n"
+              "  hint: erase each customer by an identifier of their own (user_id, loyalty_id, ...)", file=sys.stderr)
+    elif result.status == "not_found":
+        print(f"parcours: no identifier {args.kind} with that value in ClickHouse; nothing was erased\n"
+              "  hint: check the kind and the value (the request is recorded in parcours.erasure_audit)",
+              file=sys.stderr)
+    return 0 if result.status == "done" else 1
 
 
 def cmd_funnel(settings: Settings, args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ tag `t`:
   merge     {"t": "merge", "remaps": [[from_person, to_person], ...]}          (by_person)
   handover  {"t": "handover", "person": str, "sessions": [Session wire, ...]}  (by_person)
   links     {"t": "links", "links": [[event_id, [key, ...]], ...]}           (identity links)
+  forget    {"t": "forget", "keys": [key, ...], "person": str}              (identity links, every partition)
+  forget    {"t": "forget", "person": str}                                  (by_person: drop sessions, profile)
   rows      {"t": "rows", "table": str, "rows": [row, ...]}                   (facts)
 """
 

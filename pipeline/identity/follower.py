@@ -42,8 +42,12 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
             with rt.stats.timed("identity_follower"):
                 for tp, messages in batch.items():
                     for message in messages:
-                        links = codec.decode(message.value)["links"]
-                        publish_changes(rt, apply_remote(rt.graph, links), tp.partition, local=False)
+                        decoded = codec.decode(message.value)
+                        if decoded["t"] == "forget":  # `parcours forget`: an erasure, on every partition
+                            changes = rt.graph.forget(decoded["keys"])
+                        else:
+                            changes = apply_remote(rt.graph, decoded["links"])
+                        publish_changes(rt, changes, tp.partition, local=False)
             if batch:
                 flush(rt.producer)
     finally:

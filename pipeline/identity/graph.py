@@ -17,6 +17,7 @@ newer version) is emitted: the views re-attribute all history through the latest
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pipeline.identity.rules import Key, Refusal, Rules, SortKey, cut_persons, node_id, shared_by
@@ -124,6 +125,58 @@ class IdentityGraph:
         for root in {self._find(key) for key in split}:
             dirty |= self._rebuild(root)
         self._recut({self._find(r) for r in dirty if r in self._parent}, out, reason)
+        return out
+
+    def forget(self, keys: Iterable[Key]) -> Changes:
+        """Erase identifiers (a GDPR erasure, `parcours forget`): their nodes, every group they
+        were seen in, the refusals and shared-marking evidence that name them, and the person
+        ids they named; the rest of their clusters is cut again. Unknown keys are ignored, so
+        a repeated erasure is a no-op.
+
+        strategy: a group that mixed erased identifiers with others (a refused link: someone
+        else's login typed with the erased email) keeps the others, so whatever it joined
+        stays joined. Another identifier's *shared* mark stays: a kiosk is still a kiosk after
+        one of its customers left, and un-sharing it would glue the remaining ones again.
+        Persons whose cut changes are remapped (returned like `apply`'s changes)."""
+        out = Changes()
+        gone = {key for key in keys if key in self._parent}
+        if not gone:
+            return out
+        neighbours: set[Key] = set()
+        kept: dict[Edge, SortKey] = {}
+        for group, sort_key in self._seen_groups.items():  # a full scan: erasures are rare
+            if gone.isdisjoint(group):
+                kept[group] = sort_key
+            else:
+                neighbours |= group
+        self._seen_groups = kept
+        for key in neighbours - gone:
+            for values in self._seen_with.get(key, {}).values():
+                values -= gone
+        self._refused = {r for r in self._refused if r.kept not in gone and r.refused not in gone}
+        members: set[Key] = set()
+        edges: dict[Edge, SortKey] = {}
+        for root in {self._find(key) for key in gone}:
+            cluster = self._clusters.pop(root)
+            members |= cluster.members - gone
+            for group, sort_key in cluster.edges.items():
+                rest = group - gone
+                if len(rest) > 1 and (rest not in edges or sort_key < edges[rest]):
+                    edges[rest] = sort_key
+        for key in gone:
+            del self._parent[key]
+            self._person.pop(key, None)
+            self._seen_with.pop(key, None)
+            self._mapped.pop(key, None)
+            self._namer.pop(node_id(key), None)
+            self.shared.discard(key)
+        for key in members:
+            self._parent[key] = key
+            self._clusters[key] = Cluster({key}, {})
+        ignored: set[Key] = set()
+        for group, sort_key in edges.items():
+            self._add_edge(group, sort_key, ignored)
+        self._recut({self._find(key) for key in members}, out, "forget")
         return out
 
     def _add(self, key: Key) -> None:

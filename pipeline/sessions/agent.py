@@ -115,6 +115,8 @@ class Sessionizer:
                 self.absorb_profile(partition, person, Profile.from_wire(message["profile"]))
         elif kind == "barrier":
             self.on_barrier(partition, message)
+        elif kind == "forget":
+            self.forget_person(partition, message["person"])
 
     def on_events(self, partition: int, events: list[dict[str, Any]]) -> None:
         book = self.books[partition]
@@ -227,6 +229,17 @@ class Sessionizer:
 
     def owner(self, person_id: str) -> int:
         return partition_of(person_id, self.rt.topics.by_person.partitions)
+
+    def forget_person(self, partition: int, person: str) -> None:
+        """Erase a person (`parcours forget`): its sessions and profile leave the partition's
+        state without a row being emitted; the changelog then writes the person's tombstone."""
+        book = self.books[partition]
+        for session in book.persons.pop(person, []):
+            session.alive = False  # its entries in the due/done heaps are skipped when popped
+        self.profiles[partition].pop(person, None)
+        changed = getattr(book, "changed", None)
+        if changed is not None:
+            changed.add(person)
 
 
 def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:

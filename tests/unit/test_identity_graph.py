@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.identity.graph import IdentityGraph
-from pipeline.identity.logic import apply_remote, resolve, wire_links
+from pipeline.identity.logic import apply_remote, group_of, resolve, wire_links
 from pipeline.identity.rules import node_id
 from pipeline.ingest.dedupe import RecentIds
 from pipeline.taxonomy import identity_kinds
@@ -110,3 +110,80 @@ def test_remote_links_merge_like_local_ones() -> None:
     changes = apply_remote(local, wire_links(published.changes))
     assert [(r.from_person, r.to_person) for r in changes.remaps] == [(out.events[0]["anchor_id"], node_id("user_id:u1"))]
     assert local.person_of("device_id:d1") == remote.person_of("device_id:d1")
+
+
+# -- erasure (`parcours forget`) ------------------------------------------------------------
+
+
+def mentions(g: IdentityGraph, *keys: str) -> list[str]:
+    """The given identifiers, or the person ids they name, anywhere in the graph's state."""
+    state = repr({name: value for name, value in vars(g).items() if name != "rules"})
+    return [token for key in keys for token in (key, node_id(key)) if token in state]
+
+
+def test_forget_erases_a_person_and_leaves_the_others_as_they_were() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [
+        event("e1", 1, anonymous_id="a-ann", device_id="d-ann", user_id="u-ann", email="h-ann"),
+        event("e2", 2, device_id="d-bob", user_id="u-bob"),
+    ])
+    bob = g.person_of("device_id:d-bob")
+    ann_keys = ["anonymous_id:a-ann", "device_id:d-ann", "user_id:u-ann", "email:h-ann"]
+    assert len(mentions(g, *ann_keys)) == 8
+    out = g.forget(ann_keys)
+    assert not out.remaps and not out.refusals
+    assert all(k not in g for k in ann_keys) and mentions(g, *ann_keys) == []
+    assert (len(g), g.persons, g.person_of("device_id:d-bob")) == (2, 1, bob)
+    assert g.forget(ann_keys).remaps == []  # a repeated erasure is a no-op
+    back = resolve(g, RecentIds(), [event("e1", 1, device_id="d-ann", user_id="u-ann")])
+    assert back.changes.new_edges and g.person_of("device_id:d-ann") == node_id("user_id:u-ann")  # new data links again
+
+
+def test_forget_keeps_the_rest_of_a_group_that_mixed_someone_elses_identifiers() -> None:
+    events = [
+        event("e1", 1, device_id="d1", user_id="u1"),
+        event("e2", 2, email="m1", device_id="d1"),
+        event("e3", 3, email="m1", user_id="u2", anonymous_id="a2"),  # u2 refused from u1's email
+        event("e4", 4, anonymous_id="a2", device_id="d2"),
+    ]
+    g = graph()
+    resolve(g, RecentIds(), events)
+    assert g._refused
+    gone = ["user_id:u1", "device_id:d1", "email:m1"]  # u1's person
+    g.forget(gone)
+    assert mentions(g, *gone) == [] and not g._refused
+    # the same graph as if the erased identifiers had never been seen
+    fresh = graph()
+    fresh.apply([(frozenset(k for k in group if k not in gone), sort_key)
+                 for group, sort_key in map(group_of, events) if set(group) - set(gone)])
+    rest = ["user_id:u2", "anonymous_id:a2", "device_id:d2"]
+    assert persons(g, *rest) == persons(fresh, *rest) == [node_id("user_id:u2")] * 3
+
+
+def test_forget_remaps_the_anchors_left_behind() -> None:
+    g = graph()
+    anon = resolve(g, RecentIds(), [event("e1", 1, anonymous_id="a1")]).events[0]["anchor_id"]
+    resolve(g, RecentIds(), [event("e2", 2, anonymous_id="a1", email="m1")])
+    assert g.person_of("anonymous_id:a1") == node_id("email:m1")
+    out = g.forget(["email:m1"])
+    assert [(r.from_person, r.to_person, r.reason) for r in out.remaps] == [(anon, anon, "forget")]
+    assert g.person_of("anonymous_id:a1") == anon
+
+
+def test_forget_next_to_a_shared_identifier_keeps_the_mark_but_drops_the_evidence() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [
+        event("e1", 1, device_id="tablet", user_id="u1"),
+        event("e2", 2, device_id="tablet", user_id="u2"),
+    ])
+    assert "device_id:tablet" in g.shared
+    g.forget(["user_id:u1"])
+    assert "device_id:tablet" in g.shared and mentions(g, "user_id:u1") == []
+    assert g.person_of("user_id:u2") == node_id("user_id:u2")
+
+
+def test_forget_unknown_identifiers_changes_nothing() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [event("e1", 1, device_id="d1", user_id="u1")])
+    before = repr(vars(g))
+    assert g.forget(["email:nobody"]).remaps == [] and repr(vars(g)) == before
