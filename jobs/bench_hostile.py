@@ -38,6 +38,8 @@ def _raw(field: str, text: bytes) -> bytes:
     return orjson.dumps(EVENT)[:-1] + b',"' + field.encode() + b'":' + text + b"}"
 
 
+WRONG_TYPES: list[dict[str, object]] = [{"event_id": 5}, {"occurred_at": 1793704522}, {"identifiers": ["u"]},
+                                        {"properties": "x"}]
 # One builder per kind of hostile message: (rng) -> bytes.
 HOSTILE: dict[str, Callable[[random.Random], bytes]] = {
     "random_bytes": lambda r: r.randbytes(r.randint(1, 512)),
@@ -53,8 +55,7 @@ HOSTILE: dict[str, Callable[[random.Random], bytes]] = {
     "invalid_utf8": lambda r: _raw("context", b'{"x":"caf\xe9 \xff"}'),
     "bom": lambda r: b"\xef\xbb\xbf" + _with(),
     "lone_surrogate": lambda r: _raw("context", b'{"x":"\\ud800"}'),
-    "wrong_types": lambda r: _with(**r.choice([{"event_id": 5}, {"occurred_at": 1793704522},
-                                               {"identifiers": ["u"]}, {"properties": "x"}])),
+    "wrong_types": lambda r: _with(**r.choice(WRONG_TYPES)),
     "duplicate_keys": lambda r: _raw("event_id", b'"e-2"'),
     "pii_everywhere": lambda r: _with(event_type="mail jane@example.com", channel="06 12 34 56 78",
                                       event_id=f"sms-+3361234{r.randint(1000, 9999)}",
@@ -69,7 +70,8 @@ def mixed(clean: list[bytes], share: float, rng: random.Random) -> tuple[list[by
     """`clean` with every message replaced, with probability `share`, by a hostile one (all
     kinds equally likely); also returns the hostile messages of each kind."""
     kinds = list(HOSTILE)
-    out, by_kind = [], {k: [] for k in kinds}
+    out: list[bytes] = []
+    by_kind: dict[str, list[bytes]] = {k: [] for k in kinds}
     for line in clean:
         if rng.random() < share:
             kind = rng.choice(kinds)
