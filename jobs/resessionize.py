@@ -7,7 +7,9 @@ job recomputes the sessions of the affected persons from v_events with the same 
 (maximal runs of a person's events less than the gap apart), then writes
   - event_sessions: event -> new session (wins over the streaming session in the views),
   - sessions: the new sessions' rows, and zero-event rows retiring the sessions they replace.
-Session ids are a hash of (person, first event id), so re-running it changes nothing.
+Session ids are a hash of (person, first event id) in a namespace of their own ("r|"): they
+never collide with a streaming session id that session_merges may have retired, and
+re-running the job changes nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def sessionize(events: pl.DataFrame, gap_ms: int, conversions: frozenset[str]) -
     ordered = ordered.with_columns(runs.alias("run"))
     first = ordered.group_by("person_id", "run").agg(pl.col("event_id").first().alias("first_event"))
     ids = first.with_columns(pl.struct("person_id", "first_event").map_elements(
-        lambda r: hashlib.blake2b(f"{r['person_id']}|{r['first_event']}".encode(), digest_size=8).hexdigest(),
+        lambda r: hashlib.blake2b(f"r|{r['person_id']}|{r['first_event']}".encode(), digest_size=8).hexdigest(),
         return_dtype=pl.String).alias("new_session"))
     return ordered.join(ids.select("person_id", "run", "new_session"), on=["person_id", "run"])
 

@@ -9,7 +9,6 @@ links topic on start.
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -96,7 +95,7 @@ def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> 
     if not changes.remaps:
         return
     rt.stats.merges += len(changes.remaps)
-    version = time.time_ns()
+    version = rt.graph.knowledge
     rt.send_rows("person_merges", [person_merge_row(r, at, version) for r in changes.remaps], spread)
     count = rt.topics.by_person.partitions
     by_partition: dict[int, list[list[str]]] = defaultdict(list)

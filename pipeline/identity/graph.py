@@ -69,6 +69,12 @@ class IdentityGraph:
         self._refused: set[Refusal] = set()
         self._seen_groups: dict[Edge, SortKey] = {}
         """Every identifier group applied, with its earliest event: repeats are skipped."""
+        self.knowledge = 0
+        """Edges learnt (new, or seen with an earlier event) plus erasures: the version of the
+        remaps decided now. Every worker learns the same edges (links topic), in any order; a
+        worker that knows more has the higher count, so in person_merges (latest version wins)
+        the decision made with the most knowledge wins — not the one that happened to be
+        written last by a worker still catching up."""
 
     def __len__(self) -> int:
         return len(self._parent)
@@ -122,6 +128,7 @@ class IdentityGraph:
                 split.add(key)
             if self._add_edge(group, sort_key, dirty):
                 out.new_edges.append((group, sort_key))
+                self.knowledge += 1
         for root in {self._find(key) for key in split}:
             dirty |= self._rebuild(root)
         self._recut({self._find(r) for r in dirty if r in self._parent}, out, reason)
@@ -142,6 +149,7 @@ class IdentityGraph:
         gone = {key for key in keys if key in self._parent}
         if not gone:
             return out
+        self.knowledge += 1
         neighbours: set[Key] = set()
         kept: dict[Edge, SortKey] = {}
         for group, sort_key in self._seen_groups.items():  # a full scan: erasures are rare

@@ -27,6 +27,9 @@ class Profile:
     """(event time ms, touchpoint, channel), latest last."""
     lifetime_revenue: float = 0.0
     conversions: int = 0
+    conversion_ids: dict[str, float] = field(default_factory=dict)
+    """Conversion event id -> revenue: a conversion that reached two persons before they merged
+    (delivered again after a crash) counts once. Few per person, so kept for life."""
     events: int = 0
     first_seen: int = 0
     last_seen: int = 0
@@ -41,7 +44,8 @@ class Profile:
             self.stage, self.stage_at = event["stage"], ts
         self.last_touchpoints = sorted([*self.last_touchpoints, (ts, event["touchpoint"], event["channel"])])
         del self.last_touchpoints[:-MAX_TOUCHPOINTS]
-        if event["event_type"] in conversions:
+        if event["event_type"] in conversions and event["event_id"] not in self.conversion_ids:
+            self.conversion_ids[event["event_id"]] = event["revenue"]
             self.conversions += 1
             self.lifetime_revenue += event["revenue"]
         self.events += 1
@@ -55,8 +59,10 @@ class Profile:
         if other.stage_at > self.stage_at:
             self.stage, self.stage_at = other.stage, other.stage_at
         self.last_touchpoints = sorted(self.last_touchpoints + other.last_touchpoints)[-MAX_TOUCHPOINTS:]
-        self.lifetime_revenue += other.lifetime_revenue
-        self.conversions += other.conversions
+        both = self.conversion_ids.keys() & other.conversion_ids.keys()
+        self.lifetime_revenue += other.lifetime_revenue - sum(other.conversion_ids[e] for e in both)
+        self.conversions += other.conversions - len(both)
+        self.conversion_ids.update(other.conversion_ids)
         self.events += other.events
         if other.first_seen:
             self.first_seen = min(self.first_seen or other.first_seen, other.first_seen)

@@ -74,10 +74,12 @@ class Sessionizer:
         """Handle the messages past the state's offset; True if there were any."""
         if partition not in self.through:
             return False  # revoked during a rebalance; Faust re-delivers it to the new owner
-        fresh = [m for offset, m in messages if offset > self.through[partition]]
+        # Barriers are handled again: which upstream partitions have passed one is not part
+        # of the changelog, and arriving twice is a no-op.
+        fresh = [m for offset, m in messages if offset > self.through[partition] or m["t"] == "barrier"]
         if fresh:
             self.handle_all(partition, fresh)
-            self.through[partition] = messages[-1][0]
+            self.through[partition] = max(self.through[partition], messages[-1][0])
         return bool(fresh)
 
     def write_changelog(self, partition: int) -> None:

@@ -94,7 +94,8 @@ def merge_into_first(book: SessionBook, sessions: list[Session], group: list[Ses
         sessions.remove(other)
         other.alive = False
         for old in [other.session_id, *other.absorbed]:
-            out.remaps.append(SessionRemap(old, survivor.session_id, survivor.order))
+            if old != survivor.session_id:  # a copy of itself (a hand-over sent again after a crash)
+                out.remaps.append(SessionRemap(old, survivor.session_id, survivor.order))
     book.touched(survivor)
     return survivor
 
@@ -105,12 +106,14 @@ def absorb(survivor: Session, other: Session) -> None:
     if other.end >= survivor.end:
         survivor.exit_touchpoint = other.exit_touchpoint
     survivor.start, survivor.end = min(survivor.start, other.start), max(survivor.end, other.end)
-    survivor.event_count += other.event_count
+    both = survivor.event_ids.keys() & other.event_ids.keys()  # re-deliveries seen by both
+    survivor.event_count += other.event_count - len(both)
     survivor.channels += [c for c in other.channels if c not in survivor.channels]
-    survivor.revenue += other.revenue
+    survivor.revenue += other.revenue - sum(other.event_ids[e] for e in both)
     survivor.converted = survivor.converted or other.converted
-    survivor.absorbed += [other.session_id, *other.absorbed]
-    survivor.event_ids |= other.event_ids
+    survivor.absorbed += [s for s in [other.session_id, *other.absorbed]
+                          if s != survivor.session_id and s not in survivor.absorbed]
+    survivor.event_ids.update(other.event_ids)
 
 
 def add_event(session: Session, event: Event, conversions: frozenset[str]) -> None:
@@ -121,12 +124,14 @@ def add_event(session: Session, event: Event, conversions: frozenset[str]) -> No
         session.exit_touchpoint = event["touchpoint"]
     session.start, session.end = min(session.start, ts), max(session.end, ts)
     session.event_count += 1
-    session.event_ids.add(event["event_id"])
     if event["channel"] not in session.channels:
         session.channels.append(event["channel"])
+    revenue = 0.0
     if event["event_type"] in conversions:
         session.converted = True
-        session.revenue += event["revenue"]
+        revenue = event["revenue"]
+        session.revenue += revenue
+    session.event_ids[event["event_id"]] = revenue
 
 
 def close_and_evict(book: SessionBook, out: Output) -> None:

@@ -25,8 +25,10 @@ class Session:
     converted: bool = False
     absorbed: list[str] = field(default_factory=list)
     """Ids of sessions merged into this one (all remapped whenever this one is absorbed)."""
-    event_ids: set[str] = field(default_factory=set)
-    """Its events: a re-delivered event (a worker restarted mid-batch) is recognised, not counted twice."""
+    event_ids: dict[str, float] = field(default_factory=dict)
+    """Its events (id -> revenue it added): an event delivered again after a worker restarted
+    mid-batch is recognised, and one that reached two persons' sessions before they merged
+    is counted once in the merged session."""
     dirty: bool = True
     """Changed since its row was last emitted."""
     alive: bool = True
@@ -42,12 +44,11 @@ class Session:
     def to_wire(self) -> dict[str, Any]:
         skip = ("alive", "touched_at")
         wire = {s: getattr(self, s) for s in self.__slots__ if s not in skip}  # type: ignore[attr-defined]
-        wire["event_ids"] = sorted(self.event_ids)
         return wire
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Session:
-        return cls(**{**data, "event_ids": set(data.get("event_ids", ()))})
+        return cls(**data)
 
 
 @dataclass(slots=True)

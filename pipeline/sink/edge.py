@@ -68,8 +68,7 @@ class SinkEdge:
                 if self._rows() >= MAX_ROWS or self._reached or (self._rows() and age >= MAX_AGE_S):
                     await self._write(cons)
                     last_write = time.monotonic()
-                if batch:
-                    await cons.commit()
+                    await cons.commit()  # only now: everything consumed so far is in ClickHouse
             await self._write(cons)
             await cons.commit()
         finally:
