@@ -7,6 +7,10 @@ tests/integration/test_journeys.py plus pipeline rows (dead letters, barriers, i
 changes); it must run, return rows, and return exactly the columns its target declares
 (`expectedColumns`, which the plugin ignores). A macro the expander does not know fails the
 test: add it here, from the plugin's source, before using it in a dashboard.
+
+The data source logs in as the BI user, whose role may read the parcours.v_* views and nothing
+else (infra/clickhouse/0008_bi_access.sql): ClickHouse itself says which tables each panel reads
+(EXPLAIN QUERY TREE), and each must be such a view, running with its definer's rights.
 """
 
 from __future__ import annotations
@@ -219,6 +223,81 @@ def test_panel_query_runs_and_returns_its_columns(loaded: Any, name: str, panel:
     result = loaded.query(expand(target["rawSql"]))
     assert list(result.column_names) == target["expectedColumns"]
     assert result.result_rows, f"{name}: {panel['title']} returns no row on the test dataset"
+
+
+# --- what the panels read: only what the BI user may read --------------------------------
+
+#: Lines of EXPLAIN QUERY TREE naming what a query reads, at any depth (FROM, JOIN, IN, EXISTS and
+#: scalar subqueries; a CTE appears as the query it names):
+#: `TABLE id: 4, alias: __table1, table_name: parcours.v_events, final: 1` and
+#: `TABLE_FUNCTION id: 3, alias: __table1, table_function_name: numbers`.
+_TABLE = re.compile(r"^\s*TABLE id: \d+,.*?\btable_name: ([^,\s]+)", re.MULTILINE)
+_TABLE_FUNCTION = re.compile(r"^\s*TABLE_FUNCTION id: \d+,.*?\btable_function_name: ([^,\s]+)", re.MULTILINE)
+#: What a SELECT without FROM reads; every user may.
+IMPLICIT = {"system.one"}
+#: Table functions that make rows up and read no data (registered `allow_readonly`, so they need no
+#: CREATE TEMPORARY TABLE either). Any other is reported: merge(), view(), cluster() or file() read
+#: data behind the views' back, and the role could not run most of them anyway.
+GENERATORS = {"numbers", "numbers_mt", "zeros", "zeros_mt", "generateSeries", "generate_series"}
+BI_READABLE = re.compile(r"parcours\.v_\w+")
+
+
+def reads(client: Any, sql: str) -> set[str]:
+    """What `sql` reads, as ClickHouse resolves it: tables as `db.name`, table functions as `name()`
+    (generators left out)."""
+    tree = "\n".join(row[0] for row in client.query(f"EXPLAIN QUERY TREE {sql}").result_rows)
+    functions = set(_TABLE_FUNCTION.findall(tree)) - GENERATORS
+    return (set(_TABLE.findall(tree)) - IMPLICIT) | {f"{name}()" for name in functions}
+
+
+def not_for_bi(client: Any, sql: str) -> set[str]:
+    return {source for source in reads(client, sql) if not BI_READABLE.fullmatch(source)}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("sql", "table"), [
+    ("SELECT count() FROM parcours.events", "parcours.events"),
+    ("SELECT count() FROM parcours.v_events AS e LEFT JOIN parcours.events AS r ON r.event_id = e.event_id",
+     "parcours.events"),
+    ("SELECT count() FROM parcours.v_events WHERE event_type IN (SELECT event_type FROM parcours.events)",
+     "parcours.events"),
+    ("SELECT count() FROM parcours.v_events WHERE event_type IN parcours.conversion_types",
+     "parcours.conversion_types"),
+    ("SELECT (SELECT count() FROM parcours.events) AS n", "parcours.events"),
+    ("WITH x AS (SELECT * FROM parcours.events) SELECT count() FROM x", "parcours.events"),
+    ("SELECT 1 FROM parcours.v_events UNION ALL SELECT 1 FROM (SELECT 1 FROM parcours.dead_letters FINAL)",
+     "parcours.dead_letters"),
+    ("SELECT count() FROM parcours.v_events AS e, parcours.events AS r", "parcours.events"),
+    ("SELECT count() FROM parcours.v_events WHERE EXISTS (SELECT 1 FROM parcours.identity_shared)",
+     "parcours.identity_shared"),
+])
+def test_reading_a_table_is_flagged_wherever_it_hides(clickhouse: Any, sql: str, table: str) -> None:
+    assert not_for_bi(clickhouse, sql) == {table}
+
+
+@pytest.mark.integration
+def test_views_generators_and_cte_names_are_not_flagged(clickhouse: Any) -> None:
+    # A CTE named like a table is the CTE (ClickHouse resolves it first).
+    assert not_for_bi(clickhouse, "WITH events AS (SELECT channel FROM parcours.v_events) "
+                                  "SELECT number FROM numbers(3) AS n, events") == set()
+    assert reads(clickhouse, "SELECT 1") == set()
+    assert not_for_bi(clickhouse, "SELECT count() FROM system.parts") == {"system.parts"}
+    assert not_for_bi(clickhouse, "SELECT count() FROM merge('parcours', '^events$')") == {"merge()"}
+    assert not_for_bi(clickhouse, "SELECT count() FROM view(SELECT 1 FROM parcours.events)") == {"view()"}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "panel", "target"), TARGETS, ids=[f"{n}:{p['title']}" for n, p, _ in TARGETS])
+def test_panel_reads_only_views_the_bi_user_may_read(clickhouse: Any, name: str, panel: dict[str, Any],
+                                                     target: dict[str, Any]) -> None:
+    sql = expand(target["rawSql"])
+    read = reads(clickhouse, sql)
+    assert read, f"{name}: {panel['title']}: no table found in the query tree (did its format change?)"
+    assert not_for_bi(clickhouse, sql) == set(), f"{name}: {panel['title']} reads what the BI role may not"
+    # Views run with their definer's rights (pipeline/sink/access.py), so SELECT on them is enough.
+    ddl = dict(clickhouse.query("SELECT concat(database, '.', name), create_table_query FROM system.tables "
+                                "WHERE database = 'parcours' AND engine = 'View'").result_rows)
+    assert all("SQL SECURITY DEFINER" in ddl.get(view, "") for view in read), (name, panel["title"], read)
 
 
 # --- provisioning -------------------------------------------------------------------------
