@@ -13,10 +13,10 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from pipeline.edge_consumer import EdgeConsumer
 from pipeline.errors import Terminal, Transient
 from pipeline.topics import Topic
 
@@ -108,31 +108,30 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0
 
 #: The aiokafka consumers alive in this process: GET /metrics reports their lag at scrape time,
 #: so the consumer loops do no bookkeeping for it (weak: a stopped edge's consumer goes away).
-LIVE_CONSUMERS: weakref.WeakSet[AIOKafkaConsumer] = weakref.WeakSet()
+LIVE_CONSUMERS: weakref.WeakSet[EdgeConsumer] = weakref.WeakSet()
 
 
-def consumer(bootstrap: str, group: str | None, *topics: str) -> AIOKafkaConsumer:
-    cons = _consumer(bootstrap, group, *topics)
+def consumer(bootstrap: str, group: str | None, *topics: str) -> EdgeConsumer:
+    """The edges' consumer (librdkafka, see edge_consumer.py): subscribed to `topics` in
+    `group`, or, without topics, for partitions the caller assigns."""
+    cons = EdgeConsumer({
+        "bootstrap.servers": bootstrap,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": HEARTBEAT_MS,
+        "fetch.wait.max.ms": FETCH_MAX_WAIT_MS,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+        "fetch.max.bytes": 32 * 1024 * 1024,
+        "queued.max.messages.kbytes": 64 * 1024,  # bounds what librdkafka prefetches
+        "log.connection.close": False,
+        "logger": logging.getLogger("kafka.consumer"),
+    }, group, topics)
     LIVE_CONSUMERS.add(cons)
     return cons
 
 
-def _consumer(bootstrap: str, group: str | None, *topics: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        heartbeat_interval_ms=HEARTBEAT_MS,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=32 * 1024 * 1024,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-    )
-
-
-async def wait_assigned(cons: AIOKafkaConsumer, timeout: float = 60.0) -> None:
+async def wait_assigned(cons: EdgeConsumer, timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not cons.assignment():
@@ -141,7 +140,7 @@ async def wait_assigned(cons: AIOKafkaConsumer, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def caught_up(cons: AIOKafkaConsumer) -> bool:
+async def caught_up(cons: EdgeConsumer) -> bool:
     """True when the consumer's position is at the end of every assigned partition."""
     assigned = list(cons.assignment())
     if not assigned:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from pipeline import codec
+from pipeline.edge_consumer import EdgeConsumer
 from pipeline.identity.agent import publish_changes
 from pipeline.identity.logic import apply_remote
 from pipeline.kafka import consumer, flush
@@ -31,8 +32,7 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
     try:
         name = rt.topics.links.name
         partitions = [TopicPartition(name, p) for p in range(rt.topics.links.partitions)]
-        cons.assign(partitions)
-        await cons.seek_to_beginning()
+        cons.assign(partitions, from_beginning=True)
         ends = await cons.end_offsets(partitions)
         while not stopping.is_set():
             if not rt.graph_ready.is_set() and await at_end(cons, ends):
@@ -54,7 +54,7 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
         await cons.stop()
 
 
-async def at_end(cons: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+async def at_end(cons: EdgeConsumer, ends: dict[TopicPartition, int]) -> bool:
     for tp, end in ends.items():
         if await cons.position(tp) < end:
             return False

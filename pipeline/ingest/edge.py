@@ -1,8 +1,8 @@
 """The ingest edge: raw topic -> validated events (by event_id) + dead letters.
 
-Raw input is one event per Kafka message, so this stage is a plain aiokafka consumer loop
-(getmany, thousands per poll), not a Faust agent: Faust's per-message cost would cap it near
-13k events/s (BASELINES). Offsets are committed after everything produced from a poll is
+Raw input is one event per Kafka message, so this stage is a plain consumer loop (librdkafka,
+thousands per poll; pipeline/edge_consumer.py), not a Faust agent: Faust's per-message cost
+would cap it near 13k events/s (BASELINES). Offsets are committed after everything produced from a poll is
 acknowledged: at-least-once, with duplicates removed downstream by event_id.
 """
 
@@ -13,9 +13,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import TopicPartition
 
 from pipeline import codec
+from pipeline.edge_consumer import EdgeConsumer, Record
 from pipeline.facts.rows import dead_letter_row
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
@@ -55,12 +56,11 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
         await cons.stop()
 
 
-async def gather(cons: AIOKafkaConsumer, size: int, within_s: float = GATHER_S
-                 ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+async def gather(cons: EdgeConsumer, size: int, within_s: float = GATHER_S) -> dict[TopicPartition, list[Record]]:
     """Poll until `size` records or `within_s` passed: big batches make big internal messages."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
-    out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
+    out: dict[TopicPartition, list[Record]] = defaultdict(list)
     count = 0
     while count < size:
         left_ms = int((deadline - loop.time()) * 1000)
@@ -73,7 +73,7 @@ async def gather(cons: AIOKafkaConsumer, size: int, within_s: float = GATHER_S
 
 
 def ingest_partition(rt: Runtime, cfg: IngestConfig, topic: str, partition: int,
-                     messages: list[ConsumerRecord[bytes, bytes]]) -> list[tuple[str, int]]:
+                     messages: list[Record]) -> list[tuple[str, int]]:
     """Ingest one partition's messages; returns the barriers met, in order."""
     valid: dict[int, list[dict[str, Any]]] = defaultdict(list)
     dead: list[dict[str, Any]] = []
@@ -100,7 +100,7 @@ def ingest_partition(rt: Runtime, cfg: IngestConfig, topic: str, partition: int,
 
 
 def reject(rt: Runtime, raw: bytes, dead: DeadLetter, source: str,
-           message: ConsumerRecord[bytes, bytes], received: int) -> dict[str, Any]:
+           message: Record, received: int) -> dict[str, Any]:
     """Quarantine the exact bytes on the DLQ topic; the masked copy becomes a fact row."""
     rt.stats.rejected[dead.code] += 1
     headers = [("reason", dead.reason.encode()[:512]), ("source", source.encode())]

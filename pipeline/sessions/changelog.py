@@ -104,12 +104,11 @@ async def read_all(bootstrap: str, topic: str, partition: int) -> dict[str, byte
     await cons.start()
     try:
         tp = TopicPartition(topic, partition)
-        cons.assign([tp])
-        await cons.seek_to_beginning(tp)
+        cons.assign([tp], from_beginning=True)
         end = (await cons.end_offsets([tp]))[tp]
         latest: dict[str, bytes | None] = {}
         while await cons.position(tp) < end:
-            for records in (await cons.getmany(tp, timeout_ms=200, max_records=50_000)).values():
+            for records in (await cons.getmany(timeout_ms=200, max_records=50_000)).values():
                 for record in records:
                     latest[(record.key or b"").decode()] = record.value
         return latest

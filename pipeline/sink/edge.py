@@ -20,11 +20,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from clickhouse_connect.driver.client import Client
 
 from pipeline import codec
 from pipeline.barrier import BarrierTracker
+from pipeline.edge_consumer import EdgeConsumer
 from pipeline.errors import SinkUnavailable, Terminal, classify_clickhouse
 from pipeline.facts.tables import to_arrow
 from pipeline.kafka import caught_up, consumer
@@ -93,7 +94,7 @@ class SinkEdge:
     def _rows(self) -> int:
         return sum(len(rows) for rows in self._buffer.values())
 
-    async def _write(self, cons: AIOKafkaConsumer) -> None:
+    async def _write(self, cons: EdgeConsumer) -> None:
         """Insert everything buffered; while ClickHouse refuses, stop consuming and retry."""
         delay, paused_at = 0.5, 0.0
         while True:
