@@ -151,11 +151,19 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dump_tasks() -> None:
+    """`kill -USR1 <worker pid>`: where every stage is waiting, for a worker that looks stuck."""
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
+
+
 async def _until_signalled(stack: Any) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     while not stop.is_set():
         stack.pipeline.check()
         if stack.broker is not None:

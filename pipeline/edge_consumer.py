@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -37,13 +38,21 @@ class Record:
 Batch = dict[TopicPartition, list[Record]]
 
 
+#: Seconds without a message, while the assigned partitions have unread data, after which a
+#: group member is considered stuck and re-joins (see `_watch`).
+STALL_S = 30.0
+
+
 class EdgeConsumer:
     def __init__(self, config: dict[str, object], group: str | None, topics: tuple[str, ...]) -> None:
         # librdkafka needs a group id even for assigned partitions; nothing is committed then
+        self._config = {**config, "group.id": group or "parcours-unmanaged"}
         self._group = group
         self._topics = topics
-        self._consumer = Consumer({**config, "group.id": group or "parcours-unmanaged"})
+        self._consumer = Consumer(self._config)
         self._lock = asyncio.Lock()
+        self._last_data = time.monotonic()
+        self._paused = False
 
     @property
     def _group_id(self) -> str | None:  # the name /metrics reads
@@ -59,6 +68,10 @@ class EdgeConsumer:
 
     async def getmany(self, timeout_ms: int = 0, max_records: int = 500) -> Batch:
         messages = await self._call(self._consumer.consume, max_records, timeout_ms / 1000)
+        if messages:
+            self._last_data = time.monotonic()
+        elif time.monotonic() - self._last_data > STALL_S:
+            await self._watch()
         out: Batch = defaultdict(list)
         for message in messages:
             error = message.error()
@@ -70,6 +83,28 @@ class EdgeConsumer:
                 message.topic(), message.partition(), message.offset(), message.key(), message.value(),
                 message.headers()))
         return out
+
+    async def _watch(self) -> None:
+        """strategy: under a saturated embedded broker a group member was seen to stop receiving
+        anything for good while a fresh consumer read the same offsets; so when nothing came
+        for STALL_S although the assigned partitions hold unread data, leave and re-join the
+        group: the committed offsets make it at-least-once, as after any rebalance."""
+        self._last_data = time.monotonic()
+        if self._group is None or self._paused or not self._topics:
+            return
+        behind = 0
+        for tp in self.assignment():
+            high = (await self.end_offsets([tp]))[tp]
+            behind += max(0, high - await self.position(tp))
+        if not behind:
+            return
+        log.warning("consumer of %s (group %s) received nothing for %.0fs with %d messages unread; "
+                    "re-joining the group (if this repeats, the broker's group coordinator is stuck: "
+                    "restart the broker; the embedded one restarts with parcours)",
+                    ", ".join(self._topics), self._group, STALL_S, behind)
+        await self._call(self._consumer.close)
+        self._consumer = Consumer(self._config)
+        self._consumer.subscribe(list(self._topics))
 
     async def commit(self) -> None:
         """Commit what was consumed so far (after the caller made it durable downstream)."""
@@ -87,9 +122,11 @@ class EdgeConsumer:
         return [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
 
     def pause(self, *partitions: TopicPartition) -> None:
+        self._paused = True
         self._consumer.pause([CTP(tp.topic, tp.partition) for tp in partitions])
 
     def resume(self, *partitions: TopicPartition) -> None:
+        self._paused = False
         self._consumer.resume([CTP(tp.topic, tp.partition) for tp in partitions])
 
     def highwater(self, tp: TopicPartition) -> int | None:

@@ -14,6 +14,7 @@ from pipeline.sessions.state import Session
 
 MAX_TOUCHPOINTS = 5
 MAX_VALUES_PER_KIND = 10
+MAX_CONVERSION_IDS = 32
 
 
 @dataclass(slots=True)
@@ -28,8 +29,8 @@ class Profile:
     lifetime_revenue: float = 0.0
     conversions: int = 0
     conversion_ids: dict[str, float] = field(default_factory=dict)
-    """Conversion event id -> revenue: a conversion that reached two persons before they merged
-    (delivered again after a crash) counts once. Few per person, so kept for life."""
+    """Recent conversion event id -> revenue (the last MAX_CONVERSION_IDS): a conversion that
+    reached two persons before they merged (delivered again after a crash) counts once."""
     events: int = 0
     first_seen: int = 0
     last_seen: int = 0
@@ -46,6 +47,8 @@ class Profile:
         del self.last_touchpoints[:-MAX_TOUCHPOINTS]
         if event["event_type"] in conversions and event["event_id"] not in self.conversion_ids:
             self.conversion_ids[event["event_id"]] = event["revenue"]
+            if len(self.conversion_ids) > MAX_CONVERSION_IDS:  # re-deliveries are recent ones
+                del self.conversion_ids[next(iter(self.conversion_ids))]
             self.conversions += 1
             self.lifetime_revenue += event["revenue"]
         self.events += 1
