@@ -41,10 +41,11 @@ def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog:
     async def scenario() -> None:
         async with Stack(settings) as stack:
             sink = stack.pipeline.sink  # type: ignore[union-attr]
-            running = asyncio.create_task(replay(stack, [str(source)], progress=False))
-            while ch.scalar(clickhouse, "SELECT count() FROM parcours.events") == 0:
-                await asyncio.sleep(0.05)
+            # one part in the table, and at most one allowed: every insert is refused
+            command(clickhouse, "INSERT INTO parcours.events (event_id, occurred_at, event_type) "
+                                "VALUES ('warm-up', now64(3), 'page_view')")
             command(clickhouse, "ALTER TABLE parcours.events MODIFY SETTING parts_to_throw_insert = 1")
+            running = asyncio.create_task(replay(stack, [str(source)], progress=False))
             try:
                 while not sink.paused:
                     assert not running.done(), "the replay finished before the outage bit"
@@ -64,5 +65,6 @@ def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog:
     messages = [r.getMessage() for r in caplog.records]
     assert any("consumption paused" in m for m in messages)
     assert any("consumption resumed" in m for m in messages)
+    command(clickhouse, "DELETE FROM parcours.events WHERE event_id = 'warm-up'")
     rows = ch.query_rows(clickhouse, "SELECT count(), uniqExact(event_id) FROM parcours.v_events")
     assert rows == [(sim.truth.valid_event_count, sim.truth.valid_event_count)]
