@@ -38,24 +38,23 @@ class Record:
 Batch = dict[TopicPartition, list[Record]]
 
 
-#: Seconds without a message, while the assigned partitions have unread data, after which a
-#: group member is considered stuck and re-joins (see `_watch`).
+#: Seconds without a message, while the assigned partitions have unread data, after which the
+#: consumer is reported stuck (see `_watch`).
 STALL_S = 30.0
 
 
 class EdgeConsumer:
     def __init__(self, config: dict[str, object], group: str | None, topics: tuple[str, ...]) -> None:
         # librdkafka needs a group id even for assigned partitions; nothing is committed then
-        self._config = {**config, "group.id": group or "parcours-unmanaged"}
         self._group = group
         self._topics = topics
-        self._consumer = Consumer(self._config)
+        self._consumer = Consumer({**config, "group.id": group or "parcours-unmanaged"})
         self._lock = asyncio.Lock()
         self._last_data = time.monotonic()
         self._paused = False
 
     @property
-    def _group_id(self) -> str | None:  # the name /metrics reads
+    def group(self) -> str | None:
         return self._group
 
     async def start(self) -> None:
@@ -85,10 +84,9 @@ class EdgeConsumer:
         return out
 
     async def _watch(self) -> None:
-        """strategy: under a saturated embedded broker a group member was seen to stop receiving
-        anything for good while a fresh consumer read the same offsets; so when nothing came
-        for STALL_S although the assigned partitions hold unread data, leave and re-join the
-        group: the committed offsets make it at-least-once, as after any rebalance."""
+        """Say so when nothing came for STALL_S although the assigned partitions hold unread
+        data: under a saturated embedded broker a group stopped receiving anything for good
+        (a fresh consumer outside the group read the same offsets; re-joining did not help)."""
         self._last_data = time.monotonic()
         if self._group is None or self._paused or not self._topics:
             return
@@ -96,15 +94,10 @@ class EdgeConsumer:
         for tp in self.assignment():
             high = (await self.end_offsets([tp]))[tp]
             behind += max(0, high - await self.position(tp))
-        if not behind:
-            return
-        log.warning("consumer of %s (group %s) received nothing for %.0fs with %d messages unread; "
-                    "re-joining the group (if this repeats, the broker's group coordinator is stuck: "
-                    "restart the broker; the embedded one restarts with parcours)",
-                    ", ".join(self._topics), self._group, STALL_S, behind)
-        await self._call(self._consumer.close)
-        self._consumer = Consumer(self._config)
-        self._consumer.subscribe(list(self._topics))
+        if behind:
+            log.warning("consumer of %s (group %s) received nothing for %.0fs with %d messages unread: "
+                        "the broker's group coordinator looks stuck; restart the broker (the embedded "
+                        "one restarts with parcours)", ", ".join(self._topics), self._group, STALL_S, behind)
 
     async def commit(self) -> None:
         """Commit what was consumed so far (after the caller made it durable downstream)."""

@@ -131,15 +131,6 @@ def consumer(bootstrap: str, group: str | None, *topics: str) -> EdgeConsumer:
     return cons
 
 
-async def wait_assigned(cons: EdgeConsumer, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cons.assignment():
-        if loop.time() > deadline:
-            raise Transient("consumer got no partitions", hint="is another worker holding them?")
-        await asyncio.sleep(0.05)
-
-
 async def caught_up(cons: EdgeConsumer) -> bool:
     """True when the consumer's position is at the end of every assigned partition."""
     assigned = list(cons.assignment())

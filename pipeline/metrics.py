@@ -6,7 +6,7 @@ time. Histograms get one observation per batch (a stage handler's `Stats.timed`)
 ClickHouse insert (`Stats.sink_inserted`), through the `Stats.observer` hook, never one per
 event. Consumer lag is computed at scrape time, per group/topic/partition this process
 consumes: high watermark (known from the last fetch response, no request) minus the
-position (the aiokafka edges commit right after each batch) or, for the Faust agents,
+position (the edges, on librdkafka, commit after each batch) or, for the Faust agents,
 minus the committed offset (Faust commits what its agents have acknowledged).
 
 Metric families (all prefixed `parcours_`):
@@ -125,7 +125,7 @@ async def consumer_lag(app: faust.App) -> Lag:
     whose high watermark is not known yet (nothing fetched) are left out."""
     lag: Lag = {}
     for cons in list(LIVE_CONSUMERS):
-        group = cons._group_id or "-"  # aiokafka keeps no public accessor for it
+        group = cons.group or "-"
         for tp in list(cons.assignment()):
             try:
                 high = cons.highwater(tp)
