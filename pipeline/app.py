@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import faust
 from clickhouse_connect.driver.client import Client
 
-from pipeline import http
+from pipeline import gc_tuning, http
 from pipeline.identity import agent as identity_agent
 from pipeline.identity.follower import follow
 from pipeline.ingest import edge as ingest_edge
@@ -79,6 +79,7 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        gc_tuning.tune()
         ensure_topics(self.rt.bootstrap, self.rt.topics.all())
         self._spawn("ingest", lambda: ingest_edge.run(self.rt, self._stopping))
         self._spawn("identity-follower", lambda: follow(self.rt, self._stopping))
