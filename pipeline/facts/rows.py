@@ -29,6 +29,22 @@ def event_row(event: dict[str, Any]) -> Row:
     }
 
 
+#: Event fields copied as they are into the events table (the others are encoded).
+_EVENT_COLUMNS = ("event_id", "occurred_at", "person_id", "anchor_id", "session_id", "event_type", "channel",
+                  "touchpoint", "stage", "revenue", "currency", "order_id", "csat", "nps", "identifiers",
+                  "ingested_at")
+
+
+def event_columns(events: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The events table column by column: what `event_row` gives, without a dict per row
+    (the sessions stage's hottest output)."""
+    columns = {name: [event[name] for event in events] for name in _EVENT_COLUMNS}
+    dumps = orjson.dumps
+    columns["properties"] = [dumps(event["properties"]).decode() for event in events]
+    columns["context"] = [dumps(event["context"]).decode() for event in events]
+    return columns
+
+
 def session_row(session: Session, version: int) -> Row:
     return {
         "session_id": session.session_id, "person_id": session.person_id,

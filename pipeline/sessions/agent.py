@@ -21,7 +21,7 @@ from faust.types import TP, EventT
 
 from pipeline import codec
 from pipeline.barrier import BarrierTracker
-from pipeline.facts.rows import event_row, session_merge_row, session_row
+from pipeline.facts.rows import session_merge_row, session_row
 from pipeline.identity.agent import TAKE, TAKE_WITHIN_S
 from pipeline.kafka import flush, flush_async, produce
 from pipeline.profiles.state import Profile, merge_notice
@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 
 #: Wall-clock seconds a changed session is kept in memory past its event-time eviction.
 HOLD_S = 120.0
-#: How often (wall-clock seconds) sessions idle for a whole gap are emitted in live mode.
-IDLE_CHECK_S = 10.0
+#: Wall-clock seconds a closed session stays untouched before its row is emitted (SessionBook).
+SETTLE_S = 1.0
+#: How often (wall-clock seconds) settled sessions, and sessions idle for a whole gap, are
+#: emitted when no batch arrives (live mode).
+IDLE_CHECK_S = 2.0
 
 
 class Sessionizer:
@@ -46,7 +49,7 @@ class Sessionizer:
         gap_ms = int(rt.settings.session_gap_s * 1000)
         lateness_ms = int(rt.settings.allowed_lateness_s * 1000)
         self.books: dict[int, SessionBook] = defaultdict(
-            lambda: SessionBook(gap_ms, lateness_ms, hold_s=HOLD_S))
+            lambda: SessionBook(gap_ms, lateness_ms, hold_s=HOLD_S, settle_s=SETTLE_S))
         self.upstream: dict[int, BarrierTracker] = defaultdict(
             lambda: BarrierTracker(rt.topics.valid.partitions))
         self.peers: dict[int, BarrierTracker] = defaultdict(
@@ -180,9 +183,11 @@ class Sessionizer:
     def close_idle(self) -> None:
         now = time.monotonic()
         for partition, book in list(self.books.items()):
-            idle = logic.close_idle(book, now, self.rt.settings.session_gap_s)
-            if idle:
-                self.emit(partition, logic.Output(sessions=idle))
+            out = logic.Output(sessions=logic.close_idle(book, now, self.rt.settings.session_gap_s))
+            book.now = now
+            logic.emit_settled(book, out)
+            if out.sessions:
+                self.emit(partition, out)
 
     def flush_all(self) -> None:
         for partition in list(self.books):
@@ -191,7 +196,7 @@ class Sessionizer:
 
     def emit(self, partition: int, out: logic.Output) -> None:
         version, at = time.time_ns(), now_ms()
-        self.rt.send_rows("events", [event_row(e) for e in out.events], partition)
+        self.rt.send_event_rows(out.events, partition)
         self.rt.send_rows("sessions", [session_row(s, version) for s in out.sessions], partition)
         self.rt.send_rows("session_merges", [session_merge_row(r, at) for r in out.remaps], partition)
 

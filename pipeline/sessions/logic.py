@@ -138,10 +138,10 @@ def close_and_evict(book: SessionBook, out: Output) -> None:
     """Emit sessions the watermark has closed; forget those past the allowed lateness."""
     closed_before = book.watermark - book.gap_ms
     while book.due and book.due[0][0] <= closed_before:
-        end, _, session = heapq.heappop(book.due)
+        end, seq, session = heapq.heappop(book.due)
         if session.alive and session.dirty and session.end == end:
-            book.emitted(session)
-            out.sessions.append(session)
+            heapq.heappush(book.settling, (session.touched_at, seq, session))
+    emit_settled(book, out)
     forget_before = closed_before - book.lateness_ms
     while book.done and book.done[0][0] <= forget_before:
         end, _, session = book.done[0]
@@ -150,6 +150,17 @@ def close_and_evict(book: SessionBook, out: Output) -> None:
                 break  # held: try again on a later batch
             forget(book, session)
         heapq.heappop(book.done)
+
+
+def emit_settled(book: SessionBook, out: Output) -> None:
+    """Emit the closed sessions left untouched for `settle_s`; one touched since then went
+    back to `due` and settles again when the watermark closes it again."""
+    settled_before = book.now - book.settle_s
+    while book.settling and book.settling[0][0] <= settled_before:
+        touched_at, _, session = heapq.heappop(book.settling)
+        if session.alive and session.dirty and session.touched_at == touched_at:
+            book.emitted(session)
+            out.sessions.append(session)
 
 
 def forget(book: SessionBook, session: Session) -> None:

@@ -18,8 +18,6 @@ import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
-
 from aiokafka import TopicPartition
 from clickhouse_connect.driver.client import Client
 
@@ -27,7 +25,7 @@ from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.edge_consumer import EdgeConsumer
 from pipeline.errors import SinkUnavailable, Terminal, classify_clickhouse
-from pipeline.facts.tables import to_arrow
+from pipeline.facts.tables import Columns, columns_of, columns_to_arrow
 from pipeline.kafka import caught_up, consumer
 from pipeline.sink.clickhouse import lock
 from pipeline.stats import Stats
@@ -47,7 +45,8 @@ class SinkEdge:
         self._client = client
         self._topics = topics
         self._stats = stats
-        self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._buffer: dict[str, Columns] = {}
+        self._counts: dict[str, int] = defaultdict(int)
         self._barriers: dict[int, BarrierTracker] = {}
         self._reached: list[tuple[str, int]] = []
         self._written_barriers: set[tuple[str, int]] = set()
@@ -82,8 +81,10 @@ class SinkEdge:
 
     def _take(self, tp: TopicPartition, payload: bytes) -> None:
         message = codec.decode(payload)
-        if message["t"] == "rows":
-            self._buffer[message["table"]].extend(message["rows"])
+        if message["t"] == "columns":
+            self._add(message["table"], message["columns"], message["n"])
+        elif message["t"] == "rows":  # written by a worker of an older version
+            self._add(message["table"], columns_of(message["table"], message["rows"]), len(message["rows"]))
         elif message["t"] == "barrier":
             tracker = self._barriers.setdefault(
                 tp.partition, BarrierTracker(self._topics.by_person.partitions))
@@ -91,8 +92,17 @@ class SinkEdge:
                 log.debug("barrier %s reached the sink on facts partition %d", message["id"], tp.partition)
                 self._reached.append((message["id"], tp.partition))
 
+    def _add(self, table: str, columns: Columns, count: int) -> None:
+        held = self._buffer.get(table)
+        if held is None:
+            self._buffer[table] = columns
+        else:
+            for name, values in columns.items():
+                held[name] += values
+        self._counts[table] += count
+
     def _rows(self) -> int:
-        return sum(len(rows) for rows in self._buffer.values())
+        return sum(self._counts.values())
 
     async def _write(self, cons: EdgeConsumer) -> None:
         """Insert everything buffered; while ClickHouse refuses, stop consuming and retry."""
@@ -125,14 +135,15 @@ class SinkEdge:
     def _insert_all(self) -> None:
         with lock:
             for table in list(self._buffer):
-                rows = self._buffer[table]
-                if rows:
+                count = self._counts[table]
+                if count:
                     started = time.perf_counter()
                     with self._stats.timed("sink_arrow"):
-                        block = to_arrow(table, rows)
+                        block = columns_to_arrow(table, self._buffer[table])
                     self._client.insert_arrow(f"parcours.{table}", block)
-                    self._stats.sink_inserted(table, len(rows), time.perf_counter() - started)
+                    self._stats.sink_inserted(table, count, time.perf_counter() - started)
                 del self._buffer[table]
+                del self._counts[table]
             if self._reached:
                 now = datetime.now(UTC)
                 self._client.insert("parcours.pipeline_barriers",

@@ -145,6 +145,7 @@ def test_the_sessions_stage_forgets_a_persons_sessions_and_profile(tmp_path: Pat
     assert sessionizer.profile(partition, person) is None and not any(s.alive for s in sessions)
     assert book.changed == {person}  # the changelog writes its tombstone
     sessionizer.flush_all()  # nothing of the person is emitted any more
-    rows = [orjson.loads(kw["value"]) for _, kw in rt.producer.sent[sent:]]  # type: ignore[attr-defined]
-    assert not [r for m in rows for r in m.get("rows", []) if r.get("person_id") == person]
+    facts = [orjson.loads(kw["value"]) for _, kw in rt.producer.sent[sent:]]  # type: ignore[attr-defined]
+    emitted = [p for m in facts if m.get("t") == "columns" for p in m["columns"].get("person_id", [])]
+    assert emitted and person not in emitted  # the other person's session row, not this one's
     assert sessionizer.profile(partition_of(other, rt.topics.by_person.partitions), other) is not None

@@ -102,3 +102,17 @@ def test_live_mode_emits_sessions_idle_for_a_gap_of_wall_clock_time() -> None:
     assert logic.close_idle(b, now=100.0 + 3600, idle_s=1800) == []  # emitted once
     out = logic.apply(b, [ev(3, 10)], CONVERSIONS, now=5000.0)  # a late event re-opens it
     assert out.events[0]["session_id"] == idle[0].session_id or out.events[0]["session_id"] == idle[1].session_id
+
+
+def test_a_closed_session_is_emitted_once_it_stays_untouched_for_the_settle_time() -> None:
+    b = SessionBook(GAP, 360 * MIN, settle_s=1.0)
+    logic.apply(b, [ev(1, 0)], CONVERSIONS, now=10.0)
+    assert logic.apply(b, [ev(2, 100, person="q")], CONVERSIONS, now=10.5).sessions == []  # closed, settling
+    # a late event re-opens it before it settled: still one row to come, with both events
+    assert logic.apply(b, [ev(3, 10)], CONVERSIONS, now=10.8).sessions == []
+    assert logic.apply(b, [ev(4, 101, person="q")], CONVERSIONS, now=11.5).sessions == []  # 0.7 s untouched
+    out = logic.apply(b, [ev(5, 102, person="q")], CONVERSIONS, now=11.9)
+    assert [(s.person_id, s.event_count) for s in out.sessions] == [("p", 2)]
+    assert logic.apply(b, [ev(6, 103, person="q")], CONVERSIONS, now=20.0).sessions == []  # emitted once
+    b.now = 20.0
+    assert logic.flush(b)[0].person_id == "q"  # a flush does not wait for settling
