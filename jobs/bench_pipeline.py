@@ -47,6 +47,7 @@ async def run(bootstrap: str, data_dir: Path, barrier: str, sink: bool) -> dict[
         figures = {"name": "pipeline", "events": stats.sessionized + sum(stats.rejected.values()) + stats.duplicates,
                    "seconds": round(seconds, 3),
                    "stage_seconds": {k: round(v, 2) for k, v in stats.stage_seconds.items()},
+                   "stage_batches": dict(stats.stage_batches), "changelog_records": stats.changelog_records,
                    "insert_seconds": round(stats.insert_seconds, 2), "rows_inserted": dict(stats.inserted)}
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return figures

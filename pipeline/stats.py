@@ -34,6 +34,9 @@ class Stats:
 
     stage_seconds: Counter[str] = field(default_factory=Counter)
     """CPU-side wall time spent inside each stage's handler (not waiting for Kafka)."""
+    stage_batches: Counter[str] = field(default_factory=Counter)
+    """How many times each stage's handler ran (batches)."""
+    changelog_records: int = 0
     observer: Observer | None = field(default=None, repr=False, compare=False)
     """Set by pipeline/metrics.py when the worker serves /metrics."""
 
@@ -45,6 +48,7 @@ class Stats:
         finally:
             elapsed = time.perf_counter() - started
             self.stage_seconds[stage] += elapsed
+            self.stage_batches[stage] += 1
             if self.observer is not None:
                 self.observer.batch(stage, elapsed)
 

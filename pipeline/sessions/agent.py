@@ -89,8 +89,9 @@ class Sessionizer:
         if partition not in self.through:
             return  # revoked while the batch's outputs were flushed: the new owner re-reads
         topic = self.rt.topics.sessions_changelog.name
-        changelog.write(self.rt.producer, topic, partition, self.books[partition],
-                        self.profiles[partition], self.through[partition])
+        self.rt.stats.changelog_records += changelog.write(
+            self.rt.producer, topic, partition, self.books[partition], self.profiles[partition],
+            self.through[partition])
 
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
         """Consecutive events messages are applied as one batch; the rest in order."""
