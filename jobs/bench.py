@@ -15,7 +15,6 @@ table and, last, one JSON line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 import sys
 import tempfile
@@ -124,7 +123,7 @@ def bench(persons: int, seed: int, latency_rate: int, tmp: Path) -> dict[str, An
     finally:
         broker.stop()
     print(f"latency at {latency_rate:,} events/s ...", file=sys.stderr)
-    results["latency"] = asyncio.run(measure_latency(latency_rate, 10.0, tmp / "latency"))
+    results["latency"] = measure_latency(latency_rate, 10.0, tmp / "latency")
     return results
 
 

@@ -1,18 +1,24 @@
 """Latency from an event produced on the raw topic to its profile update on `parcours.profiles`.
 
-Events are produced at a steady rate, each for a new person (user id `lat-N`), so every one
-triggers exactly one profile update keyed by a known person id; the consumer notes when each
-arrives. Prints p50/p99/max in ms. `python -m jobs.latency --rate 5000 --seconds 10`.
+strategy: the worker runs in its own process (`jobs.bench_pipeline`, sink included), as in
+production; this process only produces and reads, so the load generator never competes with
+the pipeline for its interpreter. Events are produced at a steady rate, each for a new person
+(user id `lat-N`, the costly case: a new identifier, person, session and profile every time),
+and a reader thread notes when each person's first profile update arrives. Every event is
+waited for (up to `drain_s` after the last one); `received` says how many arrived, so a
+pipeline that falls behind shows up as a low count and a long tail, not as a short p99.
+`python -m jobs.latency --rate 5000 --seconds 10`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,10 +26,10 @@ import orjson
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from pipeline import logs
-from pipeline.embedded.stack import Stack
+from pipeline.embedded.broker import EmbeddedBroker
 from pipeline.identity.rules import node_id
-from pipeline.kafka import produce
-from pipeline.settings import Settings
+from pipeline.kafka import ensure_topics, flush, produce, producer
+from pipeline.topics import topics
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -36,44 +42,76 @@ def line(i: int, run: str) -> bytes:
                          "occurred_at": datetime.now(UTC).isoformat(), "identifiers": {"user_id": f"{run}-{i}"}})
 
 
-async def measure(rate: int, seconds: float, data_dir: Path) -> dict[str, float]:
-    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(data_dir)})
-    run = f"lat{int(time.time())}"
-    sent: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    async with Stack(settings) as stack:
-        assert stack.pipeline is not None
-        rt = stack.pipeline.rt
-        done = threading.Event()
+def read_profiles(bootstrap: str, seen: dict[str, float], expected: set[str], done: threading.Event,
+                  ready: threading.Event) -> None:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"latency-{uuid.uuid4().hex[:8]}",
+                         "fetch.wait.max.ms": 5, "enable.auto.commit": False})
+    topic = topics().profiles
+    consumer.assign([TopicPartition(topic.name, p, OFFSET_END) for p in range(topic.partitions)])
+    consumer.consume(1, 0.5)  # resolves the END offsets before anything is produced
+    ready.set()
+    while not done.is_set():
+        for message in consumer.consume(1000, 0.02):
+            key = message.key() if message.error() is None else None
+            if key:
+                seen.setdefault(key.decode(), time.perf_counter())
+        if expected and len(seen.keys() & expected) >= len(expected):
+            break
+    consumer.close()
 
-        def consume() -> None:
-            consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": run,
-                                 "fetch.wait.max.ms": 5, "enable.auto.commit": False})
-            topic = rt.topics.profiles
-            consumer.assign([TopicPartition(topic.name, p, OFFSET_END) for p in range(topic.partitions)])
-            while not done.is_set():
-                for message in consumer.consume(1000, 0.05):
-                    if message.error() is None and message.key():
-                        seen.setdefault(message.key().decode(), time.perf_counter())
-            consumer.close()
 
-        reader = threading.Thread(target=consume, daemon=True)
+def start_worker(bootstrap: str, data_dir: Path) -> subprocess.Popen[str]:
+    worker = subprocess.Popen([sys.executable, "-m", "jobs.bench_pipeline", "--bootstrap", bootstrap,
+                               "--data-dir", str(data_dir), "--barrier", "none"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (data_dir / "ready").exists():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"latency worker did not start:\n{(worker.communicate()[1] or '')[-2000:]}")
+        time.sleep(0.1)
+    return worker
+
+
+def measure(rate: int, seconds: float, data_dir: Path, drain_s: float = 30.0) -> dict[str, float]:
+    broker = EmbeddedBroker(data_dir / "broker")
+    bootstrap = broker.start()
+    worker = None
+    try:
+        ensure_topics(bootstrap, topics().all())
+        worker = start_worker(bootstrap, data_dir / "worker")
+        raw, prod, run = topics().raw, producer(bootstrap), f"lat{uuid.uuid4().hex[:6]}"
+        total = int(rate * seconds)
+        persons = [node_id(f"user_id:{run}-{i}") for i in range(total)]
+        sent: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        done, ready = threading.Event(), threading.Event()
+        reader = threading.Thread(target=read_profiles, args=(bootstrap, seen, set(persons), done, ready),
+                                  daemon=True)
         reader.start()
-        await asyncio.sleep(3)  # let the pipeline's consumer groups settle
-        total, started = int(rate * seconds), time.perf_counter()
+        ready.wait(30)
+        time.sleep(3)  # the worker's consumer groups settle
+        started = time.perf_counter()
         for i in range(total):
-            due = started + i / rate
-            while time.perf_counter() < due:
-                await asyncio.sleep(max(0.0, min(due - time.perf_counter(), 0.002)))
-            produce(rt.producer, rt.topics.raw.name, line(i, run), partition=i % rt.topics.raw.partitions)
-            rt.producer.poll(0)
-            sent[node_id(f"user_id:{run}-{i}")] = time.perf_counter()
-        await asyncio.sleep(3)
+            lag = started + i / rate - time.perf_counter()
+            if lag > 0:
+                time.sleep(lag)
+            produce(prod, raw.name, line(i, run), partition=i % raw.partitions)
+            sent[persons[i]] = time.perf_counter()
+            if i % 100 == 0:
+                prod.poll(0)
+        flush(prod, 30)
+        reader.join(drain_s)
         done.set()
         reader.join()
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.communicate(timeout=120)
+        broker.stop()
     latencies = [(seen[p] - t) * 1000 for p, t in sent.items() if p in seen]
-    return {"events": total, "received": len(latencies), "p50_ms": percentile(latencies, 0.5),
-            "p99_ms": percentile(latencies, 0.99), "max_ms": max(latencies, default=float("nan"))}
+    return {"events": total, "rate": rate, "received": len(latencies),
+            "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+            "max_ms": max(latencies, default=float("nan"))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.configure("WARNING")
     with tempfile.TemporaryDirectory(prefix="parcours-latency-") as tmp:
-        figures = asyncio.run(measure(args.rate, args.seconds, Path(tmp)))
+        figures = measure(args.rate, args.seconds, Path(tmp))
     print(orjson.dumps(figures).decode())
     return 0
 
