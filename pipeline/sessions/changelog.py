@@ -12,7 +12,7 @@ Faust commits input offsets only after a batch is handled, so the committed offs
 ahead of `through`; a crash between the two re-delivers input the state has seen, which the
 skip covers, and the event ids kept in each session catch re-sent duplicates from upstream.
 
-  record shape: key person_id -> {"s": [Session wire, ...], "p": Profile wire | null}
+  record shape: key person_id -> {"s": [Session fields, ...], "p": Profile fields | null}
                 key f:<person> -> {"to": person}
                 key __meta__   -> {"through": offset, "watermark": ms}
 """
@@ -52,8 +52,8 @@ def write(producer: Producer, topic: str, partition: int, book: SessionBook,
     for person in book.changed:
         sessions = book.persons.get(person) or []
         profile = profiles.get(person)
-        value = None if not sessions and profile is None else orjson.dumps(
-            {"s": [s.to_wire() for s in sessions], "p": profile.to_wire() if profile else None})
+        # orjson writes the slotted dataclasses itself: no dict per session (half the cost)
+        value = None if not sessions and profile is None else orjson.dumps({"s": sessions, "p": profile})
         produce(producer, topic, value, partition=partition, key=person.encode())  # type: ignore[arg-type]
         count += 1
     for person in book.forwarded:
