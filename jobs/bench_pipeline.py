@@ -31,21 +31,23 @@ async def run(bootstrap: str, data_dir: Path, barrier: str, sink: bool) -> dict[
     async with Stack(settings) as stack:
         assert stack.pipeline is not None
         pipeline, stats = stack.pipeline, stack.pipeline.rt.stats
-        first = None
+        first, first_cpu = None, 0.0
         while not pipeline.app.assignor.assigned_actives() and not stop.is_set():
             await asyncio.sleep(0.05)
         (data_dir / "ready").write_text("joined")  # the orchestrator may load the raw topic now
         while not stop.is_set():
             pipeline.check()
             if first is None and (stats.ingested or stats.resolved or stats.sessionized):
-                first = time.perf_counter()
+                first, first_cpu = time.perf_counter(), time.thread_time()
             if pipeline.sink and sum(1 for b, _ in pipeline.sink.reached if b == barrier) >= \
                     pipeline.rt.topics.facts.partitions:
                 break
             await asyncio.sleep(0.01)
         seconds = time.perf_counter() - (first or time.perf_counter())
+        loop_cpu = time.thread_time() - (first_cpu if first is not None else time.thread_time())
         figures = {"name": "pipeline", "events": stats.sessionized + sum(stats.rejected.values()) + stats.duplicates,
                    "seconds": round(seconds, 3),
+                   "event_loop_cpu_share": round(loop_cpu / max(seconds, 1e-9), 3),
                    "stage_seconds": {k: round(v, 2) for k, v in stats.stage_seconds.items()},
                    "stage_batches": dict(stats.stage_batches), "changelog_records": stats.changelog_records,
                    "insert_seconds": round(stats.insert_seconds, 2), "rows_inserted": dict(stats.inserted)}

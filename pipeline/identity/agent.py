@@ -55,7 +55,8 @@ def register(app: faust.App, rt: Runtime) -> Any:
             with rt.stats.timed("identity"):
                 for partition, messages in by_partition(batch).items():
                     handle(partition, messages)
-            await flush_async(rt.producer)
+            with rt.stats.timed("identity_wait_acks"):
+                await flush_async(rt.producer)
 
     return identity
 

@@ -262,11 +262,13 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
                     await sessionizer.restore(partition)
             with rt.stats.timed("sessions"):
                 handled = [p for p, messages in grouped.items() if sessionizer.handle_batch(p, messages)]
-            await flush_async(rt.producer)  # outputs first: the changelog must not run ahead
+            with rt.stats.timed("sessions_wait_acks"):
+                await flush_async(rt.producer)  # outputs first: the changelog must not run ahead
             with rt.stats.timed("sessions_changelog"):
                 for partition in handled:
                     sessionizer.write_changelog(partition)
-            await flush_async(rt.producer)
+            with rt.stats.timed("changelog_wait_acks"):
+                await flush_async(rt.producer)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
