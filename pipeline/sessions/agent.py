@@ -243,7 +243,7 @@ class Sessionizer:
         state without a row being emitted; the changelog then writes the person's tombstone."""
         book = self.books[partition]
         for session in book.persons.pop(person, []):
-            book.dropped(session)  # its entries in the due/done heaps are skipped when popped
+            session.alive = False  # its entries in the due/done heaps are skipped when popped
         self.profiles[partition].pop(person, None)
         changed = getattr(book, "changed", None)
         if changed is not None:

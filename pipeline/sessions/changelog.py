@@ -3,24 +3,18 @@ whichever worker takes it over.
 
 strategy: one compacted topic, one partition per `by_person` partition. After each batch the
 agent first waits until the batch's outputs (fact rows, hand-overs, profiles) are acknowledged,
-then writes one record per session that changed (or a tombstone when it left the partition:
-merged away, evicted, handed over, erased), one per person whose profile changed, one per new
-forward (`f:<merged person>`), and a `__meta__` record with the watermark and the input
-offset the state now includes (`through`). Records are per session, not per person: a person
-keeps every session of the allowed lateness in memory, and re-encoding all of them whenever
-one changed cost more than the rest of the stage's output.
+then writes one record per person whose state changed (key = person id, value = sessions +
+profile, or a tombstone when nothing is left), one per new forward (`f:<merged person>`), and a
+`__meta__` record with the watermark and the input offset the state now includes (`through`).
 On (re)start the partition is read back to its end before the first message is handled, and
 input at or below `through` is skipped: it is already in the state and its outputs were sent.
 Faust commits input offsets only after a batch is handled, so the committed offset never runs
 ahead of `through`; a crash between the two re-delivers input the state has seen, which the
 skip covers, and the event ids kept in each session catch re-sent duplicates from upstream.
 
-  record shape: key s:<session id> -> Session fields (its person_id says whose)
-                key p:<person>     -> Profile fields
-                key f:<person>     -> {"to": person}
-                key __meta__       -> {"through": offset, "watermark": ms}
-  Records of the older per-person format (key = person id -> {"s": [...], "p": ...}) are
-  still read, and replaced by the new records at the next write.
+  record shape: key person_id -> {"s": [Session fields, ...], "p": Profile fields | null}
+                key f:<person> -> {"to": person}
+                key __meta__   -> {"through": offset, "watermark": ms}
 """
 
 from __future__ import annotations
@@ -40,8 +34,6 @@ from pipeline.sessions.state import Session, SessionBook
 log = logging.getLogger(__name__)
 
 META = "__meta__"
-SESSION = "s:"
-PROFILE = "p:"
 FORWARD = "f:"
 
 
@@ -56,40 +48,31 @@ class Restored:
 def write(producer: Producer, topic: str, partition: int, book: SessionBook,
           profiles: dict[str, Profile], through: int) -> int:
     """Produce the records of what changed since the last write; returns how many."""
-    records: list[tuple[str, bytes | None]] = []
-    for session_id, session in book.changed_sessions.items():
-        # the last change of an id wins: a merge touches its survivor after dropping the
-        # others, so a dead copy of a live session (a hand-over sent twice) never hides it
-        records.append((SESSION + session_id, orjson.dumps(session) if session.alive else None))
+    count = 0
     for person in book.changed:
+        sessions = book.persons.get(person) or []
         profile = profiles.get(person)
-        records.append((PROFILE + person, None if profile is None else orjson.dumps(profile)))
-    records += [(key, None) for key in book.legacy_keys]
-    records += [(FORWARD + person, orjson.dumps({"to": book.forward[person]})) for person in book.forwarded]
-    records.append((META, orjson.dumps({"through": through, "watermark": book.watermark})))
-    for key, value in records:
-        produce(producer, topic, value, partition=partition, key=key.encode())  # type: ignore[arg-type]
+        # orjson writes the slotted dataclasses itself: no dict per session (half the cost)
+        value = None if not sessions and profile is None else orjson.dumps({"s": sessions, "p": profile})
+        produce(producer, topic, value, partition=partition, key=person.encode())  # type: ignore[arg-type]
+        count += 1
+    for person in book.forwarded:
+        produce(producer, topic, orjson.dumps({"to": book.forward[person]}), partition=partition,
+                key=(FORWARD + person).encode())
+        count += 1
+    meta = {"through": through, "watermark": book.watermark}
+    produce(producer, topic, orjson.dumps(meta), partition=partition, key=META.encode())
     book.changed.clear()
-    book.changed_sessions.clear()
-    book.legacy_keys.clear()
     book.forwarded.clear()
-    return len(records)
+    return count + 1
 
 
 async def restore(bootstrap: str, topic: str, partition: int, empty: SessionBook, now: float) -> Restored:
     """Read the partition to its end; the latest record per key is the state."""
-    state = rebuild(await read_all(bootstrap, topic, partition), empty, now)
-    log.info("sessions partition %d restored: %d persons, %d profiles, through offset %d",
-             partition, len(state.book.persons), len(state.profiles), state.through)
-    return state
-
-
-def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> Restored:
-    """The state from the latest record of each key (what compaction keeps)."""
+    latest = await read_all(bootstrap, topic, partition)
     state = Restored(empty)
     book = state.book
     book.now = now
-    held: dict[str, list[Session]] = {}
     for key, value in latest.items():
         if value is None:
             continue
@@ -98,28 +81,21 @@ def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> 
             state.through, book.watermark = int(data["through"]), int(data["watermark"])
         elif key.startswith(FORWARD):
             book.forward[key[len(FORWARD):]] = data["to"]
-        elif key.startswith(SESSION):
-            session = Session.from_wire(data)
-            held.setdefault(session.person_id, []).append(session)
-        elif key.startswith(PROFILE):
-            state.profiles[key[len(PROFILE):]] = Profile.from_wire(data)
-        else:  # the older per-person format: rewritten in the new one at the next write
+        else:
             sessions = [Session.from_wire(s) for s in data["s"]]
-            held.setdefault(key, []).extend(sessions)
+            if sessions:
+                book.persons[key] = sessions
+            for session in sessions:
+                session.touched_at = now  # held in memory as if just changed
+                if session.dirty:
+                    book.touched(session)
+                else:
+                    book.emitted(session)
             if data["p"] is not None:
                 state.profiles[key] = Profile.from_wire(data["p"])
-            book.legacy_keys.add(key)
-    for person, sessions in held.items():
-        book.persons[person] = sorted(sessions, key=lambda s: s.start)
-        for session in sessions:
-            session.touched_at, session.alive = now, True  # held in memory as if just changed
-            if session.dirty:
-                book.touched(session)
-            else:
-                book.emitted(session)
-    legacy = book.legacy_keys
-    book.changed_sessions = {s.session_id: s for p in held for s in book.persons[p]} if legacy else {}
-    book.changed = set(legacy)
+    book.changed.clear()
+    log.info("sessions partition %d restored: %d persons, %d profiles, through offset %d",
+             partition, len(book.persons), len(state.profiles), state.through)
     return state
 
 

@@ -92,7 +92,7 @@ def merge_into_first(book: SessionBook, sessions: list[Session], group: list[Ses
     for other in group[1:]:
         absorb(survivor, other)
         sessions.remove(other)
-        book.dropped(other)
+        other.alive = False
         for old in [other.session_id, *other.absorbed]:
             if old != survivor.session_id:  # a copy of itself (a hand-over sent again after a crash)
                 out.remaps.append(SessionRemap(old, survivor.session_id, survivor.order))
@@ -164,7 +164,7 @@ def emit_settled(book: SessionBook, out: Output) -> None:
 
 
 def forget(book: SessionBook, session: Session) -> None:
-    book.dropped(session)
+    session.alive = False
     book.changed.add(session.person_id)
     sessions = book.persons.get(session.person_id, [])
     if session in sessions:
@@ -203,7 +203,7 @@ def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Ses
     book.changed.add(from_person)
     sessions = book.persons.pop(from_person, [])
     for session in sessions:
-        book.dropped(session)
+        session.alive = False
     return sessions
 
 

@@ -82,27 +82,16 @@ class SessionBook:
     done: list[tuple[int, int, Session]] = field(default_factory=list)
     """Min-heap of (end, seq, session) for emitted sessions, to evict past the lateness."""
     changed: set[str] = field(default_factory=set)
-    """Persons whose sessions or profile changed since the changelog was last written
-    (sessions/changelog.py)."""
-    changed_sessions: dict[str, Session] = field(default_factory=dict)
-    """Sessions changed or dropped since the changelog was last written, by id."""
-    legacy_keys: set[str] = field(default_factory=set)
-    """Changelog keys of the older per-person format, tombstoned at the next write."""
+    """Persons whose sessions changed since the changelog was last written (sessions/changelog.py)."""
     forwarded: set[str] = field(default_factory=set)
     """Entries of `forward` added since the changelog was last written."""
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     def touched(self, session: Session) -> None:
         self.changed.add(session.person_id)
-        self.changed_sessions[session.session_id] = session
         session.dirty = True
         session.touched_at = self.now
         heapq.heappush(self.due, (session.end, next(self._seq), session))
-
-    def dropped(self, session: Session) -> None:
-        """The session leaves this book (merged away, evicted, handed over, erased)."""
-        session.alive = False
-        self.changed_sessions[session.session_id] = session
 
     def emitted(self, session: Session) -> None:
         session.dirty = False
