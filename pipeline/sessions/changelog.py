@@ -69,7 +69,14 @@ def write(producer: Producer, topic: str, partition: int, book: SessionBook,
 
 async def restore(bootstrap: str, topic: str, partition: int, empty: SessionBook, now: float) -> Restored:
     """Read the partition to its end; the latest record per key is the state."""
-    latest = await read_all(bootstrap, topic, partition)
+    state = rebuild(await read_all(bootstrap, topic, partition), empty, now)
+    log.info("sessions partition %d restored: %d persons, %d profiles, through offset %d",
+             partition, len(state.book.persons), len(state.profiles), state.through)
+    return state
+
+
+def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> Restored:
+    """The state from the latest record of each key (what compaction keeps)."""
     state = Restored(empty)
     book = state.book
     book.now = now
@@ -94,8 +101,6 @@ async def restore(bootstrap: str, topic: str, partition: int, empty: SessionBook
             if data["p"] is not None:
                 state.profiles[key] = Profile.from_wire(data["p"])
     book.changed.clear()
-    log.info("sessions partition %d restored: %d persons, %d profiles, through offset %d",
-             partition, len(book.persons), len(state.profiles), state.through)
     return state
 
 
