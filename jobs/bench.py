@@ -142,6 +142,10 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
         "p50_profile_latency_ms": round(r["latency"]["p50_ms"], 1),
         "p99_profile_latency_ms": round(r["latency"]["p99_ms"], 1),
         "peak_rss_mb": max([p1["peak_rss_mb"], *r["pipeline_2"]["peer_rss_mb"], r["pipeline_2"]["peak_rss_mb"]]),
+        "latency_rate": r["latency"]["rate"],
+        "latency_received": r["latency"]["received"],
+        "latency_events": r["latency"]["events"],
+        "event_loop_cpu_share": p1.get("event_loop_cpu_share"),
         "stage_seconds": p1["stage_seconds"],
     }
 
@@ -157,8 +161,16 @@ def table(r: dict[str, Any], s: dict[str, Any]) -> str:
                f"Parcours / ceiling: {s['ratio_vs_ceiling']:.1%}")
     out.append("time inside each stage (1 worker, s): "
                + ", ".join(f"{k} {v}" for k, v in sorted(s["stage_seconds"].items())))
-    out.append(f"event -> profile update at {r['latency']['events'] // 10:,} events/s: "
-               f"p50 {s['p50_profile_latency_ms']} ms, p99 {s['p99_profile_latency_ms']} ms")
+    out.append(f"the worker's event loop was busy {s['event_loop_cpu_share']:.0%} of the run (the rest: "
+               "waiting for acknowledgements, *_wait_acks above)")
+    out.append(f"event -> profile update at {s['latency_rate']:,} events/s (a new person each): "
+               f"p50 {s['p50_profile_latency_ms']} ms, p99 {s['p99_profile_latency_ms']} ms, "
+               f"{s['latency_received']:,} of {s['latency_events']:,} updates received")
+    targets = [("events/s >= 50 000", s["pipeline_eps"] >= 50_000),
+               ("ratio >= 10x", s["ratio_vs_faust_per_event"] >= 10),
+               ("p99 <= 250 ms", s["p99_profile_latency_ms"] <= 250),
+               ("peak RSS <= 1 536 MB", s["peak_rss_mb"] <= 1536)]
+    out.append("issue 5 targets: " + "; ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in targets))
     return "\n".join(out)
 
 

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
+
 from aiokafka import TopicPartition
 from clickhouse_connect.driver.client import Client
 
