@@ -1,0 +1,34 @@
+"""`make bench`'s summary: the JSON line carries the keys the issue names, and the table says
+which targets are met, from the figures themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.bench import summary, table
+
+
+def results(pipeline_eps: float, p99: float) -> dict[str, Any]:
+    run = {"events": 100_000, "seconds": 100_000 / pipeline_eps, "peak_rss_mb": 900.0,
+           "event_loop_cpu_share": 0.8, "stage_seconds": {"ingest": 1.0}}
+    return {"pipeline_1": run, "pipeline_2": {**run, "seconds": run["seconds"] / 1.5, "peer_rss_mb": [800.0]},
+            "baseline": {"eps": 1_000.0, "peak_rss_mb": 300.0}, "ceiling": {"eps": 200_000.0, "peak_rss_mb": 100.0},
+            "latency": {"rate": 5000, "events": 50_000, "received": 50_000, "p50_ms": 100.0, "p99_ms": p99}}
+
+
+def test_the_json_line_has_the_issue_keys_and_the_ratios_come_from_the_same_run() -> None:
+    s = summary(results(5_000, 900.0))
+    for key in ("pipeline_eps", "baseline_eps", "ceiling_eps", "ratio_vs_faust_per_event",
+                "p99_profile_latency_ms", "peak_rss_mb"):
+        assert key in s
+    assert (s["pipeline_eps"], s["ratio_vs_faust_per_event"], s["peak_rss_mb"]) == (5_000, 5.0, 900.0)
+    assert s["pipeline_eps_2_workers"] == 7_500
+
+
+def test_the_table_says_which_targets_are_met() -> None:
+    slow = results(5_000, 900.0)
+    assert "events/s >= 50 000 NOT met" in table(slow, summary(slow))
+    assert "p99 <= 250 ms NOT met" in table(slow, summary(slow))
+    fast = results(60_000, 200.0)
+    text = table(fast, summary(fast))
+    assert "NOT met" not in text and "ratio >= 10x met" in text
