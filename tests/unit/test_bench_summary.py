@@ -9,9 +9,9 @@ from jobs.bench import summary, table
 
 
 def results(pipeline_eps: float, p99: float) -> dict[str, Any]:
-    run = {"events": 100_000, "seconds": 100_000 / pipeline_eps, "peak_rss_mb": 900.0,
+    run = {"events": 1_100_000, "seconds": 1_100_000 / pipeline_eps, "peak_rss_mb": 900.0,
            "event_loop_cpu_share": 0.8, "stage_seconds": {"ingest": 1.0}}
-    return {"pipeline_1": run, "pipeline_2": {**run, "seconds": run["seconds"] / 1.5, "peer_rss_mb": [800.0]},
+    return {"persons": 1_000_000, "pipeline_1": run, "pipeline_2": {**run, "seconds": run["seconds"] / 1.5, "peer_rss_mb": [800.0]},
             "baseline": {"eps": 1_000.0, "peak_rss_mb": 300.0}, "ceiling": {"eps": 200_000.0, "peak_rss_mb": 100.0},
             "latency": {"rate": 5000, "events": 50_000, "received": 50_000, "p50_ms": 100.0, "p99_ms": p99}}
 
@@ -27,8 +27,15 @@ def test_the_json_line_has_the_issue_keys_and_the_ratios_come_from_the_same_run(
 
 def test_the_table_says_which_targets_are_met() -> None:
     slow = results(5_000, 900.0)
-    assert "events/s >= 50 000 NOT met" in table(slow, summary(slow))
+    assert "events/s >= 50 000 over 1 M events NOT met" in table(slow, summary(slow))
     assert "p99 <= 250 ms NOT met" in table(slow, summary(slow))
     fast = results(60_000, 200.0)
     text = table(fast, summary(fast))
     assert "NOT met" not in text and "ratio >= 10x met" in text
+
+
+def test_a_small_run_cannot_meet_the_targets_that_need_a_million() -> None:
+    small = {**results(60_000, 200.0), "persons": 10_000}
+    small["pipeline_1"] = {**small["pipeline_1"], "events": 115_000, "seconds": 115_000 / 60_000}
+    text = table(small, summary(small))
+    assert "over 1 M events NOT met" in text and "(this run: 10,000 simulated) NOT met" in text
