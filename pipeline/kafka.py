@@ -39,7 +39,6 @@ def producer(bootstrap: str) -> Producer:
         "acks": "all",
         "message.max.bytes": 16_000_000,
         "queue.buffering.max.kbytes": 512_000,
-        "delivery.report.only.error": True,  # failures still reach _delivered; successes cost nothing
         "log.connection.close": False,  # the embedded broker closes idle connections: not news
         "logger": logging.getLogger("kafka.producer"),  # librdkafka lines go through logging
     })
