@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 
 from pipeline import codec
 from pipeline.facts.rows import event_columns
-from pipeline.facts.tables import columns_of
+from pipeline.facts.tables import Columns, columns_of
 from pipeline.identity.graph import IdentityGraph
 from pipeline.kafka import produce
 from pipeline.settings import Settings
@@ -42,15 +42,16 @@ class Runtime:
 
     def send_rows(self, table: str, rows: list[dict[str, Any]], spread: int) -> None:
         """Fact rows for the sink, on facts partition `spread % partitions`, column by column."""
-        partition = spread % self.topics.facts.partitions
         for chunk in chunks(rows):
-            self.send(self.topics.facts.name, codec.columns(table, len(chunk), columns_of(table, chunk)), partition)
+            self._send_columns(table, len(chunk), columns_of(table, chunk), spread)
 
     def send_event_rows(self, events: list[dict[str, Any]], spread: int) -> None:
         """Rows of the events table, built column by column straight from the events."""
-        partition = spread % self.topics.facts.partitions
         for chunk in chunks(events):
-            self.send(self.topics.facts.name, codec.columns("events", len(chunk), event_columns(chunk)), partition)
+            self._send_columns("events", len(chunk), event_columns(chunk), spread)
+
+    def _send_columns(self, table: str, count: int, columns: Columns, spread: int) -> None:
+        self.send(self.topics.facts.name, codec.columns(table, count, columns), spread % self.topics.facts.partitions)
 
     def send_events(self, topic: str, events: list[dict[str, Any]], partition: int) -> None:
         for chunk in chunks(events):

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.facts.tables import Columns
 from pipeline.identity.graph import Changes, Remap
 from pipeline.identity.rules import Key, node_id
 from pipeline.sessions.logic import SessionRemap
@@ -14,30 +15,15 @@ from pipeline.sessions.state import Session
 Row = dict[str, Any]
 
 
-def event_row(event: dict[str, Any]) -> Row:
-    return {
-        "event_id": event["event_id"], "occurred_at": event["occurred_at"],
-        "person_id": event["person_id"], "anchor_id": event["anchor_id"],
-        "session_id": event["session_id"],
-        "event_type": event["event_type"], "channel": event["channel"],
-        "touchpoint": event["touchpoint"], "stage": event["stage"], "revenue": event["revenue"],
-        "currency": event["currency"], "order_id": event["order_id"], "csat": event["csat"],
-        "nps": event["nps"], "identifiers": event["identifiers"],
-        "properties": orjson.dumps(event["properties"]).decode(),
-        "context": orjson.dumps(event["context"]).decode(),
-        "ingested_at": event["ingested_at"],
-    }
-
-
 #: Event fields copied as they are into the events table (the others are encoded).
 _EVENT_COLUMNS = ("event_id", "occurred_at", "person_id", "anchor_id", "session_id", "event_type", "channel",
                   "touchpoint", "stage", "revenue", "currency", "order_id", "csat", "nps", "identifiers",
                   "ingested_at")
 
 
-def event_columns(events: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The events table column by column: what `event_row` gives, without a dict per row
-    (the sessions stage's hottest output)."""
+def event_columns(events: list[dict[str, Any]]) -> Columns:
+    """The events table column by column, straight from the events: no dict per row (the
+    sessions stage's hottest output)."""
     columns = {name: [event[name] for event in events] for name in _EVENT_COLUMNS}
     dumps = orjson.dumps
     columns["properties"] = [dumps(event["properties"]).decode() for event in events]

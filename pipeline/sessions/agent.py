@@ -184,11 +184,9 @@ class Sessionizer:
     def close_idle(self) -> None:
         now = time.monotonic()
         for partition, book in list(self.books.items()):
-            out = logic.Output(sessions=logic.close_idle(book, now, self.rt.settings.session_gap_s))
-            book.now = now
-            logic.emit_settled(book, out)
-            if out.sessions:
-                self.emit(partition, out)
+            idle = logic.close_idle(book, now, self.rt.settings.session_gap_s)
+            if idle:
+                self.emit(partition, logic.Output(sessions=idle))
 
     def flush_all(self) -> None:
         for partition in list(self.books):

@@ -186,14 +186,17 @@ def flush(book: SessionBook) -> list[Session]:
 
 def close_idle(book: SessionBook, now: float, idle_s: float) -> list[Session]:
     """Live mode: emit the changed sessions that saw no event for `idle_s` of wall-clock time,
-    even if the watermark has not passed them (a partition whose traffic stopped)."""
-    idle = []
+    even if the watermark has not passed them (a partition whose traffic stopped), and the
+    closed ones that have settled meanwhile."""
+    out = Output()
     for sessions in book.persons.values():
         for session in sessions:
             if session.dirty and now - session.touched_at >= idle_s:
                 book.emitted(session)
-                idle.append(session)
-    return idle
+                out.sessions.append(session)
+    book.now = now
+    emit_settled(book, out)
+    return out.sessions
 
 
 def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Session]:
