@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jobs.finish import after_replay
 from jobs.replay_ledger import Ledger
+from jobs.restate import restate_persons
 from pipeline import codec
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
@@ -99,6 +100,9 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
         produce(rt.producer, rt.topics.raw.name, codec.raw_control(replay_id), partition=partition)
     flush(rt.producer)
     await wait_for_barrier(stack, replay_id, lines, progress, ledger)
+    if interrupted:  # the killed run's graph died with its broker: this run's mapping is the one
+        restated = await asyncio.to_thread(restate_persons, stack.clickhouse, rt.graph.restatement())
+        log.info("restated the person of %d anchors after the interrupted replay", restated)
     await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings, bool(interrupted))
     await asyncio.to_thread(ledger.record, "done")
     for other in interrupted:

@@ -253,6 +253,15 @@ class IdentityGraph:
                 if key in self._mapped:
                     self._remap(key, out, reason, "")
 
+    def restatement(self) -> list[Remap]:
+        """The current person of every anchor this worker has handed out, unchanged ones
+        included: the complete mapping, for replacing one written by an earlier run that
+        started from another state (a killed embedded replay, whose graph died with it). The
+        identifiers naming those persons are included: a person id maps to itself."""
+        anchors = set(self._mapped)
+        anchors.update(self._namer[p] for p in {self.person_of(a) for a in self._mapped} if p in self._namer)
+        return [Remap(node_id(anchor), self.person_of(anchor), "restated", "") for anchor in sorted(anchors)]
+
     def _remap(self, anchor: Key, out: Changes, reason: str, event_id: str) -> None:
         current = self.person_of(anchor)
         if self._mapped[anchor] != current:
