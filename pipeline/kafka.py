@@ -29,7 +29,11 @@ HEARTBEAT_MS = 1000
 FETCH_MAX_WAIT_MS = 20
 
 
-def producer(bootstrap: str) -> Producer:
+def producer(bootstrap: str, report_successes: bool = False) -> Producer:
+    """`report_successes`: every delivery calls back (the collector answers an HTTP request
+    only once each of its messages is acknowledged). The stages only wait for `flush`: their
+    producer calls back on failures only, so a flushing thread does not need the GIL, held by
+    the event loop, once per message."""
     return Producer({
         "bootstrap.servers": bootstrap,
         "linger.ms": 5,
@@ -39,6 +43,7 @@ def producer(bootstrap: str) -> Producer:
         "acks": "all",
         "message.max.bytes": 16_000_000,
         "queue.buffering.max.kbytes": 512_000,
+        "delivery.report.only.error": not report_successes,
         "log.connection.close": False,  # the embedded broker closes idle connections: not news
         "logger": logging.getLogger("kafka.producer"),  # librdkafka lines go through logging
     })

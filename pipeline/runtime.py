@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from confluent_kafka import Producer
@@ -14,7 +15,7 @@ from pipeline import codec
 from pipeline.facts.rows import event_columns
 from pipeline.facts.tables import Columns, columns_of
 from pipeline.identity.graph import IdentityGraph
-from pipeline.kafka import produce
+from pipeline.kafka import produce, producer
 from pipeline.settings import Settings
 from pipeline.stats import Stats
 from pipeline.taxonomy import Taxonomy, identity_kinds, taxonomy
@@ -36,6 +37,12 @@ class Runtime:
         self.graph = IdentityGraph(self.kinds.rules())
         self.graph_ready = asyncio.Event()
         """Set once the follower has read the links topic to its end (identity.follower)."""
+
+    @cached_property
+    def acked_producer(self) -> Producer:
+        """A producer that calls back on every delivery: the collector answers a request only
+        once each of its messages is acknowledged (`producer` reports failures only)."""
+        return producer(self.bootstrap, report_successes=True)
 
     def send(self, topic: str, value: bytes, partition: int) -> None:
         produce(self.producer, topic, value, partition=partition)

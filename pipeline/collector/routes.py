@@ -90,7 +90,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 class _Acks:
     """Counts the acknowledgements of one request's messages. librdkafka calls back from
-    whichever thread polls the shared producer, hence the lock."""
+    whichever thread polls the collector's producer, hence the lock."""
 
     def __init__(self, count: int) -> None:
         self.left, self.done = count, threading.Event()
@@ -115,8 +115,8 @@ async def deliver(rt: Runtime, messages: list[Message]) -> None:
     for message in messages:
         # keyless (a non-object batch item): spread by content, deterministically
         spread = (message.key or message.value[:256]).decode(errors="replace")
-        _produce(rt.producer, raw.name, message, partition_of(spread, raw.partitions), acks)
-    if not await asyncio.to_thread(_wait, rt.producer, acks, ACK_TIMEOUT_S) or acks.errors:
+        _produce(rt.acked_producer, raw.name, message, partition_of(spread, raw.partitions), acks)
+    if not await asyncio.to_thread(_wait, rt.acked_producer, acks, ACK_TIMEOUT_S) or acks.errors:
         failed = len(acks.errors) + max(acks.left, 0)
         reason = acks.errors[0] if acks.errors else f"no answer within {ACK_TIMEOUT_S:.0f}s"
         log.warning("collector: %d of %d messages not acknowledged by Kafka: %s", failed, len(messages), reason)

@@ -70,7 +70,9 @@ def resolve(graph: IdentityGraph, seen: RecentIds, events: list[Event]) -> Resol
 def anchor_of(graph: IdentityGraph, group: Edge) -> Key | None:
     """The identifier an event's person is resolved through: its strongest unshared one."""
     live = [k for k in group if k not in graph.shared]
-    return min(live, key=lambda k: (graph.rules.rank(k), k)) if live else None
+    if len(live) < 2:  # most events carry one identifier
+        return live[0] if live else None
+    return min(live, key=lambda k: (graph.rules.rank(k), k))
 
 
 def apply_remote(graph: IdentityGraph, links: list[list[Any]]) -> Changes:

@@ -20,9 +20,8 @@ from pipeline.ingest.outcomes import DeadLetter, Event, Rejected
 from pipeline.ingest.pii import (
     Hasher,
     identifier_is_pii,
-    looks_like_pii,
-    mask_text,
     mask_tree,
+    masked,
     normalise_email,
     normalise_phone,
 )
@@ -175,7 +174,7 @@ def _event_id(value: str, cfg: IngestConfig) -> str:
 def _label(value: str) -> str:
     """A required label (event type, channel) with anything PII-looking masked: it becomes a
     column and a dimension in every view."""
-    return mask_text(value) if looks_like_pii(value) else value
+    return masked(value)
 
 
 def _free_text(value: object, limit: int) -> str:
@@ -183,7 +182,7 @@ def _free_text(value: object, limit: int) -> str:
     if value is None or isinstance(value, bool | dict | list):
         return ""
     text = str(value).strip()
-    return (mask_text(text) if looks_like_pii(text) else text)[:limit]
+    return masked(text)[:limit]
 
 
 def _object(message: dict[str, Any], field: str) -> dict[str, Any]:

@@ -100,15 +100,32 @@ def _may_hold_phone(text: str) -> bool:
     return len(text) < 256 or not text.isascii() or sum(map(text.count, "0123456789")) >= 9
 
 
+#: Texts up to this length are memoized by `masked`: labels, property keys and touchpoints
+#: repeat on almost every event; longer texts are mostly unique.
+MEMO_CHARS = 64
+
+
+def masked(text: str) -> str:
+    """`text` with anything PII-looking masked (itself when there is none)."""
+    return _masked_short(text) if len(text) <= MEMO_CHARS else _masked(text)
+
+
+def _masked(text: str) -> str:
+    return mask_text(text) if looks_like_pii(text) else text
+
+
+_masked_short = lru_cache(maxsize=1 << 14)(_masked)
+
+
 def mask_tree(value: object, depth: int = 0) -> object:
     """Mask PII-looking strings anywhere in a JSON value (properties, context, traits)."""
     if isinstance(value, str):
-        return mask_text(value) if looks_like_pii(value) else value
+        return masked(value)
     if depth > 32:
         return None
     if isinstance(value, dict):
         # Keys too: a form field named after its value ({"jane@x.com": true}) is not rare.
-        return {(mask_text(k) if looks_like_pii(k) else k): mask_tree(v, depth + 1) for k, v in value.items()}
+        return {masked(k): mask_tree(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         if set(map(type, value)) <= _SCALARS:  # numbers, booleans, nulls: nothing to mask, no walk
             return value

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from pipeline.ingest.outcomes import Rejected
-from pipeline.ingest.pii import looks_like_pii, mask_text
+from pipeline.ingest.pii import masked
 from pipeline.taxonomy import segment_mapping, taxonomy
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -49,7 +49,7 @@ def _track_event_type(name: object, mapping: dict[str, Any]) -> str:
         raise Rejected("segment_missing_event", "track message without an event name")
     # Masked before snake_casing, which would otherwise hide an email or a phone number from
     # the masking that every label gets later ("Jane@x.com" -> "jane_x_com").
-    return str(mapping["track_events"].get(name) or snake(mask_text(name) if looks_like_pii(name) else name))
+    return str(mapping["track_events"].get(name) or snake(masked(name)))
 
 
 def _channel(properties: dict[str, Any], context: dict[str, Any], default: str) -> str:

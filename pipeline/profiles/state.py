@@ -7,6 +7,7 @@ are capped so that a profile stays small whatever the person's history.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +44,9 @@ class Profile:
                 values.append(value)
         if ts >= self.stage_at:
             self.stage, self.stage_at = event["stage"], ts
-        self.last_touchpoints = sorted([*self.last_touchpoints, (ts, event["touchpoint"], event["channel"])])
-        del self.last_touchpoints[:-MAX_TOUCHPOINTS]
+        bisect.insort(self.last_touchpoints, (ts, event["touchpoint"], event["channel"]))
+        if len(self.last_touchpoints) > MAX_TOUCHPOINTS:
+            del self.last_touchpoints[0]
         if event["event_type"] in conversions and event["event_id"] not in self.conversion_ids:
             self.conversion_ids[event["event_id"]] = event["revenue"]
             if len(self.conversion_ids) > MAX_CONVERSION_IDS:  # re-deliveries are recent ones
