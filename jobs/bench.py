@@ -142,6 +142,7 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
         "p50_profile_latency_ms": round(r["latency"]["p50_ms"], 1),
         "p99_profile_latency_ms": round(r["latency"]["p99_ms"], 1),
         "peak_rss_mb": max([p1["peak_rss_mb"], *r["pipeline_2"]["peer_rss_mb"], r["pipeline_2"]["peak_rss_mb"]]),
+        "peak_rss_mb_without_sink": max(r["pipeline_2"]["peer_rss_mb"], default=None),
         "latency_rate": r["latency"]["rate"],
         "latency_received": r["latency"]["received"],
         "latency_events": r["latency"]["events"],
@@ -157,6 +158,9 @@ def table(r: dict[str, Any], s: dict[str, Any]) -> str:
             ("aiokafka getmany + orjson", s["ceiling_eps"], r["ceiling"]["peak_rss_mb"])]
     out = [f"{'run':<28}{'events/s':>12}{'peak RSS MB':>14}"]
     out += [f"{name:<28}{eps:>12,}{rss:>14,.0f}" for name, eps, rss in rows]
+    if s["peak_rss_mb_without_sink"] is not None:  # the engine is in the sink's process only
+        out.append(f"2 workers: the one with the sink and the embedded ClickHouse engine "
+                   f"{r['pipeline_2']['peak_rss_mb']:,.0f} MB, the other {s['peak_rss_mb_without_sink']:,.0f} MB")
     out.append(f"ratio Parcours / Faust-as-usual: {s['ratio_vs_faust_per_event']}x; "
                f"Parcours / ceiling: {s['ratio_vs_ceiling']:.1%}")
     out.append("time inside each stage (1 worker, s): "

@@ -23,6 +23,7 @@ def test_the_json_line_has_the_issue_keys_and_the_ratios_come_from_the_same_run(
         assert key in s
     assert (s["pipeline_eps"], s["ratio_vs_faust_per_event"], s["peak_rss_mb"]) == (5_000, 5.0, 900.0)
     assert s["pipeline_eps_2_workers"] == 7_500
+    assert s["peak_rss_mb_without_sink"] == 800.0  # the worker without the embedded engine
 
 
 def test_the_table_says_which_targets_are_met() -> None:
@@ -32,6 +33,7 @@ def test_the_table_says_which_targets_are_met() -> None:
     fast = results(60_000, 200.0)
     text = table(fast, summary(fast))
     assert "NOT met" not in text and "ratio >= 10x met" in text
+    assert "the other 800 MB" in text
 
 
 def test_a_small_run_cannot_meet_the_targets_that_need_a_million() -> None:
