@@ -49,12 +49,26 @@ def producer(bootstrap: str, report_successes: bool = False) -> Producer:
     })
 
 
+class DeliveryFailed(Transient):
+    """Kafka gave up on a message (librdkafka retried it for `message.timeout.ms`)."""
+
+
+#: Deliveries librdkafka reported failed, in this process. Sticky: once an output is lost, no
+#: flush may report success again, or a stage would commit the input of the lost output.
+FAILED_DELIVERIES: list[str] = []
+
+
 def flush(prod: Producer, timeout: float = 60.0) -> None:
     """Wait until every produced message is acknowledged (at-least-once before commits)."""
     remaining = prod.flush(timeout)
     if remaining:
         raise Transient(f"{remaining} messages not acknowledged by Kafka after {timeout:.0f}s",
                         hint="is the broker up? see PARCOURS_KAFKA_BOOTSTRAP")
+    if FAILED_DELIVERIES:
+        raise DeliveryFailed(f"{len(FAILED_DELIVERIES)} messages could not be delivered to Kafka "
+                             f"(first: {FAILED_DELIVERIES[0]})",
+                             hint="check the broker and the topics (parcours doctor); then restart: "
+                                  "input not yet committed is read again")
 
 
 async def flush_async(prod: Producer, timeout: float = 60.0) -> None:
@@ -76,9 +90,11 @@ def produce(prod: Producer, topic: str, value: bytes, partition: int | None = No
             prod.poll(0.05)
 
 
-def _delivered(err: object, _msg: object) -> None:
+def _delivered(err: object, msg: Any) -> None:
     if err is not None:
-        log.error("Kafka delivery failed: %s", err)
+        where = f"{msg.topic()}[{msg.partition()}]" if msg is not None else "?"
+        log.error("Kafka delivery failed to %s: %s", where, err)
+        FAILED_DELIVERIES.append(f"{where}: {err}")
 
 
 def describe(exc: KafkaException) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,11 +17,16 @@ from pipeline import codec
 from pipeline.facts.rows import event_columns
 from pipeline.facts.tables import Columns, columns_of
 from pipeline.identity.graph import IdentityGraph
-from pipeline.kafka import produce, producer
+from pipeline.kafka import DeliveryFailed, flush_async, produce, producer
 from pipeline.settings import Settings
 from pipeline.stats import Stats
 from pipeline.taxonomy import Taxonomy, identity_kinds, taxonomy
 from pipeline.topics import Topics, partition_of, topics
+
+log = logging.getLogger(__name__)
+
+#: Exit code of a worker that stopped because Kafka lost one of its outputs (EX_TEMPFAIL).
+EXIT_OUTPUT_LOST = 75
 
 
 @dataclass
@@ -43,6 +50,20 @@ class Runtime:
         """A producer that calls back on every delivery: the collector answers a request only
         once each of its messages is acknowledged (`producer` reports failures only)."""
         return producer(self.bootstrap, report_successes=True)
+
+    async def flush_outputs(self) -> None:
+        """Wait until the stage's outputs are acknowledged, before its input is committed.
+
+        A lost output stops the process at once, as a crash would: raised into a Faust agent,
+        the error would still let Faust acknowledge and commit the batch (`take_events` acks
+        in a `finally`), and the input of the lost output would never be read again. After a
+        restart the state comes back from the changelogs and uncommitted input is re-read."""
+        try:
+            await flush_async(self.producer)
+        except DeliveryFailed as failed:
+            log.critical("%s; stopping now, without committing", failed)
+            logging.shutdown()
+            os._exit(EXIT_OUTPUT_LOST)
 
     def send(self, topic: str, value: bytes, partition: int) -> None:
         produce(self.producer, topic, value, partition=partition)

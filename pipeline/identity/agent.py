@@ -22,7 +22,6 @@ from pipeline.facts.rows import graph_rows, identity_row, person_merge_row
 from pipeline.identity.graph import Changes
 from pipeline.identity.logic import Resolved, resolve, wire_links
 from pipeline.ingest.dedupe import RecentIds
-from pipeline.kafka import flush_async
 from pipeline.runtime import Runtime, now_ms
 from pipeline.topics import partition_of
 
@@ -56,7 +55,7 @@ def register(app: faust.App, rt: Runtime) -> Any:
                 for partition, messages in by_partition(batch).items():
                     handle(partition, messages)
             with rt.stats.timed("identity_wait_acks"):
-                await flush_async(rt.producer)
+                await rt.flush_outputs()
 
     return identity
 

@@ -20,7 +20,7 @@ from pipeline import codec
 from pipeline.edge_consumer import EdgeConsumer
 from pipeline.identity.agent import publish_changes
 from pipeline.identity.logic import apply_remote
-from pipeline.kafka import consumer, flush
+from pipeline.kafka import consumer
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
                         else:
                             changes = apply_remote(rt.graph, decoded["links"])
                         publish_changes(rt, changes, tp.partition, local=False)
-            if batch:
-                flush(rt.producer)
+            if batch:  # not a blocking flush: it held the whole event loop until every stage's acks
+                await rt.flush_outputs()
     finally:
         await cons.stop()
 

@@ -23,7 +23,7 @@ from pipeline.facts.rows import dead_letter_row
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
 from pipeline.ingest.pii import mask_text
-from pipeline.kafka import consumer, flush_async, produce
+from pipeline.kafka import consumer, produce
 from pipeline.runtime import Runtime, now_ms
 from pipeline.topics import partition_of
 
@@ -53,11 +53,11 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
             with rt.stats.timed("ingest"):
                 for tp, messages in batch.items():
                     barriers += ingest_partition(rt, cfg, tp.topic, tp.partition, messages)
-            await flush_async(rt.producer)
+            await rt.flush_outputs()
             for barrier_id, origin in barriers:
                 rt.broadcast(rt.topics.valid.name, rt.topics.valid.partitions,
                              codec.barrier(barrier_id, "ingest", origin))
-            await flush_async(rt.producer)
+            await rt.flush_outputs()
             if time.monotonic() - committed_at >= COMMIT_INTERVAL_S:
                 await cons.commit()
                 committed_at = time.monotonic()

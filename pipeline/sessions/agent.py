@@ -23,7 +23,7 @@ from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import session_merge_row, session_row
 from pipeline.identity.agent import TAKE, TAKE_WITHIN_S
-from pipeline.kafka import flush, flush_async, produce
+from pipeline.kafka import flush, produce
 from pipeline.profiles.state import Profile, merge_notice
 from pipeline.runtime import Runtime, now_ms
 from pipeline.sessions import changelog, logic
@@ -261,12 +261,12 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
             with rt.stats.timed("sessions"):
                 handled = [p for p, messages in grouped.items() if sessionizer.handle_batch(p, messages)]
             with rt.stats.timed("sessions_wait_acks"):
-                await flush_async(rt.producer)  # outputs first: the changelog must not run ahead
+                await rt.flush_outputs()  # outputs first: the changelog must not run ahead
             with rt.stats.timed("sessions_changelog"):
                 for partition in handled:
                     sessionizer.write_changelog(partition)
             with rt.stats.timed("changelog_wait_acks"):
-                await flush_async(rt.producer)
+                await rt.flush_outputs()
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
@@ -275,7 +275,7 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
     @app.timer(interval=IDLE_CHECK_S)
     async def close_idle_sessions() -> None:
         sessionizer.close_idle()
-        await flush_async(rt.producer)
+        await rt.flush_outputs()
 
     return sessions
 
