@@ -114,6 +114,4 @@ class Pipeline:
         self.sessionizer.flush_all()
         self._sink_stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.rt.producer.flush(10)
-        if "acked_producer" in vars(self.rt):  # the collector made one
-            self.rt.acked_producer.flush(10)
+        self.rt.close()

@@ -51,6 +51,12 @@ class Runtime:
         once each of its messages is acknowledged (`producer` reports failures only)."""
         return producer(self.bootstrap, report_successes=True)
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Send what the producers still hold (shutdown)."""
+        self.producer.flush(timeout)
+        if "acked_producer" in vars(self):  # made only if the collector served a request
+            self.acked_producer.flush(timeout)
+
     async def flush_outputs(self) -> None:
         """Wait until the stage's outputs are acknowledged, before its input is committed.
 

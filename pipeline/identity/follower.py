@@ -48,7 +48,7 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
                         else:
                             changes = apply_remote(rt.graph, decoded["links"])
                         publish_changes(rt, changes, tp.partition, local=False)
-            if batch:  # not a blocking flush: it held the whole event loop until every stage's acks
+            if batch:  # awaited: a blocking flush would hold every stage until all acks came back
                 await rt.flush_outputs()
     finally:
         await cons.stop()
