@@ -68,7 +68,8 @@ class IdentityGraph:
         """anchors used in facts -> the person they were last mapped to."""
         self._refused: set[Refusal] = set()
         self._seen_groups: dict[Edge, SortKey] = {}
-        """Every identifier group applied, with its earliest event: repeats are skipped."""
+        """Every group of two or more identifiers applied, with its earliest event: repeats
+        are skipped."""
         self.knowledge = 0
         """Edges learnt (new, or seen with an earlier event) plus erasures: the version of the
         remaps decided now. Every worker learns the same edges (links topic), in any order; a
@@ -112,6 +113,12 @@ class IdentityGraph:
         split: set[Key] = set()
         seen = self._seen_groups
         for group, sort_key in groups:
+            if len(group) < 2:  # links nothing: only whether the identifier is known matters,
+                for key in group:  # so it is not kept in `seen` (a third of all groups)
+                    if key not in self._parent:
+                        self._add(key)
+                        out.new_keys.append(key)
+                continue
             earliest = seen.get(group)
             if earliest is not None and earliest <= sort_key:
                 continue  # the common case: a repeat visit changes nothing
@@ -120,8 +127,6 @@ class IdentityGraph:
                 if key not in self._parent:
                     self._add(key)
                     out.new_keys.append(key)
-            if len(group) < 2:
-                continue
             for key in set(shared_by(group, self._seen_with, self.rules)):
                 self.shared.add(key)
                 out.shared.append(key)
@@ -190,8 +195,9 @@ class IdentityGraph:
     def _add(self, key: Key) -> None:
         self._parent[key] = key
         self._clusters[key] = Cluster({key}, {})
-        self._person[key] = node_id(key)
-        self._namer[node_id(key)] = key
+        person = node_id(key)  # one string for both maps
+        self._person[key] = person
+        self._namer[person] = key
 
     def _find(self, key: Key) -> Key:
         parent = self._parent

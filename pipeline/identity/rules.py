@@ -18,6 +18,7 @@ linking, and its events get a person only through the other identifiers they car
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,12 +55,18 @@ class Refusal:
     """The limited kind that would have had two values."""
 
 
-@lru_cache(maxsize=1 << 20)
 def kind_of(key: Key) -> str:
-    return key.split(":", 1)[0]
+    # interned: a handful of kinds, used as keys of every identifier's evidence map. Not
+    # cached: a cache entry (~150 B per identifier) costs more than the split it saves.
+    return sys.intern(key.partition(":")[0])
 
 
-@lru_cache(maxsize=1 << 20)
+#: Recent identifiers repeat within a journey; a cache sized for all of them would hold
+#: ~160 B per identifier for the life of the worker (160 MB at 1 M identifiers).
+NODE_ID_CACHE = 1 << 16
+
+
+@lru_cache(maxsize=NODE_ID_CACHE)
 def node_id(key: Key) -> str:
     """A person id: the hash of the identifier that names it (cached: identifiers repeat)."""
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
