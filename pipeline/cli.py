@@ -135,6 +135,10 @@ async def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Parcours is up. Kafka: {stack.bootstrap}  HTTP: http://127.0.0.1:{settings.http_port}"
               f"  raw topic: {stack.pipeline.rt.topics.raw.name if stack.pipeline else ''}\n"
               "Ctrl-C to stop.", file=sys.stderr)
+        if settings.embedded_broker:
+            print("The embedded broker keeps everything in memory and slows to a stop after a few "
+                  "minutes of steady input (README, Soak): for a long run, set PARCOURS_KAFKA_BOOTSTRAP "
+                  "to a real Kafka.", file=sys.stderr)
         await _until_signalled(stack)
     return 0
 
