@@ -61,7 +61,8 @@ class IdentityGraph:
         self._clusters: dict[Key, Cluster] = {}
         self._person: dict[Key, str] = {}
         self.shared: set[Key] = set()
-        self._seen_with: dict[Key, dict[str, set[Key]]] = {}
+        self._seen_with: dict[Key, tuple[Key, ...]] = {}
+        """Shareable identifier -> the limited ones it was seen with (rules.shared_by)."""
         self._namer: dict[str, Key] = {}
         """person id -> the identifier that names it (its strongest)."""
         self._mapped: dict[Key, str] = {}
@@ -164,8 +165,8 @@ class IdentityGraph:
                 neighbours |= group
         self._seen_groups = kept
         for key in neighbours - gone:
-            for values in self._seen_with.get(key, {}).values():
-                values -= gone
+            if key in self._seen_with:
+                self._seen_with[key] = tuple(k for k in self._seen_with[key] if k not in gone)
         self._refused = {r for r in self._refused if r.kept not in gone and r.refused not in gone}
         members: set[Key] = set()
         edges: dict[Edge, SortKey] = {}

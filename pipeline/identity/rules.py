@@ -127,9 +127,13 @@ def _clash(a: dict[str, set[str]], b: dict[str, set[str]], rules: Rules) -> str 
     return None
 
 
-def shared_by(group: frozenset[Key], seen_with: dict[Key, dict[str, set[Key]]], rules: Rules) -> list[Key]:
-    """Record which limited identifiers each shareable one was seen with; return the ones
-    this group makes shared (seen with `shared_after` values of one limited kind)."""
+def shared_by(group: frozenset[Key], seen_with: dict[Key, tuple[Key, ...]], rules: Rules) -> list[Key]:
+    """Record which limited identifiers each shareable one was seen with (at most
+    `shared_after` per limited kind); return the ones this group makes shared (seen with
+    `shared_after` values of one limited kind).
+
+    A flat tuple per identifier, not a set per kind: it holds one or two keys for almost
+    every identifier, and is rebuilt only when a new one is seen (about 60 B against 450)."""
     limited = [k for k in group if not rules.shareable(k)]
     if not limited:
         return []
@@ -137,11 +141,16 @@ def shared_by(group: frozenset[Key], seen_with: dict[Key, dict[str, set[Key]]], 
     for key in group:
         if not rules.shareable(key):
             continue
-        seen = seen_with.setdefault(key, {})
+        seen = before = seen_with.get(key, ())
         for strong in limited:
-            values = seen.setdefault(kind_of(strong), set())
-            if strong not in values and len(values) < rules.shared_after:
-                values.add(strong)
-                if len(values) == rules.shared_after:
+            if strong in seen:
+                continue
+            kind = kind_of(strong)
+            count = sum(1 for k in seen if kind_of(k) == kind)
+            if count < rules.shared_after:
+                seen = (*seen, strong)
+                if count + 1 == rules.shared_after:
                     newly.append(key)
+        if seen is not before:
+            seen_with[key] = seen
     return newly

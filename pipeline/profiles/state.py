@@ -2,13 +2,16 @@
 
 strategy: kept next to the person's sessions (same partition, same owner), updated from the
 same batches, and published on `parcours.profiles` at most once per person per batch. Lists
-are capped so that a profile stays small whatever the person's history.
+are capped so that a profile stays small whatever the person's history, and the names in it
+(stage, touchpoints, channels) are interned: one copy per name, not one per profile (every
+decoded event brings its own copies; 1 640 -> 1 230 B per profile).
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from pipeline.sessions.state import Session
@@ -43,8 +46,8 @@ class Profile:
             if value not in values and len(values) < MAX_VALUES_PER_KIND:
                 values.append(value)
         if ts >= self.stage_at:
-            self.stage, self.stage_at = event["stage"], ts
-        bisect.insort(self.last_touchpoints, (ts, event["touchpoint"], event["channel"]))
+            self.stage, self.stage_at = intern(event["stage"]), ts
+        bisect.insort(self.last_touchpoints, (ts, intern(event["touchpoint"]), intern(event["channel"])))
         if len(self.last_touchpoints) > MAX_TOUCHPOINTS:
             del self.last_touchpoints[0]
         if event["event_type"] in conversions and event["event_id"] not in self.conversion_ids:
@@ -79,7 +82,8 @@ class Profile:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Profile:
         data = dict(data)
-        data["last_touchpoints"] = [tuple(t) for t in data["last_touchpoints"]]
+        data["last_touchpoints"] = [(ts, intern(tp), intern(ch)) for ts, tp, ch in data["last_touchpoints"]]
+        data["stage"] = intern(data["stage"])
         return cls(**data)
 
     def document(self, open_session: Session | None, at_ms: int) -> dict[str, Any]:

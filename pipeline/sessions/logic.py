@@ -16,6 +16,7 @@ import bisect
 import hashlib
 import heapq
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from pipeline.sessions.state import Session, SessionBook
@@ -118,14 +119,15 @@ def absorb(survivor: Session, other: Session) -> None:
 
 def add_event(session: Session, event: Event, conversions: frozenset[str]) -> None:
     ts = event["occurred_at"]
+    touchpoint = intern(event["touchpoint"])  # one copy per name in the state, not one per event
     if session.event_count == 0 or ts < session.start:
-        session.entry_touchpoint = event["touchpoint"]
+        session.entry_touchpoint = touchpoint
     if session.event_count == 0 or ts >= session.end:
-        session.exit_touchpoint = event["touchpoint"]
+        session.exit_touchpoint = touchpoint
     session.start, session.end = min(session.start, ts), max(session.end, ts)
     session.event_count += 1
     if event["channel"] not in session.channels:
-        session.channels.append(event["channel"])
+        session.channels.append(intern(event["channel"]))
     revenue = 0.0
     if event["event_type"] in conversions:
         session.converted = True
