@@ -12,4 +12,4 @@ def test_each_person_is_one_person_of_three_identifiers_with_a_profile() -> None
     assert figures["graph_persons"] == 1_200  # the logged-in visit joined the cookie to its person
     assert figures["profiles"] == 1_200
     assert figures["open_sessions"] < 1_200 / 10  # sessions closed as event time went on
-    assert figures["state_rss_mb"] >= 0 and figures["bytes_per_person"] >= 0
+    # (no assertion on the RSS here: inside the test process other tests' memory comes and goes)
