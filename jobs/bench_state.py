@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 import orjson
 
 from jobs.bench_runs import peak_rss_mb
+from jobs.soak import rss_mb
 from pipeline.identity.graph import IdentityGraph
 from pipeline.identity.logic import resolve
 from pipeline.ingest.dedupe import RecentIds
@@ -35,11 +37,6 @@ START_MS = 1_767_225_600_000  # 2026-01-01
 SPAN_MS = 30 * 86_400_000
 BATCH = 5_000  # persons per batch, as a worker's batches
 GAP_MS, LATENESS_MS = 30 * 60_000, 60 * 60_000
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
 
 
 def person_events(i: int, persons: int) -> list[bytes]:
@@ -61,7 +58,8 @@ def build(persons: int) -> dict[str, object]:
     profiles: dict[str, Profile] = {}
     conversions = taxonomy().conversion_event_types
     gc.collect()
-    base, started, rejected = rss_mb(), time.monotonic(), 0
+    pid = os.getpid()
+    base, started, rejected = rss_mb(pid), time.monotonic(), 0
     now = START_MS + SPAN_MS + 3_600_000
     for first in range(0, persons, BATCH):
         events = []
@@ -77,12 +75,12 @@ def build(persons: int) -> dict[str, object]:
             person = event["person_id"]
             (profiles.get(person) or profiles.setdefault(person, Profile(person))).add(event, conversions)
         if first % (BATCH * 40) == 0:
-            print(f"  {first:>10,} persons, state +{rss_mb() - base:,.0f} MB, {time.monotonic() - started:.0f}s",
+            print(f"  {first:>10,} persons, state +{rss_mb(pid) - base:,.0f} MB, {time.monotonic() - started:.0f}s",
                   file=sys.stderr, flush=True)
     if rejected:
         raise SystemExit(f"{rejected} generated events were rejected by ingest: fix person_events")
     gc.collect()
-    added = rss_mb() - base
+    added = rss_mb(pid) - base
     return {"name": "state", "persons": persons, "identifiers": len(graph), "graph_persons": graph.persons,
             "profiles": len(profiles), "open_sessions": sum(len(s) for s in book.persons.values()),
             "state_rss_mb": round(added, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
