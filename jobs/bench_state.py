@@ -29,6 +29,7 @@ from pipeline.ingest.dedupe import RecentIds
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
 from pipeline.profiles.state import Profile
+from pipeline.profiles.store import ProfileStore
 from pipeline.sessions import logic as sessions
 from pipeline.sessions.state import SessionBook
 from pipeline.taxonomy import identity_kinds, taxonomy
@@ -55,7 +56,7 @@ def build(persons: int) -> dict[str, object]:
     cfg = IngestConfig.build(b"bench-state")
     graph, seen = IdentityGraph(identity_kinds().rules()), RecentIds()
     book = SessionBook(GAP_MS, LATENESS_MS)
-    profiles: dict[str, Profile] = {}
+    profiles = ProfileStore()
     conversions = taxonomy().conversion_event_types
     gc.collect()
     pid = os.getpid()
@@ -74,6 +75,7 @@ def build(persons: int) -> dict[str, object]:
         for event in out.events:
             person = event["person_id"]
             (profiles.get(person) or profiles.setdefault(person, Profile(person))).add(event, conversions)
+        profiles.settle()  # as the worker does once a batch is in the changelog
         if first % (BATCH * 40) == 0:
             print(f"  {first:>10,} persons, state +{rss_mb(pid) - base:,.0f} MB, {time.monotonic() - started:.0f}s",
                   file=sys.stderr, flush=True)

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 Key = str
 """An identifier node: "kind:value"."""
@@ -127,7 +128,15 @@ def _clash(a: dict[str, set[str]], b: dict[str, set[str]], rules: Rules) -> str 
     return None
 
 
-def shared_by(group: frozenset[Key], seen_with: dict[Key, tuple[Key, ...]], rules: Rules) -> list[Key]:
+class Evidence(Protocol):
+    """Shareable identifier -> the limited ones it was seen with (a dict, or the graph's columns)."""
+
+    def get(self, key: Key, default: tuple[Key, ...], /) -> tuple[Key, ...]: ...
+
+    def __setitem__(self, key: Key, value: tuple[Key, ...], /) -> None: ...
+
+
+def shared_by(group: frozenset[Key], seen_with: Evidence, rules: Rules) -> list[Key]:
     """Record which limited identifiers each shareable one was seen with (at most
     `shared_after` per limited kind); return the ones this group makes shared (seen with
     `shared_after` values of one limited kind).

@@ -25,6 +25,7 @@ from pipeline.facts.rows import session_merge_row, session_row
 from pipeline.identity.agent import TAKE, TAKE_WITHIN_S
 from pipeline.kafka import flush, produce
 from pipeline.profiles.state import Profile, merge_notice
+from pipeline.profiles.store import ProfileStore
 from pipeline.runtime import Runtime, now_ms
 from pipeline.sessions import changelog, logic
 from pipeline.sessions.state import Session, SessionBook
@@ -54,7 +55,7 @@ class Sessionizer:
             lambda: BarrierTracker(rt.topics.valid.partitions))
         self.peers: dict[int, BarrierTracker] = defaultdict(
             lambda: BarrierTracker(rt.topics.by_person.partitions))
-        self.profiles: dict[int, dict[str, Profile]] = defaultdict(dict)
+        self.profiles: dict[int, ProfileStore] = defaultdict(ProfileStore)
         self.through: dict[int, int] = {}
         """Per partition: the highest by_person offset in the state; None until restored."""
 
@@ -92,6 +93,7 @@ class Sessionizer:
         self.rt.stats.changelog_records += changelog.write(
             self.rt.producer, topic, partition, self.books[partition], self.profiles[partition],
             self.through[partition])
+        self.profiles[partition].settle()  # the batch's profiles are in the changelog
 
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
         """Consecutive events messages are applied as one batch; the rest in order."""

@@ -20,6 +20,7 @@ skip covers, and the event ids kept in each session catch re-sent duplicates fro
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from confluent_kafka import Producer
 
 from pipeline.kafka import consumer, produce
 from pipeline.profiles.state import Profile
+from pipeline.profiles.store import ProfileStore
 from pipeline.sessions.state import Session, SessionBook
 
 log = logging.getLogger(__name__)
@@ -40,13 +42,13 @@ FORWARD = "f:"
 @dataclass
 class Restored:
     book: SessionBook
-    profiles: dict[str, Profile] = field(default_factory=dict)
+    profiles: ProfileStore = field(default_factory=ProfileStore)
     through: int = -1
     """Highest input offset of `by_person` the state includes (-1: none)."""
 
 
 def write(producer: Producer, topic: str, partition: int, book: SessionBook,
-          profiles: dict[str, Profile], through: int) -> int:
+          profiles: MutableMapping[str, Profile], through: int) -> int:
     """Produce the records of what changed since the last write; returns how many."""
     count = 0
     for person in book.changed:
@@ -101,6 +103,7 @@ def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> 
             if data["p"] is not None:
                 state.profiles[key] = Profile.from_wire(data["p"])
     book.changed.clear()
+    state.profiles.settle()
     return state
 
 

@@ -5,10 +5,12 @@ the same events, refusals and shared identifiers included."""
 from __future__ import annotations
 
 import random
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.identity import graph as graph_module
 from pipeline.identity.graph import IdentityGraph
 from pipeline.identity.logic import apply_remote, resolve, wire_links
 from pipeline.identity.rules import node_id
@@ -101,6 +103,19 @@ def test_any_arrival_order_batching_and_worker_split_gives_the_reference(timelin
     for g in run_workers(events, rnd, workers, batch):
         assert g.shared == shared
         assert {k: g.person_of(k) for k in expected} == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(timelines, st.randoms(use_true_random=False), st.integers(1, 6), st.sampled_from([0, 1, 2]))
+def test_large_clusters_find_their_groups_through_the_index(timeline, rnd, batch, scan) -> None:  # type: ignore[no-untyped-def]
+    """Clusters of more than SCAN edges are indexed: with SCAN tiny, every path is the index's."""
+    events = as_events(timeline)
+    expected, shared = reference(events)
+    with patch.object(graph_module, "SCAN", scan):
+        (g,) = run_workers(events, rnd, 1, batch)
+        relearnt = resolve(g, RecentIds(), [dict(e) for e in events])  # every group already seen
+    assert g.shared == shared and {k: g.person_of(k) for k in expected} == expected
+    assert not relearnt.changes.new_edges
 
 
 @settings(max_examples=150, deadline=None)

@@ -129,7 +129,7 @@ def test_forget_erases_a_person_and_leaves_the_others_as_they_were() -> None:
     ])
     bob = g.person_of("device_id:d-bob")
     ann_keys = ["anonymous_id:a-ann", "device_id:d-ann", "user_id:u-ann", "email:h-ann"]
-    assert len(mentions(g, *ann_keys)) == 8
+    assert set(ann_keys) <= set(mentions(g, *ann_keys))  # the probe sees the state (person ids are not stored)
     out = g.forget(ann_keys)
     assert not out.remaps and not out.refusals
     assert all(k not in g for k in ann_keys) and mentions(g, *ann_keys) == []

@@ -1,0 +1,58 @@
+"""pipeline.profiles.store: idle profiles are packed, and come back equal when read."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import orjson
+
+from pipeline.profiles.state import Profile
+from pipeline.profiles.store import ProfileStore
+
+CONVERSIONS = frozenset({"purchase"})
+
+
+def profile(person: str, n: int = 3) -> Profile:
+    p = Profile(person)
+    for i in range(n):
+        p.add({"event_id": f"{person}-{i}", "occurred_at": 1_000 + i, "identifiers": {"anonymous_id": f"a-{person}"},
+               "stage": "purchase", "touchpoint": "checkout", "channel": "web",
+               "event_type": "purchase" if i == 1 else "page_view", "revenue": 12.5 * (i == 1)}, CONVERSIONS)
+    return p
+
+
+def test_a_packed_profile_comes_back_equal() -> None:
+    original = profile("p1")
+    back = Profile.unpack("p1", original.pack())
+    assert back == original and orjson.dumps(back) == orjson.dumps(original)
+    assert back.last_touchpoints[0][1] is original.last_touchpoints[0][1]  # names stay interned
+
+
+def test_settle_keeps_the_most_recently_touched_as_objects() -> None:
+    store = ProfileStore(hot=2)
+    for person in ("p1", "p2", "p3", "p4"):
+        store[person] = profile(person)
+    store.settle()
+    assert set(store._hot) == {"p3", "p4"} and set(store._packed) == {"p1", "p2"}
+    assert len(store) == 4 and "p1" in store and "p9" not in store and store.get("p9") is None
+    p1 = store.get("p1")  # read: unpacked and hot again
+    assert p1 == profile("p1") and "p1" in store._hot and "p1" not in store._packed
+    p1.add({"event_id": "x", "occurred_at": 5_000, "identifiers": {}, "stage": "after", "touchpoint": "survey",
+            "channel": "email", "event_type": "page_view", "revenue": 0.0}, CONVERSIONS)
+    store.settle()
+    assert store["p1"].stage == "after" and store["p1"].events == 4  # a change survives packing
+    assert sorted(store) == ["p1", "p2", "p3", "p4"]
+    del store["p2"]
+    assert store.pop("p3").person_id == "p3" and sorted(store) == ["p1", "p4"]
+
+
+def test_a_packed_profile_holds_its_size_not_a_write_buffer() -> None:
+    profiles = [profile(f"p{i}") for i in range(2_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        packed = [p.pack() for p in profiles]
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(packed)
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * max(len(b) for b in packed) + 64, held  # orjson's own result: ~4 KB each
