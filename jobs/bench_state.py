@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+import pipeline.app  # noqa: F401  (the peak counts the worker's code, Faust and Kafka clients: ~60 MB)
 from jobs.bench_runs import peak_rss_mb
 from jobs.soak import rss_mb
 from pipeline.identity.graph import IdentityGraph

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pipeline.identity.rules import Key, Refusal, Rules, SortKey, cut_persons, node_id, shared_by
+from pipeline.identity.texts import Texts
 
 Edge = frozenset[Key]
 Node = int
@@ -101,7 +102,7 @@ class IdentityGraph:
         self._edge_start = array("i", [0])
         """Edge e's nodes are _edge_nodes[_edge_start[e]:_edge_start[e + 1]], sorted."""
         self._edge_at = array("q")
-        self._edge_event: list[str | None] = []
+        self._edge_event = Texts()
         """Edge e's sort key is (_edge_at[e], _edge_event[e]); None once dropped."""
         self._edge_ring = array("i")
         """Next edge of the same cluster (circular)."""
@@ -197,8 +198,8 @@ class IdentityGraph:
         self.knowledge += 1
         roots = {self._find(node) for node in gone}
         neighbours: set[Node] = set()
-        for edge, event_id in enumerate(self._edge_event):  # a full scan: erasures are rare
-            if event_id is not None and not gone.isdisjoint(nodes := self._nodes(edge)):
+        for edge in range(len(self._edge_event)):  # a full scan: erasures are rare
+            if self._edge_event[edge] is not None and not gone.isdisjoint(nodes := self._nodes(edge)):
                 neighbours.update(nodes)
                 roots.add(self._edge_root(edge))  # an erased shared identifier's groups
         for node in neighbours - gone:
@@ -339,7 +340,8 @@ class IdentityGraph:
         if not live:
             return False
         if edge is not None:
-            self._edge_at[edge], self._edge_event[edge] = sort_key
+            self._edge_at[edge] = sort_key[0]
+            self._edge_event[edge] = sort_key[1]
             dirty.add(self._find(live[0]))
             return True
         edge = len(self._edge_event)
@@ -397,7 +399,7 @@ class IdentityGraph:
         """Forget an edge (its cluster is being rebuilt, which unthreads its ring)."""
         if self._by_hash.get(hash(ids := self._nodes(edge))) == edge:
             del self._by_hash[hash(ids)]
-        self._edge_event[edge] = None
+        self._edge_event.drop(edge)
 
     def _rebuild(self, root: Node) -> set[Node]:
         """Re-form the clusters of `root`'s members without the shared identifiers."""

@@ -89,14 +89,23 @@ class Profile:
         return cls(**data)
 
     def pack(self) -> bytes:
-        """The fields but the person id, by position (ProfileStore keeps idle profiles so)."""
+        """The fields but the person id, by position, times relative to `first_seen` (8 digits
+        fewer each): how ProfileStore keeps an idle profile."""
+        base = self.first_seen
+        fields = [self.identifiers, self.stage, self.stage_at - base,
+                  [(ts - base, tp, ch) for ts, tp, ch in self.last_touchpoints], self.lifetime_revenue,
+                  self.conversions, self.conversion_ids, self.events, base, self.last_seen - base]
         # copied out: orjson's result keeps its 4 KB write buffer allocated (measured: 4 097 B
         # for a 120 B document), harmless for a message sent at once, not for one kept
-        return memoryview(orjson.dumps([getattr(self, s) for s in PACKED])).tobytes()
+        return memoryview(orjson.dumps(fields)).tobytes()
 
     @classmethod
     def unpack(cls, person_id: str, packed: bytes) -> Profile:
-        return cls.from_wire({"person_id": person_id, **dict(zip(PACKED, orjson.loads(packed), strict=True))})
+        (identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events, base,
+         last_seen) = orjson.loads(packed)
+        return cls(person_id, identifiers, intern(stage), base + stage_at,
+                   [(base + ts, intern(tp), intern(ch)) for ts, tp, ch in touchpoints], revenue, conversions,
+                   conversion_ids, events, base, base + last_seen)
 
     def document(self, open_session: Session | None, at_ms: int) -> dict[str, Any]:
         """The JSON consumers get (topic and HTTP)."""
@@ -118,9 +127,6 @@ class Profile:
             "last_seen": self.last_seen,
             "updated_at": at_ms,
         }
-
-
-PACKED = Profile.__slots__[1:]  # type: ignore[attr-defined]
 
 
 def merge_notice(from_person: str, to_person: str, at_ms: int) -> dict[str, Any]:

@@ -35,6 +35,12 @@ class ProfileStore(MutableMapping[str, Profile]):
         profile = self._hot[person] = Profile.unpack(person, packed)
         return profile
 
+    def setdefault(self, person: str, default: Profile) -> Profile:  # type: ignore[override]
+        profile = self.get(person)
+        if profile is None:
+            profile = self._hot[person] = default
+        return profile
+
     def __getitem__(self, person: str) -> Profile:
         profile = self.get(person)
         if profile is None:

@@ -26,6 +26,9 @@ def test_a_packed_profile_comes_back_equal() -> None:
     back = Profile.unpack("p1", original.pack())
     assert back == original and orjson.dumps(back) == orjson.dumps(original)
     assert back.last_touchpoints[0][1] is original.last_touchpoints[0][1]  # names stay interned
+    assert Profile.__slots__ == (  # type: ignore[attr-defined]  # a new field must be packed too
+        "person_id", "identifiers", "stage", "stage_at", "last_touchpoints", "lifetime_revenue", "conversions",
+        "conversion_ids", "events", "first_seen", "last_seen")
 
 
 def test_settle_keeps_the_most_recently_touched_as_objects() -> None:
