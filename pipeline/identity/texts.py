@@ -1,7 +1,8 @@
 """An append-only column of strings in one buffer: ~10 B of overhead a string, not ~55.
 
 The identity graph keeps the event id of every group's earliest event (its sort key's tie
-break, and the event a refusal names): one per group, millions per worker, rarely read.
+break, and the event a refusal names): one per group, millions per worker, each read back
+only when its group is seen again or its cluster is cut.
 """
 
 from __future__ import annotations
