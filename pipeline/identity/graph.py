@@ -199,7 +199,7 @@ class IdentityGraph:
         roots = {self._find(node) for node in gone}
         neighbours: set[Node] = set()
         for edge in range(len(self._edge_event)):  # a full scan: erasures are rare
-            if self._edge_event[edge] is not None and not gone.isdisjoint(nodes := self._nodes(edge)):
+            if self._edge_event.live(edge) and not gone.isdisjoint(nodes := self._nodes(edge)):
                 neighbours.update(nodes)
                 roots.add(self._edge_root(edge))  # an erased shared identifier's groups
         for node in neighbours - gone:

@@ -42,3 +42,7 @@ class Texts:
 
     def drop(self, i: int) -> None:
         self._length[i] = -1
+
+    def live(self, i: int) -> bool:
+        """Not dropped, without decoding the text."""
+        return self._length[i] >= 0

@@ -84,7 +84,7 @@ class Profile:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Profile:
         data = dict(data)
-        data["last_touchpoints"] = [(ts, intern(tp), intern(ch)) for ts, tp, ch in data["last_touchpoints"]]
+        data["last_touchpoints"] = _touchpoints(data["last_touchpoints"])
         data["stage"] = intern(data["stage"])
         return cls(**data)
 
@@ -103,9 +103,8 @@ class Profile:
     def unpack(cls, person_id: str, packed: bytes) -> Profile:
         (identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events, base,
          last_seen) = orjson.loads(packed)
-        return cls(person_id, identifiers, intern(stage), base + stage_at,
-                   [(base + ts, intern(tp), intern(ch)) for ts, tp, ch in touchpoints], revenue, conversions,
-                   conversion_ids, events, base, base + last_seen)
+        return cls(person_id, identifiers, intern(stage), base + stage_at, _touchpoints(touchpoints, base),
+                   revenue, conversions, conversion_ids, events, base, base + last_seen)
 
     def document(self, open_session: Session | None, at_ms: int) -> dict[str, Any]:
         """The JSON consumers get (topic and HTTP)."""
@@ -127,6 +126,12 @@ class Profile:
             "last_seen": self.last_seen,
             "updated_at": at_ms,
         }
+
+
+def _touchpoints(rows: list[list[Any]], base: int = 0) -> list[tuple[int, str, str]]:
+    """(at, touchpoint, channel) tuples back from JSON lists, names interned: one copy per name
+    in the state, not one per profile."""
+    return [(base + ts, intern(tp), intern(ch)) for ts, tp, ch in rows]
 
 
 def merge_notice(from_person: str, to_person: str, at_ms: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ unpacks it (~3 µs).
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
+from itertools import islice
 
 from pipeline.profiles.state import Profile
 
@@ -70,5 +71,5 @@ class ProfileStore(MutableMapping[str, Profile]):
         if extra <= 0:
             return
         hot = self._hot
-        for person in list(hot)[:extra]:
+        for person in list(islice(hot, extra)):  # the oldest `extra` only: popping needs a copy
             self._packed[person] = hot.pop(person).pack()

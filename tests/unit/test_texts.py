@@ -22,3 +22,4 @@ def test_strings_come_back_replaced_or_dropped(texts: list[str], data: st.DataOb
             model[i] = None
     assert len(column) == len(model)
     assert [column[i] for i in range(len(column))] == model
+    assert [column.live(i) for i in range(len(column))] == [text is not None for text in model]
