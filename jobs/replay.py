@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jobs.finish import after_replay
 from jobs.replay_ledger import Ledger
-from jobs.restate import restate_persons
+from jobs.restate import restate_persons, retire_session_merges
 from pipeline import codec
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
@@ -94,6 +94,10 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
         log.warning("replay %s was interrupted before it finished; its events will not be doubled "
                     "(keyed by event_id) and every person is re-sessionized after this run",
                     ", ".join(interrupted))
+    if interrupted and stack.settings.embedded_broker:  # the killed run's history died with its broker
+        withdrawn = await asyncio.to_thread(retire_session_merges, stack.clickhouse, min(interrupted.values()),
+                                            ledger.started_ms)
+        log.info("withdrew %d session merges of the interrupted replay", withdrawn)
     await asyncio.to_thread(ledger.record, "running")
     lines = ledger.lines = await produce_lines(rt, paths, replay_id, progress)
     for partition in range(rt.topics.raw.partitions):

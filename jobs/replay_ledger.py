@@ -31,14 +31,18 @@ class Ledger:
         self.started = datetime.now(UTC)
         self.lines = 0
 
-    def interrupted(self) -> list[str]:
-        """Replays that were running and whose process is gone."""
+    @property
+    def started_ms(self) -> int:
+        return int(self.started.timestamp() * 1000)
+
+    def interrupted(self) -> dict[str, int]:
+        """Replays that were running and whose process is gone: replay id -> started (ms)."""
         rows = query_rows(self.client, (SQL / "runs.sql").read_text())
         now_ms, host = time.time() * 1000, socket.gethostname()
-        return [replay_id for replay_id, run_host, pid, updated_ms in rows
+        return {replay_id: int(started_ms) for replay_id, run_host, pid, started_ms, updated_ms in rows
                 if replay_id != self.replay_id and (
                     (run_host == host and (int(pid) == os.getpid() or not pid_alive(int(pid))))
-                    or now_ms - int(updated_ms) > STALE_S * 1000)]
+                    or now_ms - int(updated_ms) > STALE_S * 1000)}
 
     def record(self, status: str, replay_id: str | None = None) -> None:
         row = [replay_id or self.replay_id, self.files, socket.gethostname(), os.getpid(), status,

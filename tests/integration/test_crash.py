@@ -206,6 +206,12 @@ def test_replay_killed_part_way_then_run_again(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     assert "interrupted" in again.stderr  # the ledger knew the first run did not finish
     check_exactly_once(data_dir, sim.truth.valid_event_count)
+    # the killed run's session merges are withdrawn: some pointed at sessions it never wrote and
+    # hid sessions the rerun cut under the same ids (an event of such a session known through a
+    # shared device lost its person)
+    (stale,) = query(data_dir, "SELECT count() AS n FROM parcours.session_merges "
+                               "WHERE merged_at < (SELECT max(started_at) FROM parcours.replay_runs FINAL)")
+    assert stale["n"] == 0
     tables = [r["name"] for r in query(data_dir, "SELECT name FROM system.tables WHERE database = 'parcours' "
                                                   "AND engine NOT LIKE '%View%' AND engine NOT LIKE 'Aggregating%'")]
     dump = "\n".join(str(query(data_dir, f"SELECT * FROM parcours.{t}")) for t in tables)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from jobs.restate import restate_persons
+from jobs import resessionize
+from jobs.restate import restate_persons, retire_session_merges
 from pipeline.facts.rows import person_merge_row
 from pipeline.facts.tables import to_arrow
 from pipeline.identity.graph import IdentityGraph, Remap
@@ -94,3 +95,35 @@ def test_nothing_to_restate_writes_nothing(clickhouse: Any) -> None:
     empty(clickhouse)
     assert restate_persons(clickhouse, []) == 0
     assert person_map(clickhouse) == {}
+
+
+def test_the_killed_runs_session_merges_are_withdrawn(clickhouse: Any) -> None:
+    """The killed run merged session S into T and died before T's row was written (sessions
+    are written once settled, merges at once). The rerun kept S, with the same id (ids are
+    a hash of person and first event). Left alone, S is hidden as merged and T does not
+    exist: an event of S known through a shared device, which takes its session's person,
+    has no person, and re-sessionizing everyone then keeps it so."""
+    empty(clickhouse)
+    killed_at, rerun_at = 1_700_000_000_000, 1_700_000_600_000
+    ms = "fromUnixTimestamp64Milli(toInt64({}))".format
+    clickhouse.command("INSERT INTO parcours.events (event_id, occurred_at, person_id, anchor_id, session_id, "
+                       "event_type, ingested_at) VALUES "
+                       f"('e1', {ms(1000)}, 'p1', 'u1', 'S', 'page_view', {ms(rerun_at + 5)}), "
+                       f"('e2', {ms(2000)}, 'p1', 'kiosk', 'S', 'page_view', {ms(rerun_at + 5)})")
+    clickhouse.command("INSERT INTO parcours.identity_shared VALUES ('device_id', 'k', 'kiosk', 0)")
+    clickhouse.command("INSERT INTO parcours.sessions (session_id, person_id, started_at, ended_at, event_count, "
+                       f"version) VALUES ('S', 'p1', {ms(1000)}, {ms(2000)}, 2, {(rerun_at + 9) * 1_000_000})")
+    clickhouse.command("INSERT INTO parcours.session_merges VALUES "
+                       f"('S', 'T', '0000000000001|T', {ms(killed_at + 30_000)}), "  # the killed run's
+                       f"('R', 'S', '0000000000001|S', {ms(rerun_at + 7)})")  # the rerun's own
+    persons = "SELECT event_id, person_id FROM parcours.v_events ORDER BY event_id"
+    assert clickhouse.query(persons).result_rows == [("e1", "p1"), ("e2", "")], "the scenario must show the gap"
+
+    assert retire_session_merges(clickhouse, since_ms=killed_at, until_ms=rerun_at) == 1
+    assert clickhouse.query(persons).result_rows == [("e1", "p1"), ("e2", "p1")]
+    assert clickhouse.query("SELECT from_session FROM parcours.session_merges").result_rows == [("R",)]
+    resessionize.run(clickhouse, gap_s=1800, everyone=True)
+    assert clickhouse.query(persons).result_rows == [("e1", "p1"), ("e2", "p1")]
+    (sessions,) = clickhouse.query("SELECT count(), sum(event_count) FROM parcours.v_sessions").result_rows
+    assert sessions == (1, 2)
+    empty(clickhouse)
