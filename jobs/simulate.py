@@ -13,10 +13,10 @@ strategy:
   3. Arrival order = event time + a few seconds-to-minutes for some events (local shuffles)
      + hours for whole "late batch" app sessions; lines are written sorted by arrival.
   4. Byte-identical re-sends (within the next 300 lines) and malformed lines (every kind of
-     `MALFORMED_KINDS` in rotation, fresh ids, never a copy of a valid line) are interleaved;
-     the truth records their line numbers.
+     `MALFORMED_KINDS` in rotation, fresh ids, never a copy of a valid line) are interleaved
+     (jobs/simulate_noise.py); the truth records their line numbers.
 Channels and event types are checked against schemas/taxonomy.toml, Segment event names come
-from schemas/segment.toml and junk identifier values from schemas/identity.toml.
+from schemas/segment.toml.
 """
 
 from __future__ import annotations
@@ -34,14 +34,10 @@ from typing import Any
 
 import orjson
 
+from jobs.simulate_noise import MALFORMED_KINDS, interleave, malformed
+
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
-MALFORMED_KINDS = (
-    "not_json", "json_array", "json_string", "missing_event_id", "empty_event_id",
-    "missing_occurred_at", "bad_occurred_at", "future_occurred_at", "empty_identifiers",
-    "junk_identifiers", "missing_channel", "wrong_type", "invalid_utf8", "oversized",
-    "pii_not_json", "pii_missing_event_id",
-)
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -53,7 +49,6 @@ _TAXONOMY = _schema("taxonomy.toml")
 CHANNELS: frozenset[str] = frozenset(_TAXONOMY["channels"])
 EVENT_TYPES: frozenset[str] = frozenset(_TAXONOMY["event_types"])
 _SEGMENT_NAMES: dict[str, str] = {t: n for n, t in _schema("segment.toml")["track_events"].items()}
-_JUNK: list[str] = [v for v in _schema("identity.toml")["junk_values"] if v]
 
 _MIN, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -398,82 +393,6 @@ def _segment(ev: dict[str, Any]) -> dict[str, Any] | None:
     return msg
 
 
-# ---- malformed lines ----------------------------------------------------------------------
-def _template(gen: _Gen, people: list[_Person]) -> dict[str, Any]:
-    r = gen.rng
-    device = r.choice(r.choice(people).devices) if people else gen.device(True)
-    ids = {"device_id": device.device_id, "anonymous_id": device.anonymous_id}
-    return {
-        "event_id": gen.uuid(), "event_type": r.choice(("page_view", "product_view", "search")),
-        "occurred_at": gen.stamp(r.randrange(gen.t0, gen.t_end)), "channel": "web",
-        "touchpoint": "product_page", "identifiers": {k: v for k, v in ids.items() if v},
-        "properties": {}, "context": {"locale": "fr-FR", "page": "/account/orders"},
-    }
-
-
-def _pii(gen: _Gen, people: list[_Person]) -> dict[str, str]:
-    """A real person's raw email and phone, recorded in the truth (they are written)."""
-    with_both = [p for p in people[:500] if p.email and p.phone]
-    person = gen.rng.choice(with_both) if with_both else None
-    email = (gen.email(person) if person else None) or "Jane.Doe@Example.com"
-    phone = (gen.phone(person) if person else None) or "06 12 34 56 78"
-    gen.raw_emails.add(email)
-    gen.raw_phones.add(phone)
-    return {"email": email, "phone": phone}
-
-
-def _malformed(gen: _Gen, people: list[_Person], kind: str) -> bytes:
-    r, ev = gen.rng, _template(gen, people)
-    if kind == "not_json":
-        return b"{broken " + orjson.dumps(ev)[: r.randint(10, 60)]
-    if kind in ("json_array", "json_string"):
-        return orjson.dumps([ev] if kind == "json_array" else f"page_view {ev['event_id']}")
-    if kind.startswith("pii_"):
-        ev["identifiers"] = _pii(gen, people)
-        if kind == "pii_not_json":
-            return orjson.dumps(ev)[: -r.randint(5, 30)]
-    if kind == "invalid_utf8":
-        return orjson.dumps({**ev, "touchpoint": "@@"}).replace(b'"@@"', b'"caf\xe9 \xff\xfe"')
-    edits: dict[str, tuple[str, Any]] = {
-        "missing_event_id": ("event_id", None), "pii_missing_event_id": ("event_id", None),
-        "empty_event_id": ("event_id", ""), "missing_occurred_at": ("occurred_at", None),
-        "bad_occurred_at": ("occurred_at", "yesterday"),
-        "future_occurred_at": ("occurred_at", f"2099-0{r.randint(1, 9)}-01T12:00:00.000Z"),
-        "empty_identifiers": ("identifiers", {}), "missing_channel": ("channel", None),
-        "junk_identifiers": ("identifiers", {k: r.choice(_JUNK) for k in ev["identifiers"]}),
-        "wrong_type": ("event_type", r.randint(1, 99)),
-        "oversized": ("properties", {"blob": "x" * (70 * 1024)}),
-    }
-    key, value = edits[kind]
-    if value is None:
-        del ev[key]
-    else:
-        ev[key] = value
-    return orjson.dumps(ev)
-
-
-def _interleave(rng: random.Random, valid: list[bytes], malformed: list[bytes],
-                duplicate_rate: float) -> tuple[list[bytes], list[int], list[int]]:
-    """Valid lines in order, with re-sends a few hundred lines later and malformed lines."""
-    n = len(valid)
-    extra: dict[int, list[tuple[bool, bytes]]] = {}
-    for i, line in enumerate(valid):
-        if rng.random() < duplicate_rate:
-            extra.setdefault(min(n - 1, i + rng.randint(1, 300)), []).append((False, line))
-    for line in malformed:
-        extra.setdefault(rng.randrange(n) if n else -1, []).append((True, line))
-    lines: list[bytes] = []
-    bad: list[int] = []
-    dup: list[int] = []
-    for i in range(-1, n):
-        if i >= 0:
-            lines.append(valid[i])
-        for is_bad, line in extra.get(i, ()):
-            (bad if is_bad else dup).append(len(lines))
-            lines.append(line)
-    return lines, bad, dup
-
-
 # ---- public API ---------------------------------------------------------------------------
 def simulate(persons: int = 200, seed: int = 7, start: datetime | None = None, days: int = 14,
              malformed_rate: float = 0.005, duplicate_rate: float = 0.01,
@@ -492,8 +411,8 @@ def simulate(persons: int = 200, seed: int = 7, start: datetime | None = None, d
     kinds = list(MALFORMED_KINDS)
     rng.shuffle(kinds)
     count = round(len(valid) * malformed_rate)
-    malformed = [_malformed(gen, people, kinds[k % len(kinds)]) for k in range(count)]
-    lines, bad, dup = _interleave(rng, valid, malformed, duplicate_rate)
+    bad_lines = [malformed(gen, people, kinds[k % len(kinds)]) for k in range(count)]
+    lines, bad, dup = interleave(rng, valid, bad_lines, duplicate_rate)
     truth = Truth(
         person_of_event={e.payload.get("event_id") or e.payload["messageId"]: e.person
                          for e in events},
