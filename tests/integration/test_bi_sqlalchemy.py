@@ -26,7 +26,7 @@ CONTRACT_VIEWS = {"v_events", "v_sessions", "v_identities", "v_attribution", "v_
 
 @pytest.fixture(scope="module")
 def engine(clickhouse: Any) -> Iterator[Engine]:
-    from tests.integration import test_journeys as journeys
+    from tests.integration import journeys_data as journeys
 
     journeys.truncate_all(clickhouse)
     journeys.insert_events(clickhouse, journeys.EVENTS)

@@ -3,7 +3,7 @@
 Every panel query is expanded the way the official ClickHouse plugin
 (grafana-clickhouse-datasource, pkg/macros/macros.go) expands its macros, then run on the real
 ClickHouse engine (chDB, every migration applied) over the journey dataset of
-tests/integration/test_journeys.py plus pipeline rows (dead letters, barriers, identity
+tests/integration/journeys_data.py plus pipeline rows (dead letters, barriers, identity
 changes); it must run, return rows, and return exactly the columns its target declares
 (`expectedColumns`, which the plugin ignores). A macro the expander does not know fails the
 test: add it here, from the plugin's source, before using it in a dashboard.
@@ -199,7 +199,7 @@ def pipeline_rows(client: Any) -> None:
 
 @pytest.fixture(scope="module")
 def loaded(clickhouse: Any) -> Iterator[Any]:
-    from tests.integration import test_journeys as journeys
+    from tests.integration import journeys_data as journeys
 
     def clear() -> None:
         journeys.truncate_all(clickhouse)
