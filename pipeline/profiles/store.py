@@ -10,7 +10,7 @@ unpacks it (~3 µs).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from itertools import islice
 
 from pipeline.profiles.state import Profile
@@ -23,7 +23,7 @@ class ProfileStore(MutableMapping[str, Profile]):
     def __init__(self, hot: int = HOT) -> None:
         self.hot_limit = hot
         self._hot: dict[str, Profile] = {}
-        """Oldest touched first (insertion order)."""
+        """Least recently touched first (insertion order, refreshed by `settle`)."""
         self._packed: dict[str, bytes] = {}
 
     def get(self, person: str, default: Profile | None = None) -> Profile | None:  # type: ignore[override]
@@ -65,11 +65,17 @@ class ProfileStore(MutableMapping[str, Profile]):
     def __len__(self) -> int:
         return len(self._hot) + len(self._packed)
 
-    def settle(self) -> None:
-        """Pack the profiles touched least recently, beyond the `hot_limit` most recent."""
-        extra = len(self._hot) - self.hot_limit
+    def settle(self, touched: Iterable[str] = ()) -> None:
+        """Pack the profiles touched least recently, beyond the `hot_limit` most recent.
+        `touched`: the persons the batch changed, moved to the young end first (a lookup does
+        not reorder: that would cost a dict re-insert on every read of the hot path)."""
+        hot = self._hot
+        for person in touched:
+            profile = hot.pop(person, None)
+            if profile is not None:
+                hot[person] = profile
+        extra = len(hot) - self.hot_limit
         if extra <= 0:
             return
-        hot = self._hot
         for person in list(islice(hot, extra)):  # the oldest `extra` only: popping needs a copy
             self._packed[person] = hot.pop(person).pack()

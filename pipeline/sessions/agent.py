@@ -90,10 +90,11 @@ class Sessionizer:
         if partition not in self.through:
             return  # revoked while the batch's outputs were flushed: the new owner re-reads
         topic = self.rt.topics.sessions_changelog.name
+        touched = list(self.books[partition].changed)  # `write` clears it
         self.rt.stats.changelog_records += changelog.write(
             self.rt.producer, topic, partition, self.books[partition], self.profiles[partition],
             self.through[partition])
-        self.profiles[partition].settle()  # the batch's profiles are in the changelog
+        self.profiles[partition].settle(touched)  # the batch's profiles are in the changelog
 
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
         """Consecutive events messages are applied as one batch; the rest in order."""

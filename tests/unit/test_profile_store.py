@@ -49,6 +49,16 @@ def test_settle_keeps_the_most_recently_touched_as_objects() -> None:
     assert store.pop("p3").person_id == "p3" and sorted(store) == ["p1", "p4"]
 
 
+def test_a_person_the_batch_touched_stays_hot_though_unpacked_long_ago() -> None:
+    store = ProfileStore(hot=2)
+    for person in ("p1", "p2", "p3"):
+        store[person] = profile(person)
+    store.settle(touched=["p1"])  # p1 came first, but the last batch changed it
+    assert set(store._hot) == {"p1", "p3"} and set(store._packed) == {"p2"}
+    store.settle(touched=["p9"])  # a person without a profile here is ignored
+    assert set(store._hot) == {"p1", "p3"}
+
+
 def test_a_packed_profile_holds_its_size_not_a_write_buffer() -> None:
     profiles = [profile(f"p{i}") for i in range(2_000)]
     tracemalloc.start()
