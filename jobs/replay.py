@@ -94,7 +94,11 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
         log.warning("replay %s was interrupted before it finished; its events will not be doubled "
                     "(keyed by event_id) and every person is re-sessionized after this run",
                     ", ".join(interrupted))
-    if interrupted and stack.settings.embedded_broker:  # the killed run's history died with its broker
+    # With an embedded broker the killed run's history (graph, session books) died with it: this
+    # run's decisions replace the killed run's. A real Kafka kept that history; restating from
+    # one worker's graph there would write over other workers' newer decisions.
+    lost_history = bool(interrupted) and stack.settings.embedded_broker
+    if lost_history:
         withdrawn = await asyncio.to_thread(retire_session_merges, stack.clickhouse, min(interrupted.values()),
                                             ledger.started_ms)
         log.info("withdrew %d session merges of the interrupted replay", withdrawn)
@@ -104,7 +108,7 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
         produce(rt.producer, rt.topics.raw.name, codec.raw_control(replay_id), partition=partition)
     flush(rt.producer)
     await wait_for_barrier(stack, replay_id, lines, progress, ledger)
-    if interrupted:  # the killed run's graph died with its broker: this run's mapping is the one
+    if lost_history:
         restated = await asyncio.to_thread(restate_persons, stack.clickhouse, rt.graph.restatement())
         log.info("restated the person of %d anchors after the interrupted replay", restated)
     await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings, bool(interrupted))
