@@ -3,10 +3,14 @@
 strategy: the streaming stage cuts sessions with what it knows at the time; when two persons
 merge later, their open sessions merge too, but sessions already closed stay apart, and a
 split (a shared device found late) can leave one session holding two persons' events. This
-job recomputes the sessions of the affected persons from v_events with the same gap rule
-(maximal runs of a person's events less than the gap apart), then writes
+job recomputes sessions from v_events with the same gap rule (maximal runs of a person's
+events less than the gap apart), after giving each event on a shared identifier to the login
+around it in event time (jobs/taps.py), then writes
   - event_sessions: event -> new session (wins over the streaming session in the views),
   - sessions: the new sessions' rows, and zero-event rows retiring the sessions they replace.
+Which persons: all, or those merged, those whose taps changed hands, and, until nothing
+changes, every person that shares a session with them: a session is retired only when all
+its events are recomputed, so no event is left pointing at a retired session.
 Session ids are a hash of (person, first event id) in a namespace of their own ("r|"): they
 never collide with a streaming session id that session_merges may have retired, and
 re-running the job changes nothing.
@@ -22,6 +26,7 @@ from pathlib import Path
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
+from jobs.taps import attribute_taps
 from pipeline.facts.tables import to_arrow
 from pipeline.taxonomy import taxonomy
 
@@ -65,13 +70,20 @@ def session_rows(assigned: pl.DataFrame, conversions: frozenset[str], version: i
 
 
 def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
-    sql = (SQL / "events.sql").read_text()
-    frame = pl.from_arrow(client.query_arrow(sql, parameters={"all": int(everyone)}))
-    assert isinstance(frame, pl.DataFrame)
+    frame = _frame(client, (SQL / "events.sql").read_text())
     if frame.is_empty():
         return Result(0, 0, 0, 0)
+    gap_ms = int(gap_s * 1000)
+    frame = frame.with_columns(pl.col("person_id").alias("was_person"))  # before taps move
+    frame = attribute_taps(frame, _frame(client, (SQL / "shared_keys.sql").read_text()), gap_ms)
+    if not everyone:
+        merged = _frame(client, (SQL / "merged.sql").read_text())["to_person"]
+        moved = frame.filter(pl.col("person_id") != pl.col("was_person"))
+        frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"]))
+        if frame.is_empty():
+            return Result(0, 0, 0, 0)
     conversions = taxonomy().conversion_event_types
-    assigned = sessionize(frame, int(gap_s * 1000), conversions)
+    assigned = sessionize(frame, gap_ms, conversions)
     version = time.time_ns()
     fresh = session_rows(assigned, conversions, version)
     retired = set(frame["session_id"].unique()) - set(fresh["session_id"])
@@ -80,6 +92,25 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
     rows = fresh.to_dicts() + [_retired(s, version) for s in sorted(retired)]
     client.insert_arrow("parcours.sessions", to_arrow("sessions", rows))
     return Result(frame["person_id"].n_unique(), frame.height, frame["session_id"].n_unique(), fresh.height)
+
+
+def affected(frame: pl.DataFrame, persons: set[str]) -> pl.DataFrame:
+    """The events of `persons` (before or after taps moved), grown until closed: every event of
+    a session they touch, and the persons of those events."""
+    while True:
+        mine = pl.col("person_id").is_in(list(persons)) | pl.col("was_person").is_in(list(persons))
+        sessions = frame.filter(mine)["session_id"].unique()
+        chosen = frame.filter(mine | pl.col("session_id").is_in(sessions.to_list()))
+        grown = persons | set(chosen["person_id"]) | set(chosen["was_person"])
+        if grown == persons:
+            return chosen
+        persons = grown
+
+
+def _frame(client: Client, sql: str) -> pl.DataFrame:
+    frame = pl.from_arrow(client.query_arrow(sql))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _retired(session_id: str, version: int) -> dict[str, object]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.identity.graph import Changes, Edge, IdentityGraph, Remap
-from pipeline.identity.rules import Key, SortKey, node_id
+from pipeline.identity.rules import Key, SortKey, node_id, own_person
 from pipeline.ingest.dedupe import RecentIds
 
 Event = dict[str, Any]
@@ -56,8 +56,8 @@ def resolve(graph: IdentityGraph, seen: RecentIds, events: list[Event]) -> Resol
     first_seen = {key: sort_key[0] for group, sort_key in groups for key in group}
     for event, (group, _) in zip(fresh, groups, strict=True):
         anchor = anchor_of(graph, group)
-        if anchor is None:  # only shared identifiers: a person of its own
-            event["person_id"] = event["anchor_id"] = node_id(f"event:{event['event_id']}")
+        if anchor is None:  # only shared identifiers: a person of its own, and no anchor
+            event["person_id"], event["anchor_id"] = own_person(event["event_id"]), ""
         else:
             event["person_id"] = graph.hand_out(anchor, out.changes)
             event["anchor_id"] = node_id(anchor)

@@ -73,6 +73,12 @@ def node_id(key: Key) -> str:
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
+def own_person(event_id: str) -> str:
+    """The person of an event that carries only shared identifiers: its own (jobs/taps.py may
+    give it the login around it later)."""
+    return node_id(f"event:{event_id}")
+
+
 def name_of(members: Iterable[Key], rules: Rules) -> str:
     return min((rules.rank(k), node_id(k)) for k in members)[1]
 

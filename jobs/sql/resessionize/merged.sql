@@ -1,0 +1,2 @@
+-- Persons whose history was merged into them.
+SELECT DISTINCT to_person FROM parcours.person_merges FINAL WHERE from_person != to_person

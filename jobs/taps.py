@@ -1,0 +1,47 @@
+"""Events on shared identifiers, given to the login around them (polars).
+
+strategy: an event whose identifiers are all shared (a tap on the family tablet, an open of the
+household email) names no person by itself. The streaming stages give it the person the shared
+identifier pointed to when the event was processed, which depends on arrival order: in a replay
+a tap at 08:05 could land with a login made at 14:00 by someone else. Here the rule is one of
+event time only, so the answer is the same whatever the order. On each shared identifier's
+timeline (its taps, and its logins: events that carried it with an identifier of their own),
+runs are cut by the session gap, as sessions are. A tap goes to the person of the latest login
+at or before it in its run, else of the first login after it in its run, else it stays the
+shared identifier's own. Events at the same instant are ordered by event id.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.identity.rules import own_person
+
+
+def attribute_taps(events: pl.DataFrame, sightings: pl.DataFrame, gap_ms: int) -> pl.DataFrame:
+    """`events` (event_id, person_id, occurred_at ms, on_shared, ...) with the person of each
+    event that carries only shared identifiers replaced by the rule above. `sightings` (via,
+    occurred_at, event_id, person_id, login): one row per event and shared identifier (`via`)
+    it carried; `login` when the event also carried an identifier of its own. A tap with
+    several shared identifiers is placed on the timeline of the smallest `via`."""
+    taps = events.filter(pl.col("on_shared")).select("event_id", "occurred_at")
+    if taps.is_empty():
+        return events
+    on_timeline = taps.join(sightings.group_by("event_id").agg(pl.col("via").min()), on="event_id", how="left")
+    timeline = pl.concat([
+        on_timeline.select("via", "occurred_at", "event_id", pl.lit(None, pl.String).alias("login"),
+                           pl.lit(True).alias("tap")),
+        sightings.filter(pl.col("login")).select("via", "occurred_at", "event_id", pl.col("person_id").alias("login"),
+                                                 pl.lit(False).alias("tap")),
+    ]).sort("via", "occurred_at", "event_id", nulls_last=True)
+    run = (pl.col("occurred_at").diff().over("via").fill_null(gap_ms) >= gap_ms).cum_sum().over("via")
+    placed = (timeline.with_columns(run.alias("run"))
+              .with_columns(pl.coalesce(pl.col("login").forward_fill().over("via", "run"),
+                                        pl.col("login").backward_fill().over("via", "run")).alias("tap_person"))
+              .filter(pl.col("tap") & pl.col("via").is_not_null())
+              .select("event_id", "tap_person"))
+    own = pl.col("event_id").map_elements(own_person, return_dtype=pl.String)
+    return (events.join(placed, on="event_id", how="left")
+            .with_columns(pl.when(pl.col("on_shared")).then(pl.coalesce(pl.col("tap_person"), own))
+                          .otherwise(pl.col("person_id")).alias("person_id"))
+            .drop("tap_person"))
