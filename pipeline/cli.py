@@ -37,53 +37,70 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+EPILOG = ("Configuration: PARCOURS_* environment variables or a .env file (README, Configuration); "
+          "`parcours doctor` checks them. `parcours COMMAND --help` describes each command.")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="parcours", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate journeys, run them through the pipeline, report")
-    demo.add_argument("--persons", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--report", type=Path, default=None, help="HTML report path")
-    demo.set_defaults(run=_sync(cmd_demo))
-    replay = sub.add_parser("replay", help="feed NDJSON files through the pipeline ('-' = stdin)")
-    replay.add_argument("files", nargs="+")
-    replay.set_defaults(run=_sync(cmd_replay))
-    sub.add_parser("up", help="run the embedded stack until Ctrl-C").set_defaults(run=_sync(cmd_up))
-    sub.add_parser("worker", help="run one production worker").set_defaults(run=_sync(cmd_worker))
-    sub.add_parser("migrate", help="apply pending ClickHouse migrations").set_defaults(run=cmd_migrate)
-    sub.add_parser("doctor", help="check configuration, Kafka, topics and ClickHouse; say what to fix").set_defaults(
-        run=cmd_doctor)
-    sql = sub.add_parser("sql", help="run a query against ClickHouse and print a table")
-    sql.add_argument("query")
+    top = argparse.ArgumentParser(prog="parcours", description=__doc__, epilog=EPILOG)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = _command(sub, "demo", "simulate omnichannel journeys, run them through the full pipeline on the "
+                                 "embedded stack, print a journey summary and write an HTML report", cmd_demo)
+    demo.add_argument("--persons", type=int, default=2000, metavar="N", help="persons to simulate (default: 2000)")
+    demo.add_argument("--seed", type=int, default=7, metavar="S",
+                      help="random seed: the same seed simulates the same journeys (default: 7)")
+    demo.add_argument("--report", type=Path, default=None, metavar="PATH",
+                      help="HTML report path (default: DATA_DIR/report.html)")
+    replay = _command(sub, "replay", "feed NDJSON event files through the real pipeline (Kafka -> agents -> "
+                                     "ClickHouse), wait until everything is written, print a summary", cmd_replay)
+    replay.add_argument("files", nargs="+", metavar="FILE",
+                        help="NDJSON file, one event per line ('-' = stdin); malformed lines become dead letters")
+    _command(sub, "up", "run the embedded stack in the foreground until Ctrl-C (broker, workers, "
+                        "ClickHouse engine, HTTP API on PARCOURS_HTTP_PORT)", cmd_up)
+    _command(sub, "worker", "run one production worker against the configured Kafka and ClickHouse "
+                            "(what docker-compose starts, scaled to N)", cmd_worker)
+    _command(sub, "migrate", "apply pending ClickHouse migrations (idempotent)", cmd_migrate, sync=False)
+    _command(sub, "doctor", "check configuration, data dir, HTTP port, Kafka, topics and ClickHouse; "
+                            "say what to fix (exit 1 when a check fails)", cmd_doctor, sync=False)
+    sql = _command(sub, "sql", "run a query against the configured ClickHouse and print a table", cmd_sql,
+                   sync=False)
+    sql.add_argument("query", metavar="QUERY",
+                     help="the SQL, quoted")
     sql.add_argument("--json", action="store_true", help="one JSON object per row")
-    sql.set_defaults(run=cmd_sql)
-    funnel = sub.add_parser("funnel", help="persons going through steps in order within a window")
+    funnel = _command(sub, "funnel", "persons going through steps in order within a window", cmd_funnel,
+                      sync=False)
     funnel.add_argument("steps", nargs="*", metavar="STEP", help="event type, or touchpoint:NAME")
-    funnel.add_argument("--window", default="7d", help="max time from first to last step (7d)")
+    funnel.add_argument("--window", default="7d", help="max time from first to last step (default: 7d)")
     funnel.add_argument("--by-channel", action="store_true", help="also per first-step channel")
-    funnel.set_defaults(run=cmd_funnel)
-    attribute = sub.add_parser("attribute", help="recompute Markov attribution, print credits")
-    attribute.set_defaults(run=cmd_attribute)
-    identity = sub.add_parser("identity", help="explain stitching").add_subparsers(dest="what", required=True)
-    show = identity.add_parser("show", help="a person, its identifiers and the events that linked them")
-    show.add_argument("kind")
-    show.add_argument("value")
-    show.set_defaults(run=cmd_identity_show)
-    identity.add_parser("stats", help="persons, merges, refusals, shared identifiers").set_defaults(
-        run=cmd_identity_stats)
-    report = sub.add_parser("report", help="journey report: key numbers, and one self-contained HTML file")
-    report.add_argument("--out", "--output", "-o", dest="output", type=Path, default=None,
+    _command(sub, "attribute", "recompute Markov attribution, print credits by model and channel", cmd_attribute,
+             sync=False)
+    identity = sub.add_parser("identity", help="explain stitching", description="explain stitching")
+    what = identity.add_subparsers(dest="what", required=True, metavar="WHAT")
+    show = _command(what, "show", "a person, its identifiers and the events that linked them", cmd_identity_show,
+                    sync=False)
+    show.add_argument("kind", help="identifier kind: email, phone, user_id, device_id, ...")
+    show.add_argument("value", help="its value (raw email/phone are hashed before the lookup)")
+    _command(what, "stats", "persons, merges, refusals, shared identifiers", cmd_identity_stats, sync=False)
+    report = _command(sub, "report", "journey report: key numbers, and one self-contained HTML file", cmd_report,
+                      sync=False)
+    report.add_argument("--out", "--output", "-o", dest="output", type=Path, default=None, metavar="PATH",
                         help="HTML path (default: DATA_DIR/report.html)")
-    report.set_defaults(run=cmd_report)
-    reses = sub.add_parser("resessionize", help="recompute the sessions of merged persons (batch)")
+    reses = _command(sub, "resessionize", "recompute the sessions of merged persons (batch)", cmd_resessionize,
+                     sync=False)
     reses.add_argument("--all", action="store_true", help="every person, not only merged ones")
-    reses.set_defaults(run=cmd_resessionize)
-    forget = sub.add_parser("forget", help="erase a person (GDPR): its facts, identity state and profile")
+    forget = _command(sub, "forget", "erase a person (GDPR): its facts, identity state and profile; exit 1 when "
+                                     "nothing was erased", cmd_forget, sync=False)
     forget.add_argument("kind", help="identifier kind: email, phone, user_id, device_id, ...")
     forget.add_argument("value", help="its value (raw email/phone are hashed before the lookup)")
     forget.add_argument("--request-id", default=None, help="id for the audit row, e.g. your ticket (default: random)")
-    forget.set_defaults(run=cmd_forget)
     return top
+
+
+def _command(sub: Any, name: str, text: str, run: Callable[..., Any], sync: bool = True) -> argparse.ArgumentParser:
+    """A subcommand whose one-line `text` shows both in `parcours --help` and in its own --help."""
+    command: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".")
+    command.set_defaults(run=_sync(run) if sync else run)
+    return command
 
 
 def _sync(command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[..., int]:
