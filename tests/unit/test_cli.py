@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+import pytest
 
 from pipeline import cli
+from pipeline.errors import Terminal
 
 
 def commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
@@ -29,3 +33,19 @@ def test_every_command_and_argument_has_help() -> None:
         for action in parser._actions:
             if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
                 assert action.help, f"`parcours {name}`: {action.dest} has no help text"
+
+
+def test_replay_of_a_missing_file_fails_before_the_stack_starts(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.embedded.stack as stack
+
+    monkeypatch.setattr(stack, "Stack", lambda *a, **k: pytest.fail("the stack was started"))
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "ok.ndjson").write_text("")
+    for paths in (["-", str(tmp_path / "ok.ndjson"), "/nonexistent.ndjson"], [str(tmp_path)]):
+        with pytest.raises(Terminal) as error:
+            cli.require_files(paths)
+        assert error.value.hint == "pass NDJSON files, or - for stdin"
+    assert str(error.value).startswith(f"{tmp_path} is a directory")
+    assert cli.main(["replay", "/nonexistent.ndjson"]) == 2
+    cli.require_files(["-", str(tmp_path / "ok.ndjson")])
