@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
+import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -16,6 +19,9 @@ from pipeline import logs
 from pipeline.errors import ParcoursError, Terminal, classify_clickhouse
 from pipeline.settings import Settings
 
+#: A trailing `FORMAT name` clause: `parcours sql` then prints the engine's output as-is.
+TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(?!(?:ASC|DESC)\b)\w+\s*;?\s*$", re.IGNORECASE)
+
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
@@ -25,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level)
+        require_embedded_clickhouse_free(settings)  # else chDB prints raw lock errors, no hint
         return int(args.run(settings, args) or 0)
     except ParcoursError as error:
         print(f"parcours: {error}", file=sys.stderr)
@@ -65,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     sql = _command(sub, "sql", "run a query against the configured ClickHouse and print a table", cmd_sql,
                    sync=False)
     sql.add_argument("query", metavar="QUERY",
-                     help="the SQL, quoted")
+                     help="the SQL, quoted; a trailing FORMAT clause (e.g. FORMAT JSON) prints the engine's "
+                          "output as-is instead of a table")
     sql.add_argument("--json", action="store_true", help="one JSON object per row")
     funnel = _command(sub, "funnel", "persons going through steps in order within a window", cmd_funnel,
                       sync=False)
@@ -107,6 +115,40 @@ def _sync(command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, 
     def run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(command(settings, args))
     return run
+
+
+def require_embedded_clickhouse_free(settings: Settings) -> None:
+    """chDB allows one process per data directory, and says so only on stderr ("Cannot lock
+    file .../status") before a generic error: look at the engine's lock first, and say who
+    holds it and what to do."""
+    if not settings.embedded_clickhouse:
+        return
+    path = Path(settings.clickhouse_url.removeprefix("chdb://"))
+    holder = _lock_holder(path / "status")
+    if holder is None or holder == str(os.getpid()):
+        return
+    raise Terminal(f"the embedded ClickHouse in {path} is held by another parcours process"
+                   f"{f' (pid {holder})' if holder else ''}: chDB allows one process per data directory",
+                   hint="stop that process (e.g. Ctrl-C on `parcours up`) and run this again, or point both at a "
+                        "ClickHouse server (PARCOURS_CLICKHOUSE_URL=http://...), which any number of processes "
+                        "can query")
+
+
+def _lock_holder(status: Path) -> str | None:
+    """None when nobody holds the engine's status file; else the holder's pid ('' if unknown)."""
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return None  # no engine was ever opened there
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # the engine holds LOCK_EX while open
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except BlockingIOError:
+        match = re.search(rb"PID: (\d+)", os.read(fd, 256))
+        return match.group(1).decode() if match else ""
+    finally:
+        os.close(fd)
 
 
 def require_files(paths: list[str]) -> None:
@@ -230,6 +272,13 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipeline.sink.clickhouse import connect
 
+    if TRAILING_FORMAT.search(args.query):
+        if args.json:
+            raise Terminal("--json and a FORMAT clause both choose the output format",
+                           hint="drop --json to get the FORMAT's output as-is, or drop the FORMAT clause")
+        sys.stdout.buffer.write(connect(settings).raw_query(args.query))
+        sys.stdout.flush()
+        return 0
     result = connect(settings).query(args.query)
     columns = list(result.column_names)
     if args.json:
