@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
+import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -13,8 +16,11 @@ from typing import Any
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline import logs
-from pipeline.errors import ParcoursError, classify_clickhouse
+from pipeline.errors import ParcoursError, Terminal, classify_clickhouse
 from pipeline.settings import Settings
+
+#: A trailing `FORMAT name` clause: `parcours sql` then prints the engine's output as-is.
+TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(?!(?:ASC|DESC)\b)\w+\s*;?\s*$", re.IGNORECASE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         logs.configure(settings.log_level)
+        require_embedded_clickhouse_free(settings)  # else chDB prints raw lock errors, no hint
         return int(args.run(settings, args) or 0)
     except ParcoursError as error:
         print(f"parcours: {error}", file=sys.stderr)
@@ -37,53 +44,71 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+EPILOG = ("Configuration: PARCOURS_* environment variables or a .env file (README, Configuration); "
+          "`parcours doctor` checks them. `parcours COMMAND --help` describes each command.")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="parcours", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate journeys, run them through the pipeline, report")
-    demo.add_argument("--persons", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--report", type=Path, default=None, help="HTML report path")
-    demo.set_defaults(run=_sync(cmd_demo))
-    replay = sub.add_parser("replay", help="feed NDJSON files through the pipeline ('-' = stdin)")
-    replay.add_argument("files", nargs="+")
-    replay.set_defaults(run=_sync(cmd_replay))
-    sub.add_parser("up", help="run the embedded stack until Ctrl-C").set_defaults(run=_sync(cmd_up))
-    sub.add_parser("worker", help="run one production worker").set_defaults(run=_sync(cmd_worker))
-    sub.add_parser("migrate", help="apply pending ClickHouse migrations").set_defaults(run=cmd_migrate)
-    sub.add_parser("doctor", help="check configuration, Kafka, topics and ClickHouse; say what to fix").set_defaults(
-        run=cmd_doctor)
-    sql = sub.add_parser("sql", help="run a query against ClickHouse and print a table")
-    sql.add_argument("query")
+    top = argparse.ArgumentParser(prog="parcours", description=__doc__, epilog=EPILOG)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = _command(sub, "demo", "simulate omnichannel journeys, run them through the full pipeline on the "
+                                 "embedded stack, print a journey summary and write an HTML report", cmd_demo)
+    demo.add_argument("--persons", type=int, default=2000, metavar="N", help="persons to simulate (default: 2000)")
+    demo.add_argument("--seed", type=int, default=7, metavar="S",
+                      help="random seed: the same seed simulates the same journeys (default: 7)")
+    demo.add_argument("--report", type=Path, default=None, metavar="PATH",
+                      help="HTML report path (default: DATA_DIR/report.html)")
+    replay = _command(sub, "replay", "feed NDJSON event files through the real pipeline (Kafka -> agents -> "
+                                     "ClickHouse), wait until everything is written, print a summary", cmd_replay)
+    replay.add_argument("files", nargs="+", metavar="FILE",
+                        help="NDJSON file, one event per line ('-' = stdin); malformed lines become dead letters")
+    _command(sub, "up", "run the embedded stack in the foreground until Ctrl-C (broker, workers, "
+                        "ClickHouse engine, HTTP API on PARCOURS_HTTP_PORT)", cmd_up)
+    _command(sub, "worker", "run one production worker against the configured Kafka and ClickHouse "
+                            "(what docker-compose starts, scaled to N)", cmd_worker)
+    _command(sub, "migrate", "apply pending ClickHouse migrations (idempotent)", cmd_migrate, sync=False)
+    _command(sub, "doctor", "check configuration, data dir, HTTP port, Kafka, topics and ClickHouse; "
+                            "say what to fix (exit 1 when a check fails)", cmd_doctor, sync=False)
+    sql = _command(sub, "sql", "run a query against the configured ClickHouse and print a table", cmd_sql,
+                   sync=False)
+    sql.add_argument("query", metavar="QUERY",
+                     help="the SQL, quoted; a trailing FORMAT clause (e.g. FORMAT JSON) prints the engine's "
+                          "output as-is instead of a table")
     sql.add_argument("--json", action="store_true", help="one JSON object per row")
-    sql.set_defaults(run=cmd_sql)
-    funnel = sub.add_parser("funnel", help="persons going through steps in order within a window")
+    funnel = _command(sub, "funnel", "persons going through steps in order within a window", cmd_funnel,
+                      sync=False)
     funnel.add_argument("steps", nargs="*", metavar="STEP", help="event type, or touchpoint:NAME")
-    funnel.add_argument("--window", default="7d", help="max time from first to last step (7d)")
+    funnel.add_argument("--window", default="7d", help="max time from first to last step (default: 7d)")
     funnel.add_argument("--by-channel", action="store_true", help="also per first-step channel")
-    funnel.set_defaults(run=cmd_funnel)
-    attribute = sub.add_parser("attribute", help="recompute Markov attribution, print credits")
-    attribute.set_defaults(run=cmd_attribute)
-    identity = sub.add_parser("identity", help="explain stitching").add_subparsers(dest="what", required=True)
-    show = identity.add_parser("show", help="a person, its identifiers and the events that linked them")
-    show.add_argument("kind")
-    show.add_argument("value")
-    show.set_defaults(run=cmd_identity_show)
-    identity.add_parser("stats", help="persons, merges, refusals, shared identifiers").set_defaults(
-        run=cmd_identity_stats)
-    report = sub.add_parser("report", help="journey report: key numbers, and one self-contained HTML file")
-    report.add_argument("--out", "--output", "-o", dest="output", type=Path, default=None,
+    _command(sub, "attribute", "recompute Markov attribution, print credits by model and channel", cmd_attribute,
+             sync=False)
+    identity = sub.add_parser("identity", help="explain stitching", description="explain stitching")
+    what = identity.add_subparsers(dest="what", required=True, metavar="WHAT")
+    show = _command(what, "show", "a person, its identifiers and the events that linked them", cmd_identity_show,
+                    sync=False)
+    show.add_argument("kind", help="identifier kind: email, phone, user_id, device_id, ...")
+    show.add_argument("value", help="its value (raw email/phone are hashed before the lookup)")
+    _command(what, "stats", "persons, merges, refusals, shared identifiers", cmd_identity_stats, sync=False)
+    report = _command(sub, "report", "journey report: key numbers, and one self-contained HTML file", cmd_report,
+                      sync=False)
+    report.add_argument("--out", "--output", "-o", dest="output", type=Path, default=None, metavar="PATH",
                         help="HTML path (default: DATA_DIR/report.html)")
-    report.set_defaults(run=cmd_report)
-    reses = sub.add_parser("resessionize", help="recompute the sessions of merged persons (batch)")
+    reses = _command(sub, "resessionize", "recompute the sessions of merged persons (batch)", cmd_resessionize,
+                     sync=False)
     reses.add_argument("--all", action="store_true", help="every person, not only merged ones")
-    reses.set_defaults(run=cmd_resessionize)
-    forget = sub.add_parser("forget", help="erase a person (GDPR): its facts, identity state and profile")
+    forget = _command(sub, "forget", "erase a person (GDPR): its facts, identity state and profile; exit 1 when "
+                                     "nothing was erased", cmd_forget, sync=False)
     forget.add_argument("kind", help="identifier kind: email, phone, user_id, device_id, ...")
     forget.add_argument("value", help="its value (raw email/phone are hashed before the lookup)")
     forget.add_argument("--request-id", default=None, help="id for the audit row, e.g. your ticket (default: random)")
-    forget.set_defaults(run=cmd_forget)
     return top
+
+
+def _command(sub: Any, name: str, text: str, run: Callable[..., Any], sync: bool = True) -> argparse.ArgumentParser:
+    """A subcommand whose one-line `text` shows both in `parcours --help` and in its own --help."""
+    command: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".")
+    command.set_defaults(run=_sync(run) if sync else run)
+    return command
 
 
 def _sync(command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[..., int]:
@@ -92,10 +117,54 @@ def _sync(command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, 
     return run
 
 
+def require_embedded_clickhouse_free(settings: Settings) -> None:
+    """chDB allows one process per data directory, and says so only on stderr ("Cannot lock
+    file .../status") before a generic error: look at the engine's lock first, and say who
+    holds it and what to do."""
+    if not settings.embedded_clickhouse:
+        return
+    path = Path(settings.clickhouse_url.removeprefix("chdb://"))
+    holder = _lock_holder(path / "status")
+    if holder is None or holder == str(os.getpid()):
+        return
+    raise Terminal(f"the embedded ClickHouse in {path} is held by another parcours process"
+                   f"{f' (pid {holder})' if holder else ''}: chDB allows one process per data directory",
+                   hint="stop that process (e.g. Ctrl-C on `parcours up`) and run this again, or point both at a "
+                        "ClickHouse server (PARCOURS_CLICKHOUSE_URL=http://...), which any number of processes "
+                        "can query")
+
+
+def _lock_holder(status: Path) -> str | None:
+    """None when nobody holds the engine's status file; else the holder's pid ('' if unknown)."""
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return None  # no engine was ever opened there
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # the engine holds LOCK_EX while open
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except BlockingIOError:
+        match = re.search(rb"PID: (\d+)", os.read(fd, 256))
+        return match.group(1).decode() if match else ""
+    finally:
+        os.close(fd)
+
+
+def require_files(paths: list[str]) -> None:
+    """Before the stack starts (~8 s): every input exists ('-' = stdin)."""
+    for path in paths:
+        if path != "-" and not Path(path).exists():
+            raise Terminal(f"no such file: {path}", hint="pass NDJSON files, or - for stdin")
+        if path != "-" and Path(path).is_dir():
+            raise Terminal(f"{path} is a directory", hint="pass NDJSON files, or - for stdin")
+
+
 async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.replay import replay
     from pipeline.embedded.stack import Stack
 
+    require_files(args.files)
     async with Stack(settings) as stack:
         result = await replay(stack, args.files)
     print(result.render())
@@ -203,6 +272,13 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipeline.sink.clickhouse import connect
 
+    if TRAILING_FORMAT.search(args.query):
+        if args.json:
+            raise Terminal("--json and a FORMAT clause both choose the output format",
+                           hint="drop --json to get the FORMAT's output as-is, or drop the FORMAT clause")
+        sys.stdout.buffer.write(connect(settings).raw_query(args.query))
+        sys.stdout.flush()
+        return 0
     result = connect(settings).query(args.query)
     columns = list(result.column_names)
     if args.json:

@@ -173,10 +173,12 @@ def _topics(existing: Mapping[str, int]) -> list[Check]:
 
 
 def _clickhouse(s: Settings) -> list[Check]:
+    from pipeline.cli import require_embedded_clickhouse_free
     from pipeline.sink.clickhouse import connect
 
     where = redact_url(s.clickhouse_url)
     try:
+        require_embedded_clickhouse_free(s)  # else chDB prints its raw lock error on stderr
         client = connect(s)
         client.query("SELECT 1")
     except ParcoursError as error:

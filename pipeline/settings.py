@@ -16,6 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import ConfigError
 
+#: PARCOURS_LOG_LEVEL values; ALL = DEBUG for Parcours and the client libraries too (pipeline/logs.py).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "ALL")
+CLICKHOUSE_URL_FORMS = "chdb://PATH (embedded engine) or http(s)://user:pass@host:port/db (a ClickHouse server)"
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -62,21 +66,21 @@ class Settings:
     pii_salt: bytes = field(repr=False)
     """PARCOURS_PII_SALT: salt for hashing email and phone; default a per-install random salt."""
     session_gap_s: float = 1800.0
-    """PARCOURS_SESSION_GAP: inactivity gap that ends a session, seconds (env: 30m)."""
+    """PARCOURS_SESSION_GAP: inactivity gap that ends a session, seconds, > 0 (env: 30m)."""
     allowed_lateness_s: float = 6 * 3600.0
     """PARCOURS_ALLOWED_LATENESS: how late (event time, seconds) an event may arrive and still
     join or re-open its session; closed sessions stay in memory this long (env: 6h)."""
     http_port: int = 6066
-    """PARCOURS_HTTP_PORT: HTTP port of `parcours up` and the workers."""
+    """PARCOURS_HTTP_PORT: HTTP port of `parcours up` and the workers (1-65535)."""
     phone_country: str = "FR"
     """PARCOURS_PHONE_COUNTRY: ISO country for phone numbers without an international prefix."""
     batch_size: int = 5000
-    """PARCOURS_BATCH_SIZE: max raw messages the ingest edge takes per poll (events)."""
+    """PARCOURS_BATCH_SIZE: max raw messages the ingest edge takes per poll (events, >= 1)."""
     sink: bool = True
     """PARCOURS_SINK: whether this process writes facts to ClickHouse (1/0). Embedded chDB
     allows one writer process; production workers all sink."""
     log_level: str = "INFO"
-    """PARCOURS_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR."""
+    """PARCOURS_LOG_LEVEL: one of LOG_LEVELS (DEBUG, INFO, WARNING, ERROR; ALL = libraries too)."""
     extra_identifier_kinds: tuple[str, ...] = ()
     """PARCOURS_EXTRA_IDENTIFIER_KINDS: comma-separated identifier kinds beyond those of
     schemas/identity.toml (e.g. `shopify_id,zendesk_id`), weaker than all of them."""
@@ -105,17 +109,18 @@ class Settings:
         return cls(
             data_dir=data_dir,
             kafka_bootstrap=merged.get("PARCOURS_KAFKA_BOOTSTRAP") or None,
-            clickhouse_url=merged.get("PARCOURS_CLICKHOUSE_URL") or f"chdb://{data_dir / 'clickhouse'}",
+            clickhouse_url=_clickhouse_url(
+                merged.get("PARCOURS_CLICKHOUSE_URL") or f"chdb://{data_dir / 'clickhouse'}"),
             pii_salt=_salt(merged.get("PARCOURS_PII_SALT"), data_dir),
-            session_gap_s=parse_duration(merged.get("PARCOURS_SESSION_GAP", "30m"), "PARCOURS_SESSION_GAP"),
+            session_gap_s=_positive_duration(merged, "PARCOURS_SESSION_GAP", "30m"),
             allowed_lateness_s=parse_duration(
                 merged.get("PARCOURS_ALLOWED_LATENESS", "6h"), "PARCOURS_ALLOWED_LATENESS"
-            ),
-            http_port=_int(merged, "PARCOURS_HTTP_PORT", 6066),
+            ),  # 0 is meaningful: no late event joins a closed session
+            http_port=_int(merged, "PARCOURS_HTTP_PORT", 6066, 1, 65535, "a free TCP port, e.g. 6066"),
             phone_country=merged.get("PARCOURS_PHONE_COUNTRY", "FR").upper(),
-            batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000),
+            batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000, 1, None, "e.g. 5000 (events per poll)"),
             sink=merged.get("PARCOURS_SINK", "1") not in ("0", "false", "no", "off"),
-            log_level=merged.get("PARCOURS_LOG_LEVEL", "INFO").upper(),
+            log_level=_log_level(merged.get("PARCOURS_LOG_LEVEL") or "INFO"),
             extra_identifier_kinds=tuple(
                 k.strip() for k in merged.get("PARCOURS_EXTRA_IDENTIFIER_KINDS", "").split(",") if k.strip()),
             write_keys=tuple(k.strip() for k in merged.get("PARCOURS_WRITE_KEYS", "").split(",") if k.strip()),
@@ -124,14 +129,57 @@ class Settings:
         )
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int | None, example: str) -> int:
+    """An integer in [low, high] (high None = no upper bound); unset or empty = `default`."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not an integer", hint=f"unset it for {default}") from None
+    if value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name}={raw!r} is out of range: it must be {span}",
+                          hint=f"set it to {example}, or unset it for {default}")
+    return value
+
+
+def _positive_duration(env: dict[str, str], name: str, default: str) -> float:
+    seconds = parse_duration(env.get(name, default), name)
+    if seconds <= 0:
+        raise ConfigError(f"{name}={env.get(name)!r} must be longer than zero",
+                          hint=f"use e.g. 90s, 30m or 6h, or unset it for {default}")
+    return seconds
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"PARCOURS_LOG_LEVEL={raw!r} is not a log level",
+                          hint=f"use one of {', '.join(LOG_LEVELS)} (ALL also shows the client libraries)")
+    return level
+
+
+def _clickhouse_url(url: str) -> str:
+    """chdb://PATH or http(s)://host...; anything else is refused here, rather than reported
+    later as an unreachable server."""
+    if url.startswith("chdb://") and url.removeprefix("chdb://").strip():
+        return url
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname and parts.port != 0:
+            return url
+        shown = repr(redact_url(url))
+    except ValueError:  # a bad port or an unclosed [IPv6]: the value may hold a password
+        parts, shown = urlsplit(""), "(not shown)"
+    if parts.scheme in ("chdb", "http", "https") or shown == "(not shown)":
+        problem = "is incomplete or malformed"
+    elif parts.scheme and "://" in url:
+        problem = f"has an unsupported scheme ({parts.scheme}://)"
+    else:
+        problem = "is not a URL"
+    raise ConfigError(f"PARCOURS_CLICKHOUSE_URL={shown} {problem}", hint=f"use {CLICKHOUSE_URL_FORMS}")
 
 
 def _salt(explicit: str | None, data_dir: Path) -> bytes:

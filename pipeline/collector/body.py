@@ -15,8 +15,8 @@ Kafka's default 1 MB message size, so producing never fails for size."""
 
 
 def gunzip(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
-    """A gzip body decompressed, at most `limit` bytes. Recognised by its magic bytes, not the
-    header: aiohttp already decompresses `Content-Encoding: gzip`, so it may come either way."""
+    """A gzip body decompressed, at most `limit` bytes. Recognised by its magic bytes, so a
+    client that gzips without saying so is understood too (routes.py checks the header)."""
     if body[:2] != b"\x1f\x8b":
         return check_size(body, limit)
     inflater = zlib.decompressobj(wbits=31)
@@ -28,6 +28,29 @@ def gunzip(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
     if not inflater.eof and len(out) <= limit:
         raise Refused(400, "invalid_gzip", "the gzip body is truncated", "send the whole gzip stream")
     return check_size(out, limit)
+
+
+#: Content-Encoding values a body may have: none, or gzip (what the Segment and RudderStack SDKs send).
+IDENTITY, GZIP = ("", "identity"), ("gzip", "x-gzip")
+ENCODING_HINT = "send the body uncompressed or with Content-Encoding: gzip"
+
+
+def check_encoding(header: str | None) -> str:
+    """The request's Content-Encoding, normalised; Refused(415) for one the collector cannot
+    undo (br, zstd, deflate, or a list of several), before its body is read."""
+    encoding = (header or "").strip().lower()
+    if encoding not in (*IDENTITY, *GZIP):
+        raise Refused(415, "unsupported_encoding", f"Content-Encoding {header!r} is not supported",
+                      ENCODING_HINT)
+    return encoding
+
+
+def check_gzip_header(body: bytes, encoding: str) -> bytes:
+    """A body announced as gzip must be gzip (an unannounced gzip body is recognised anyway)."""
+    if encoding in GZIP and body[:2] != b"\x1f\x8b":
+        raise Refused(400, "invalid_gzip", "Content-Encoding says gzip but the body is not gzip",
+                      "gzip the whole JSON body, or drop the Content-Encoding header")
+    return body
 
 
 def check_size(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:

@@ -28,6 +28,10 @@ from pipeline.collector.errors import Refused
 from pipeline.ingest.logic import MAX_BYTES as MAX_EVENT_BYTES
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "alias")
+#: Segment types with an endpoint but no mapping (schemas/segment.toml): accepted and passed on
+#: like any message, so ingest dead-letters them (reason segment_unknown_type) as it does inside
+#: a batch; the reply says so. SDKs get a 200 and do not retry or drop the rest of their queue.
+UNMAPPED_TYPES = ("group",)
 #: Partition keys: one device's (or user's) messages stay in order on one raw partition.
 SEGMENT_KEYS = ("anonymousId", "userId", "messageId")
 NATIVE_KEYS = ("event_id",)
@@ -42,6 +46,7 @@ class Message:
 @dataclass(frozen=True)
 class Accepted:
     messages: list[Message]
+    notes: tuple[str, ...] = ()  # what ingest will dead-letter besides oversized messages
 
     def reply(self) -> dict[str, Any]:
         """Segment's `{"success": true}`, plus the count and what ingest will dead-letter."""
@@ -49,6 +54,7 @@ class Accepted:
         warnings = [f"message {i}: {len(m.value):,} bytes > {MAX_EVENT_BYTES:,}: it becomes a dead letter "
                     "(parcours.dead_letters, reason oversized); trim its properties"
                     for i, m in enumerate(self.messages) if len(m.value) > MAX_EVENT_BYTES]
+        warnings += self.notes
         if warnings:
             out["warnings"] = warnings
         return out
@@ -59,13 +65,21 @@ def segment_request(body: bytes, kind: str | None, authorization: str | None,
     """POST /v1/{kind} (one message, `type` set from the path) or /v1/batch (kind None)."""
     envelope = _object(gunzip(body), kind)
     check_write_key(write_key_of(authorization, envelope.get("writeKey")), allowed)
-    if kind is not None:
-        return Accepted([_segment_message({**envelope, "type": kind}, {}, received)])
-    batch = envelope.get("batch")
-    if not isinstance(batch, list):
+    items = [{**envelope, "type": kind}] if kind is not None else envelope.get("batch")
+    if not isinstance(items, list):
         raise Refused(400, "invalid_batch", '"batch" must be an array of messages',
                       'send {"batch": [{"type": "track", "event": ..., "anonymousId": ...}, ...]}')
-    return Accepted([_segment_message(item, envelope, received) for item in batch])
+    shared = envelope if kind is None else {}
+    return Accepted([_segment_message(item, shared, received) for item in items], _unmapped(items))
+
+
+def _unmapped(items: list[Any]) -> tuple[str, ...]:
+    """A warning for each message of a Segment type that ingest will not map."""
+    return tuple(f"message {i}: type {item['type']!r} is not mapped: it becomes a dead letter "
+                 "(parcours.dead_letters, reason segment_unknown_type)"
+                 for i, item in enumerate(items)
+                 if isinstance(item, dict) and isinstance(item.get("type"), str)
+                 and item["type"].lower() not in SEGMENT_TYPES and "event_type" not in item)
 
 
 def native_request(body: bytes, authorization: str | None, allowed: tuple[str, ...]) -> Accepted:

@@ -2,6 +2,7 @@
 
   POST /v1/batch                              Segment/RudderStack batch: {"batch": [...], ...}
   POST /v1/{track,identify,page,screen,alias}  one Segment-spec message
+  POST /v1/group                              accepted; ingest dead-letters it (no mapping), the reply says so
   POST /v1/events                             Parcours events: a JSON array, or NDJSON
 
 A view reads the body (bounded), lets logic.py split it, produces the messages to the raw
@@ -9,6 +10,9 @@ topic and replies `{"success": true}` only once Kafka has acknowledged every one
 (at-least-once: an SDK that gets 200 may forget its batch). A refused request produces
 nothing; a Kafka failure is a 503, which the SDKs retry (duplicates are removed by
 messageId / event_id downstream).
+
+Every error of this web server, an unknown route (404) or method (405) included, has the
+collector's JSON shape (errors.py); bodies are decoded here, not by aiohttp (see `register`).
 """
 
 from __future__ import annotations
@@ -17,18 +21,25 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import faust
 from aiohttp import web
 from confluent_kafka import KafkaError, Producer
 from faust.web import Request, Response, View
 
-from pipeline.collector.body import MAX_BODY_BYTES, check_size
+from pipeline.collector.body import MAX_BODY_BYTES, check_encoding, check_gzip_header, check_size
 from pipeline.collector.errors import Refused
-from pipeline.collector.logic import SEGMENT_TYPES, Accepted, Message, native_request, segment_request
+from pipeline.collector.logic import (
+    SEGMENT_TYPES,
+    UNMAPPED_TYPES,
+    Accepted,
+    Message,
+    native_request,
+    segment_request,
+)
 from pipeline.runtime import Runtime
 from pipeline.topics import partition_of
 
@@ -41,13 +52,18 @@ READ_CHUNK = 64 * 1024
 Split = Callable[[bytes, str | None], Accepted]
 
 
+ENDPOINTS_HINT = ("the collector takes POST /v1/batch, /v1/{track,identify,page,screen,alias,group} and "
+                  "/v1/events (README: Sending events over HTTP)")
+
+
 def register(app: faust.App, rt: Runtime) -> None:
     allowed = rt.settings.write_keys
+    serve_json_errors(cast(Any, app.web))
 
     def segment(kind: str | None) -> Split:
         return lambda body, auth: segment_request(body, kind, auth, allowed, datetime.now(UTC))
 
-    for kind in (*SEGMENT_TYPES, None):
+    for kind in (*SEGMENT_TYPES, *UNMAPPED_TYPES, None):
         name = kind or "batch"
         app.page(f"/v1/{name}", name=f"collector-{name}")(_view(rt, segment(kind)))
     app.page("/v1/events", name="collector-events")(
@@ -61,7 +77,10 @@ def _view(rt: Runtime, split: Split) -> type[View]:
                 accepted = split(await read_body(request), request.headers.get("Authorization"))
                 await deliver(rt, accepted.messages)
             except Refused as refused:
-                log.info("collector refused %s: %s %s", request.rel_url.path, refused.status, refused.code)
+                if refused.status < 500:  # 5xx: deliver() has logged why
+                    # one line, no traceback: nothing of the request was produced, the SDK drops it
+                    log.warning("collector refused POST %s: %s %s (%s)", request.rel_url.path, refused.status,
+                                refused.code, refused.message)
                 headers = {"WWW-Authenticate": 'Basic realm="parcours"'} if refused.status == 401 else None
                 return self.json(refused.reply(), status=refused.status, headers=headers)
             return self.json(accepted.reply())
@@ -69,10 +88,41 @@ def _view(rt: Runtime, split: Split) -> type[View]:
     return Collect
 
 
+def serve_json_errors(driver: Any) -> None:
+    """Faust's aiohttp server, made to answer as the collector does.
+
+    - Bodies arrive as sent: aiohttp would otherwise decode Content-Encoding itself, answer an
+      encoding it lacks (br without Brotli) with a plain-text 400 before any view runs, and log
+      a traceback for a bad gzip body. body.py decodes gzip (bounded) and refuses the rest.
+    - An unknown route or method gets the collector's JSON error (404 / 405), not aiohttp's text.
+    """
+    # Faust builds its AppRunner without a way to pass server options; these kwargs reach
+    # aiohttp's RequestHandler when the server starts (after this, in Faust's on_start).
+    driver._runner._kwargs["auto_decompress"] = False
+    driver.web_app.middlewares.append(json_errors)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        refused = Refused(404, "not_found", f"no endpoint at {request.method} {request.path}", ENDPOINTS_HINT)
+        return web.json_response(refused.reply(), status=404)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        refused = Refused(405, "method_not_allowed", f"{request.path} does not take {request.method}",
+                          f"use {allowed}" + (f"; {ENDPOINTS_HINT}" if request.path.startswith("/v1/") else ""))
+        return web.json_response(refused.reply(), status=405, headers={"Allow": allowed})
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The body (aiohttp has already undone `Content-Encoding: gzip`), read no further than
-    `limit` + 1 bytes: an oversized or endless body is refused without being held."""
+    """The body as sent (gzip is undone by logic.py), read no further than `limit` + 1 bytes:
+    an oversized or endless body is refused without being held; an encoding the collector
+    cannot undo is refused before the body is read."""
     raw = cast(web.Request, request)
+    encoding = check_encoding(raw.headers.get("Content-Encoding"))
     if raw.content_length is not None and raw.content_length > limit:
         raise Refused(413, "body_too_large", f"Content-Length {raw.content_length:,} is over {limit:,} bytes",
                       "send smaller batches (RudderStack SDK: lower upload_size)")
@@ -82,10 +132,10 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         while size <= limit and (chunk := await raw.content.read(READ_CHUNK)):
             chunks.append(chunk)
             size += len(chunk)
-    except web.RequestPayloadError as exc:  # e.g. `Content-Encoding: gzip` on a body that is not
-        raise Refused(400, "unreadable_body", f"the body could not be decoded ({exc})",
-                      "send the body as its Content-Encoding says (gzip or none)") from None
-    return check_size(b"".join(chunks), limit)
+    except web.RequestPayloadError as exc:  # e.g. a broken chunked transfer encoding
+        raise Refused(400, "unreadable_body", f"the body could not be read ({exc})",
+                      "send the whole body, with a correct Content-Length or chunked encoding") from None
+    return check_gzip_header(check_size(b"".join(chunks), limit), encoding)
 
 
 class _Acks:

@@ -51,6 +51,7 @@ class Scenario:
     ids: dict[str, list[str]] = field(default_factory=dict)  # source -> messageId / event_id
     replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     sdk_refusal: SegmentAPIError | None = None
+    sql_while_up: subprocess.CompletedProcess[str] | None = None
 
 
 def post(url: str, body: bytes, key: str | None, **headers: str) -> tuple[int, dict[str, Any]]:
@@ -62,6 +63,7 @@ def post(url: str, body: bytes, key: str | None, **headers: str) -> tuple[int, d
         with urllib.request.urlopen(request, timeout=15) as reply:
             return reply.status, orjson.loads(reply.read())
     except urllib.error.HTTPError as error:
+        assert error.headers.get_content_type() == "application/json", (url, error.code)
         return error.code, orjson.loads(error.read() or b"{}")
 
 
@@ -103,6 +105,13 @@ def send_raw(url: str, run: Scenario) -> None:
     run.replies["wrong_key"] = post(f"{url}/v1/track", orjson.dumps(page), "wrong-key")
     run.replies["no_key"] = post(f"{url}/v1/track", orjson.dumps(page), None)
     run.replies["malformed"] = post(f"{url}/v1/batch", b'{"batch": [', SEGMENT_KEY)
+    run.replies["bad_gzip"] = post(f"{url}/v1/batch", b"\x1f\x8bnot gzip", SEGMENT_KEY, **{"Content-Encoding": "gzip"})
+    run.replies["brotli"] = post(f"{url}/v1/batch", orjson.dumps({"batch": [page]}), SEGMENT_KEY,
+                                 **{"Content-Encoding": "br"})
+    run.replies["unknown_route"] = post(f"{url}/v2/batch", orjson.dumps({"batch": [page]}), SEGMENT_KEY)
+    run.ids["group"] = [f"grp-{RUN}"]
+    run.replies["group"] = post(f"{url}/v1/group", orjson.dumps({"userId": USER, "groupId": "G-1",
+                                                                 "messageId": run.ids["group"][0]}), SEGMENT_KEY)
     run.ids["native"] = [f"nat-{RUN}-1", f"nat-{RUN}-2"]
     lines = [orjson.dumps({"event_id": event_id, "event_type": "store_visit", "channel": "store",
                            "occurred_at": "2026-11-03T10:00:00Z", "identifiers": {"loyalty_id": f"L-{RUN}"}})
@@ -154,6 +163,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
         send_with_rudderstack(url, run)
         send_raw(url, run)
         end_of_input(bootstrap, url, run.data_dir / "up.log")
+        run.sql_while_up = subprocess.run(  # chDB allows one process per data dir: `up` holds it
+            [sys.executable, "-m", "pipeline.cli", "sql", "SELECT 1"], cwd=ROOT, capture_output=True, text=True,
+            env={**os.environ, "PARCOURS_DATA_DIR": str(run.data_dir)}, timeout=60, check=False)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -227,3 +239,35 @@ def test_native_ndjson_endpoint_events_land_and_a_bad_line_is_a_dead_letter(scen
     dead = query(scenario.data_dir, "SELECT source, reason FROM parcours.dead_letters FINAL WHERE raw = 'not json'")
     assert len(dead) == 1 and dead[0]["source"].startswith("parcours.events.raw/")
     assert dead[0]["reason"].startswith("not_json")
+
+
+def test_bad_gzip_is_400_and_logged_as_one_warning_line(scenario: Scenario) -> None:
+    status, body = scenario.replies["bad_gzip"]
+    assert status == 400 and body["code"] == "invalid_gzip" and body["hint"]
+    log = (scenario.data_dir / "up.log").read_text()
+    assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+    assert "WARNING pipeline.collector.routes: collector refused POST /v1/batch: 400 invalid_gzip" in log
+
+
+def test_unsupported_encoding_and_unknown_route_answer_in_json(scenario: Scenario) -> None:
+    status, body = scenario.replies["brotli"]
+    assert (status, body["code"], body["success"]) == (415, "unsupported_encoding", False)
+    assert "gzip" in body["hint"]
+    status, body = scenario.replies["unknown_route"]
+    assert (status, body["code"]) == (404, "not_found") and "/v1/batch" in body["hint"]
+
+
+def test_group_is_accepted_and_becomes_a_dead_letter(scenario: Scenario) -> None:
+    status, body = scenario.replies["group"]
+    assert status == 200 and body["messages"] == 1 and "segment_unknown_type" in body["warnings"][0]
+    dead = query(scenario.data_dir, "SELECT reason FROM parcours.dead_letters FINAL "
+                                    f"WHERE raw LIKE '%{scenario.ids['group'][0]}%'")
+    assert [row["reason"][:20] for row in dead] == ["segment_unknown_type"]
+
+
+def test_sql_while_up_holds_the_data_dir_says_so_with_a_hint(scenario: Scenario) -> None:
+    done = scenario.sql_while_up
+    assert done is not None and done.returncode == 2, done
+    message, hint = done.stderr.strip().splitlines()
+    assert message.startswith("parcours: the embedded ClickHouse in ") and "held by another parcours process" in message
+    assert hint.startswith("  hint: stop that process") and "Cannot lock" not in done.stderr

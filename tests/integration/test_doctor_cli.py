@@ -76,6 +76,27 @@ def test_up_with_the_http_port_taken(data_dir: Path) -> None:
     assert not (data_dir / "broker.log").exists()  # nothing was started
 
 
+@pytest.mark.parametrize(("command", "name", "value", "words"), [
+    (["up"], "PARCOURS_HTTP_PORT", "70000", "between 1 and 65535"),
+    (["doctor"], "PARCOURS_HTTP_PORT", "-1", "between 1 and 65535"),
+    (["replay", "-"], "PARCOURS_BATCH_SIZE", "0", "at least 1"),
+    (["sql", "SELECT 1"], "PARCOURS_CLICKHOUSE_URL", "bogus://x", "unsupported scheme (bogus://)"),
+    (["sql", "SELECT 1"], "PARCOURS_LOG_LEVEL", "LOUD", "is not a log level"),
+])
+def test_bad_settings_stop_before_anything_starts(data_dir: Path, command: list[str], name: str, value: str,
+                                                  words: str) -> None:
+    done = parcours(command, data_dir, **{name: value})
+    if command == ["doctor"]:  # a failed check, not a crash
+        assert done.returncode == 1 and done.stdout.startswith("FAIL  settings"), done.stdout + done.stderr
+        assert words in done.stdout and "fix:" in done.stdout and "Traceback" not in done.stderr
+        return
+    assert done.returncode == 2, done.stderr
+    message, hint = done.stderr.strip().splitlines()
+    assert message.startswith(f"parcours: {name}={value!r}") and words in message
+    assert hint.startswith("  hint: ")
+    assert not (data_dir / "broker.log").exists()  # nothing was started
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp import ClientSession, web
 
 from pipeline.collector.auth import check_write_key, write_key_of
-from pipeline.collector.body import MAX_BODY_BYTES, gunzip
+from pipeline.collector.body import MAX_BODY_BYTES, check_encoding, check_gzip_header, gunzip
 from pipeline.collector.errors import Refused
 from pipeline.collector.logic import Accepted, Message, native_request, segment_request, stamp
+from pipeline.collector.routes import read_body, serve_json_errors
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.settings import Settings
 
@@ -249,3 +255,88 @@ def test_batch_context_traits_reach_ingest_as_a_hashed_email() -> None:
     assert out["occurred_at"] == int(RECEIVED.timestamp() * 1000) - 60_000  # received - (sent - original)
     assert set(out["identifiers"]) == {"user_id", "email"}
     assert b"jane@example.com" not in orjson.dumps(out).lower()
+
+
+# --- the web server: encodings and errors in the collector's JSON shape ---------------------
+
+def test_content_encoding_other_than_gzip_is_415_before_the_body_is_read() -> None:
+    for header in ("br", "zstd", "deflate", "gzip, br"):
+        error = refused(check_encoding, header)
+        assert (error.status, error.code) == (415, "unsupported_encoding") and "gzip" in error.hint
+    assert [check_encoding(h) for h in (None, "", "identity", " GZIP ", "x-gzip")] == ["", "", "identity", "gzip",
+                                                                                       "x-gzip"]
+    assert refused(check_gzip_header, b'{"batch": []}', "gzip").code == "invalid_gzip"
+    assert check_gzip_header(b'{"batch": []}', "") == b'{"batch": []}'
+
+
+def serve(routes: list[tuple[str, str]]) -> Callable[..., Any]:
+    """A real aiohttp server set up as the collector's (serve_json_errors), whose POST routes
+    answer as a collector view does; returns `request(method, path, body, **headers)`."""
+    async def collect(request: web.Request) -> web.Response:
+        try:
+            body = gunzip(await read_body(request))
+        except Refused as error:
+            log.warning("collector refused %s: %s", request.path, error.code)  # as the view does
+            return web.json_response(error.reply(), status=error.status)
+        return web.json_response({"success": True, "bytes": len(body)})
+
+    def request(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, str, dict[str, Any]]:
+        async def run() -> tuple[int, str, dict[str, Any]]:
+            app = web.Application()
+            for verb, route in routes:
+                app.router.add_route(verb, route, collect)
+            runner = web.AppRunner(app)
+            serve_json_errors(SimpleNamespace(_runner=runner, web_app=app))
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            try:
+                async with ClientSession(auto_decompress=False) as session, session.request(
+                        method, f"http://127.0.0.1:{port}{path}", data=body, headers=headers) as reply:
+                    return reply.status, reply.content_type, await reply.json()
+            finally:
+                await runner.cleanup()
+        return asyncio.run(run())
+
+    return request
+
+
+log = logging.getLogger("pipeline.collector.routes")
+
+
+def test_server_answers_every_error_in_the_collector_json_shape(caplog: pytest.LogCaptureFixture) -> None:
+    request = serve([("POST", "/v1/track")])
+    body = orjson.dumps({"type": "track"})
+    cases = {
+        "br": request("POST", "/v1/track", body, **{"Content-Encoding": "br"}),
+        "gzip_lie": request("POST", "/v1/track", body, **{"Content-Encoding": "gzip"}),
+        "bad_gzip": request("POST", "/v1/track", b"\x1f\x8bgarbage", **{"Content-Encoding": "gzip"}),
+        "unknown": request("POST", "/v2/nothing", body),
+        "method": request("GET", "/v1/track"),
+    }
+    expected = {"br": (415, "unsupported_encoding"), "gzip_lie": (400, "invalid_gzip"),
+                "bad_gzip": (400, "invalid_gzip"), "unknown": (404, "not_found"), "method": (405, "method_not_allowed")}
+    for case, (status, content_type, reply) in cases.items():
+        assert (status, reply["code"]) == expected[case], (case, reply)
+        assert content_type == "application/json" and reply["success"] is False and reply["hint"], case
+    assert "/v1/batch" in cases["unknown"][2]["hint"] and "POST" in cases["method"][2]["hint"]
+    assert request("POST", "/v1/track", gzip.compress(body), **{"Content-Encoding": "gzip"})[2] == {
+        "success": True, "bytes": len(body)}
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]  # no traceback
+
+
+def test_group_endpoint_passes_the_message_on_and_says_it_becomes_a_dead_letter() -> None:
+    accepted = segment_request(orjson.dumps({"userId": "u-1", "groupId": "g-1"}), "group", None, (), RECEIVED)
+    (message,) = [orjson.loads(m.value) for m in accepted.messages]
+    assert message["type"] == "group" and message["groupId"] == "g-1"
+    assert accepted.reply()["success"] is True
+    assert "segment_unknown_type" in accepted.reply()["warnings"][0]
+    assert batch_reply({"batch": [{"type": "group"}, {"type": "track"}]})["warnings"] == [
+        "message 0: type 'group' is not mapped: it becomes a dead letter (parcours.dead_letters, "
+        "reason segment_unknown_type)"]
+    assert "warnings" not in batch_reply({"batch": [{"type": "page"}, {"event_type": "x"}, 3]})
+
+
+def batch_reply(body: dict[str, Any]) -> dict[str, Any]:
+    return segment_request(orjson.dumps(body), None, None, (), RECEIVED).reply()

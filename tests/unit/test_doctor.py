@@ -37,6 +37,13 @@ def test_unparsable_settings_stop_the_other_checks(tmp_path: Path) -> None:
     assert "PARCOURS_HTTP_PORT" in checks[0].detail and checks[0].fix
 
 
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_http_port_out_of_range_is_a_failed_settings_check(tmp_path: Path, port: str) -> None:
+    checks = doctor.run(env(tmp_path, PARCOURS_HTTP_PORT=port), dotenv=tmp_path / "no.env")
+    assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+    assert "between 1 and 65535" in checks[0].detail and checks[0].fix
+
+
 def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / "file" / "data"), "PARCOURS_PII_SALT": "x" * 32},

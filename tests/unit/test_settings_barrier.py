@@ -43,3 +43,57 @@ def test_barrier_fires_once_when_every_origin_has_arrived() -> None:
     tracker = BarrierTracker(expected=3)
     assert [tracker.arrive("b", o) for o in (0, 1, 1, 2, 2)] == [False, False, False, True, False]
     assert tracker.arrive("other", 0) is False
+
+
+def _from(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), **env}, dotenv=tmp_path / "none")
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("PARCOURS_HTTP_PORT", "70000", "between 1 and 65535"),
+    ("PARCOURS_HTTP_PORT", "-1", "between 1 and 65535"),
+    ("PARCOURS_HTTP_PORT", "0", "between 1 and 65535"),
+    ("PARCOURS_BATCH_SIZE", "0", "at least 1"),
+    ("PARCOURS_BATCH_SIZE", "-5", "at least 1"),
+    ("PARCOURS_SESSION_GAP", "0", "longer than zero"),
+    ("PARCOURS_SESSION_GAP", "0m", "longer than zero"),
+])
+def test_numbers_out_of_range_are_refused_with_a_hint(tmp_path: Path, name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, **{name: value})
+    message, hint = str(error.value).splitlines()
+    assert message.startswith(f"{name}={value!r}") and words in message
+    assert hint.startswith("  hint: ") and name not in hint
+
+
+def test_numbers_at_the_edges_are_accepted(tmp_path: Path) -> None:
+    s = _from(tmp_path, PARCOURS_HTTP_PORT="65535", PARCOURS_BATCH_SIZE="1", PARCOURS_ALLOWED_LATENESS="0")
+    assert (s.http_port, s.batch_size, s.allowed_lateness_s) == (65535, 1, 0.0)
+
+
+@pytest.mark.parametrize("url", ["bogus://x", "clickhouse://h:9000/db", "localhost:8123", "http://", "chdb://"])
+def test_clickhouse_url_of_an_unsupported_form_names_the_accepted_forms(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_CLICKHOUSE_URL=url)
+    assert "PARCOURS_CLICKHOUSE_URL" in str(error.value) and "unreachable" not in str(error.value)
+    assert "chdb://PATH" in error.value.hint and "http(s)://user:pass@host:port/db" in error.value.hint
+
+
+def test_clickhouse_url_scheme_is_named_and_the_password_is_not(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_CLICKHOUSE_URL="bogus://bob:s3cret@x")
+    assert "unsupported scheme (bogus://)" in str(error.value) and "s3cret" not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_CLICKHOUSE_URL="http://bob:s3cret@x:port/db")  # urlsplit cannot read it
+    assert "s3cret" not in str(error.value)
+    for url in ("chdb:///tmp/x", "http://bob:s3cret@ch:8123/parcours", "https://ch.example.com/db"):
+        assert _from(tmp_path, PARCOURS_CLICKHOUSE_URL=url).clickhouse_url == url
+
+
+def test_unknown_log_level_is_refused_with_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_LOG_LEVEL="LOUD")
+    assert "PARCOURS_LOG_LEVEL='LOUD'" in str(error.value)
+    assert "DEBUG, INFO, WARNING, ERROR, ALL" in error.value.hint
+    assert _from(tmp_path, PARCOURS_LOG_LEVEL="warning").log_level == "WARNING"
+    assert _from(tmp_path, PARCOURS_LOG_LEVEL="all").log_level == "ALL"

@@ -1,0 +1,98 @@
+"""The command line's own behaviour: help, checks made before anything starts, `sql` output."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline import cli
+from pipeline.errors import Terminal
+from pipeline.settings import Settings
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every (sub)command's parser by its full name, e.g. 'identity show'."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found[f"{prefix}{name}"] = child
+                found.update(commands(child, f"{prefix}{name} "))
+    return found
+
+
+def test_every_command_and_argument_has_help() -> None:
+    top = cli.parser()
+    listed = {a.dest for a in top._subparsers._group_actions[0]._choices_actions}  # type: ignore[union-attr]
+    found = commands(top)
+    assert {"demo", "replay", "up", "worker", "migrate", "doctor", "sql", "identity show"} <= set(found)
+    assert listed == {name for name in found if " " not in name}  # each one listed in `parcours --help`
+    for name, parser in found.items():
+        assert parser.description, f"`parcours {name} --help` has no description"
+        for action in parser._actions:
+            if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                assert action.help, f"`parcours {name}`: {action.dest} has no help text"
+
+
+def test_replay_of_a_missing_file_fails_before_the_stack_starts(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.embedded.stack as stack
+
+    monkeypatch.setattr(stack, "Stack", lambda *a, **k: pytest.fail("the stack was started"))
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "ok.ndjson").write_text("")
+    for paths in (["-", str(tmp_path / "ok.ndjson"), "/nonexistent.ndjson"], [str(tmp_path)]):
+        with pytest.raises(Terminal) as error:
+            cli.require_files(paths)
+        assert error.value.hint == "pass NDJSON files, or - for stdin"
+    assert str(error.value).startswith(f"{tmp_path} is a directory")
+    assert cli.main(["replay", "/nonexistent.ndjson"]) == 2
+    cli.require_files(["-", str(tmp_path / "ok.ndjson")])
+
+
+def test_engine_held_by_another_process_is_named_with_a_hint(tmp_path: Path) -> None:
+    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "s" * 32},
+                                 dotenv=tmp_path / "none")
+    cli.require_embedded_clickhouse_free(settings)  # no engine was ever opened there
+    status = tmp_path / "clickhouse" / "status"
+    status.parent.mkdir()
+    status.write_text("PID: 4242\nStarted at: 2026-11-26 15:32:00\n")
+    cli.require_embedded_clickhouse_free(settings)  # the file of an engine that stopped
+    # flock conflicts between two open files, even in one process: as the engine's would
+    with open(status) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(Terminal) as error:
+            cli.require_embedded_clickhouse_free(settings)
+        status.write_text(f"PID: {os.getpid()}\n")
+        cli.require_embedded_clickhouse_free(settings)  # this process's own engine
+    assert "held by another parcours process (pid 4242)" in str(error.value)
+    assert "stop that process" in error.value.hint and "PARCOURS_CLICKHOUSE_URL" in error.value.hint
+
+
+@pytest.mark.parametrize(("query", "trailing"), [
+    ("SELECT 1 FORMAT JSON", True),
+    ("select 1 format CSV;\n", True),
+    ("SELECT 1 AS format", False),
+    ("SELECT format FROM t ORDER BY format DESC", False),
+    ("SELECT 'FORMAT JSON' AS x", False),
+])
+def test_trailing_format_clause_is_recognised(query: str, trailing: bool) -> None:
+    assert bool(cli.TRAILING_FORMAT.search(query)) is trailing
+
+
+def test_sql_prints_a_format_clause_output_as_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capfd: pytest.CaptureFixture[str], clickhouse: Any) -> None:
+    from pipeline.sink.clickhouse import _clients
+
+    (url,) = _clients  # the one engine this test process may open (the `clickhouse` fixture's)
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PARCOURS_CLICKHOUSE_URL", url)
+    assert cli.main(["sql", "SELECT 1 AS a, 'x' AS b FORMAT JSONEachRow"]) == 0
+    assert capfd.readouterr().out == '{"a":1,"b":"x"}\n'
+    assert cli.main(["sql", "--json", "SELECT 1 FORMAT JSON"]) == 2
+    assert "--json and a FORMAT clause" in capfd.readouterr().err
