@@ -311,3 +311,12 @@ def test_collector_stamped_message_uses_timestamp_over_original_and_sent_at() ->
     message = sdk("track", event="x", anonymousId="anon-9", originalTimestamp="2026-11-03T09:00:00Z",
                   sentAt="2026-11-03T09:01:00Z", receivedAt="2026-11-03T10:16:22.120Z")
     assert accepted(message)["occurred_at"] == T0_MS
+
+
+@pytest.mark.parametrize("field", ["timestamp", "originalTimestamp", "sentAt"])
+def test_segment_times_are_held_to_rfc3339_like_occurred_at(field: str) -> None:
+    message = msg("track", event="x")
+    del message["timestamp"]
+    assert accepted({**message, field: "2026-11-03t10:15:22.120z"})["occurred_at"] == T0_MS
+    for stamp in ("20261103T101522Z", "2026-11-03T10:15:22+01", "2026-11-03T10:15:22,120Z"):
+        assert code_of({**message, field: stamp}) == "invalid_occurred_at"
