@@ -74,7 +74,7 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     if not isinstance(message, dict):
         raise Rejected("not_an_object", type(message).__name__)
     if segment.is_segment(message):
-        message = segment.to_parcours(message)
+        message = segment.to_parcours(message, cfg.hasher)
     event_id = _event_id(_text(message, "event_id", 128), cfg)
     event_type = _label(_text(message, "event_type", 128))
     channel = _label(_text(message, "channel", 64)).lower()

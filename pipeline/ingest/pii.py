@@ -70,6 +70,10 @@ class Hasher:
     def _hash(self, kind: str, value: str) -> str:
         return hashlib.blake2b(f"{kind}:{value}".encode(), key=self._key, digest_size=16).hexdigest()
 
+    def digest(self, kind: str, data: bytes) -> str:
+        """The same keyed hash of a long, one-off value (a whole message): not cached."""
+        return hashlib.blake2b(kind.encode() + b":" + data, key=self._key, digest_size=16).hexdigest()
+
 
 def mask_text(text: str) -> str:
     """Replace anything that looks like an email or a phone number."""
