@@ -42,6 +42,11 @@ _PHONE_INTL = re.compile(rf"\+\(?\d(?:[{_SEPARATORS}]{{0,2}}\d){{8,14}}(?!\d)")
 # Percent-encoded characters of an address or a number in a URL ("email=jane%40x.fr",
 # "phone=%2B33..."): a text that holds '%' is looked at with these decoded.
 _PERCENT_DECODED = (("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "))
+# An escape that hides a character from the patterns: JSON's \uXXXX, also nested (\\u0040 in a
+# JSON document inside a JSON string), and Python's \xNN (a reason quotes a value with repr).
+_ESCAPE = re.compile(r"\\++(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
+#: What `parcours.dead_letters.raw` keeps of a rejected message.
+DEAD_LETTER_CHARS = 65_536
 #: Spaces that phonenumbers does not take as separators.
 _TYPESET_SPACES = str.maketrans({"\u202f": " ", "\u2009": " "})
 
@@ -177,3 +182,27 @@ def mask_tree(value: object, depth: int = 0) -> object:
             return value
         return [mask_tree(v, depth + 1) for v in value]
     return value
+
+
+def dead_letter_text(raw: bytes) -> str:
+    """What `parcours.dead_letters.raw` keeps of a rejected message (the DLQ topic keeps the
+    bytes): the text, masked through escapes."""
+    return dead_letter_reason(raw[:DEAD_LETTER_CHARS].decode("utf-8", errors="replace"))
+
+
+def dead_letter_reason(text: str) -> str:
+    """A dead letter's text (its reason, its raw copy) masked, also where an escape hides a
+    character: ClickHouse's JSONExtract would decode "jane\u0040x.fr". Escapes are decoded only
+    where that reveals something to mask, so the rest keeps the spelling it came with."""
+    if "\\" in text and (plain := _ESCAPE.sub(_escaped_char, text)) != text and (out := mask_text(plain)) != plain:
+        return out
+    return mask_text(text)
+
+
+def _escaped_char(escape: re.Match[str]) -> str:
+    """The character, except those JSON must keep escaped (quote, backslash, controls) and
+    surrogates: the masked copy of a JSON document stays a JSON document."""
+    code = int(escape.group(1) or escape.group(2), 16)
+    if code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF:
+        return escape.group()
+    return chr(code)
