@@ -45,8 +45,11 @@ _PERCENT_DECODED = (("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "))
 # An escape that hides a character from the patterns: JSON's \uXXXX, also nested (\\u0040 in a
 # JSON document inside a JSON string), and Python's \xNN (a reason quotes a value with repr).
 _ESCAPE = re.compile(r"\\++(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
-#: What `parcours.dead_letters.raw` keeps of a rejected message.
+#: What `parcours.dead_letters.raw` keeps of a rejected message, in characters.
 DEAD_LETTER_CHARS = 65_536
+#: Characters masked past that cut, so that an address or a number straddling it is masked
+#: whole: more than any of them takes, even with each character written as a \uXXXX escape.
+_CUT_MARGIN = 4_096
 #: Spaces that phonenumbers does not take as separators.
 _TYPESET_SPACES = str.maketrans({"\u202f": " ", "\u2009": " "})
 
@@ -186,8 +189,10 @@ def mask_tree(value: object, depth: int = 0) -> object:
 
 def dead_letter_text(raw: bytes) -> str:
     """What `parcours.dead_letters.raw` keeps of a rejected message (the DLQ topic keeps the
-    bytes): the text, masked through escapes."""
-    return dead_letter_reason(raw[:DEAD_LETTER_CHARS].decode("utf-8", errors="replace"))
+    bytes): the text, masked through escapes, then cut. Cut first, an address or a number at
+    the cut would lose the part the patterns need and keep the rest ("straddle.l")."""
+    text = raw[:4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)].decode("utf-8", errors="replace")
+    return dead_letter_reason(text[:DEAD_LETTER_CHARS + _CUT_MARGIN])[:DEAD_LETTER_CHARS]
 
 
 def dead_letter_reason(text: str) -> str:

@@ -1,5 +1,5 @@
 """What `parcours.dead_letters` keeps of a rejected message: its text with anything that looks
-like an email or a phone number masked, also behind JSON escapes
+like an email or a phone number masked, also behind JSON escapes, then cut to 64 Ki characters
 (pipeline/ingest/pii.py: dead_letter_text, dead_letter_reason; the DLQ topic keeps the bytes)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.outcomes import DeadLetter
-from pipeline.ingest.pii import dead_letter_reason, dead_letter_text
+from pipeline.ingest.pii import DEAD_LETTER_CHARS, dead_letter_reason, dead_letter_text
 from tests.unit.ingest_cases import base, run, without
 
 LEAKS = ("esc.leak", "example.com", "06 11 22 33 44", "0611223344", "11\u00a022", "\\u00a011", "\\u0040")
@@ -68,6 +68,38 @@ def test_a_reason_quoting_a_value_with_escapes_is_masked() -> None:
     out = run(base(occurred_at="06\u202f11\u202f22\u202f33\u202f44"))
     assert isinstance(out, DeadLetter) and "[phone]" in dead_letter_reason(out.reason)
     assert dead_letter_reason("invalid_occurred_at: 'caf\\xe9'") == "invalid_occurred_at: 'caf\\xe9'"
+
+
+@pytest.mark.parametrize("pii", ["straddle.leak@example.com", "+33 6 12 34 56 78", "06\u00a012\u00a034\u00a056\u00a078",
+                                 "straddle.leak\\u0040example.com"])
+@pytest.mark.parametrize("shift", [1, 5, 9, 12, 20])
+def test_pii_cut_by_the_length_limit_is_masked(pii: str, shift: int) -> None:
+    """An address or a number straddling the 64 KiB cut leaves no fragment ("straddle.l",
+    "+33 6 12")."""
+    raw = b'{"pad":"' + b"x" * (DEAD_LETTER_CHARS - shift - 9) + b" " + pii.encode() + b' tail"}'
+    text = dead_letter_text(raw)
+    assert len(text) <= DEAD_LETTER_CHARS
+    tail = text[-40:]
+    for fragment in ("straddle", "+33", "06", "\u00a0"):
+        assert fragment not in tail, (shift, tail)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pii=st.sampled_from(["straddle.leak@example.com", "+33 6 12 34 56 78", "06/98/76/54/33",
+                            "straddle.leak%40example.com", "06\\u00a012\\u00a034\\u00a056\\u00a078"]),
+       shift=st.integers(-5, 60))
+def test_no_head_of_an_address_or_number_survives_the_cut(pii: str, shift: int) -> None:
+    raw = b'{"pad":"' + b"x" * (DEAD_LETTER_CHARS - shift - 9) + b" " + pii.encode() + b' tail"}'
+    text = dead_letter_text(raw)
+    assert len(text) <= DEAD_LETTER_CHARS
+    heads = [pii[:n] for n in range(4, len(pii) + 1)]
+    assert not any(text.endswith(head) for head in heads), text[-30:]
+
+
+def test_long_dead_letters_are_cut_to_the_limit() -> None:
+    raw = b"x" * (DEAD_LETTER_CHARS * 3)
+    assert dead_letter_text(raw) == "x" * DEAD_LETTER_CHARS
+    assert dead_letter_text("é".encode() * DEAD_LETTER_CHARS * 2) == "é" * DEAD_LETTER_CHARS
 
 
 @settings(max_examples=200, deadline=None)
