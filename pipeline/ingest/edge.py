@@ -22,7 +22,7 @@ from pipeline.edge_consumer import EdgeConsumer, Record
 from pipeline.facts.rows import dead_letter_row
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
-from pipeline.ingest.pii import dead_letter_reason, dead_letter_text
+from pipeline.ingest.pii import dead_letter_text, masked_through_escapes
 from pipeline.kafka import consumer, produce
 from pipeline.runtime import Runtime, now_ms
 from pipeline.topics import partition_of
@@ -115,4 +115,4 @@ def reject(rt: Runtime, raw: bytes, dead: DeadLetter, source: str,
     headers = [("reason", dead.reason.encode()[:512]), ("source", source.encode())]
     produce(rt.producer, rt.topics.dlq.name, raw, partition=0, key=message.key, headers=headers)
     replay_id = dict(message.headers or ()).get(REPLAY_HEADER, b"").decode(errors="replace")
-    return dead_letter_row(received, source, dead_letter_reason(dead.reason), dead_letter_text(raw), replay_id)
+    return dead_letter_row(received, source, masked_through_escapes(dead.reason), dead_letter_text(raw), replay_id)

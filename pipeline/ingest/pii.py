@@ -44,7 +44,9 @@ _PHONE_INTL = re.compile(rf"\+\(?\d(?:[{_SEPARATORS}]{{0,2}}\d){{8,14}}(?!\d)")
 _PERCENT_DECODED = (("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "))
 # An escape that hides a character from the patterns: JSON's \uXXXX, also nested (\\u0040 in a
 # JSON document inside a JSON string), and Python's \xNN (a reason quotes a value with repr).
-_ESCAPE = re.compile(r"\\++(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
+# Only from the first backslash of a run: a match tried inside a 64 KiB run of them would make
+# the scan quadratic (seconds).
+_ESCAPE = re.compile(r"(?<!\\)\\++(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
 #: What `parcours.dead_letters.raw` keeps of a rejected message, in characters.
 DEAD_LETTER_CHARS = 65_536
 #: Characters masked past that cut, so that an address or a number straddling it is masked
@@ -192,10 +194,10 @@ def dead_letter_text(raw: bytes) -> str:
     bytes): the text, masked through escapes, then cut. Cut first, an address or a number at
     the cut would lose the part the patterns need and keep the rest ("straddle.l")."""
     text = raw[:4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)].decode("utf-8", errors="replace")
-    return dead_letter_reason(text[:DEAD_LETTER_CHARS + _CUT_MARGIN])[:DEAD_LETTER_CHARS]
+    return masked_through_escapes(text[:DEAD_LETTER_CHARS + _CUT_MARGIN])[:DEAD_LETTER_CHARS]
 
 
-def dead_letter_reason(text: str) -> str:
+def masked_through_escapes(text: str) -> str:
     """A dead letter's text (its reason, its raw copy) masked, also where an escape hides a
     character: ClickHouse's JSONExtract would decode "jane\u0040x.fr". Escapes are decoded only
     where that reveals something to mask, so the rest keeps the spelling it came with."""

@@ -1,6 +1,6 @@
 """What `parcours.dead_letters` keeps of a rejected message: its text with anything that looks
 like an email or a phone number masked, also behind JSON escapes, then cut to 64 Ki characters
-(pipeline/ingest/pii.py: dead_letter_text, dead_letter_reason; the DLQ topic keeps the bytes)."""
+(pipeline/ingest/pii.py: dead_letter_text, masked_through_escapes; the DLQ topic keeps the bytes)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.outcomes import DeadLetter
-from pipeline.ingest.pii import DEAD_LETTER_CHARS, dead_letter_reason, dead_letter_text
+from pipeline.ingest.pii import DEAD_LETTER_CHARS, dead_letter_text, masked_through_escapes
 from tests.unit.ingest_cases import base, run, without
 
 LEAKS = ("esc.leak", "example.com", "06 11 22 33 44", "0611223344", "11\u00a022", "\\u00a011", "\\u0040")
@@ -64,10 +64,10 @@ def test_escapes_without_pii_are_kept_as_sent(raw: bytes) -> None:
 def test_a_reason_quoting_a_value_with_escapes_is_masked() -> None:
     out = run(base(occurred_at="06\u00a011\u00a022\u00a033\u00a044"))
     assert isinstance(out, DeadLetter) and "\\xa0" in out.reason  # repr() writes NBSP as \xa0
-    assert "[phone]" in dead_letter_reason(out.reason)
+    assert "[phone]" in masked_through_escapes(out.reason)
     out = run(base(occurred_at="06\u202f11\u202f22\u202f33\u202f44"))
-    assert isinstance(out, DeadLetter) and "[phone]" in dead_letter_reason(out.reason)
-    assert dead_letter_reason("invalid_occurred_at: 'caf\\xe9'") == "invalid_occurred_at: 'caf\\xe9'"
+    assert isinstance(out, DeadLetter) and "[phone]" in masked_through_escapes(out.reason)
+    assert masked_through_escapes("invalid_occurred_at: 'caf\\xe9'") == "invalid_occurred_at: 'caf\\xe9'"
 
 
 @pytest.mark.parametrize("pii", ["straddle.leak@example.com", "+33 6 12 34 56 78", "06\u00a012\u00a034\u00a056\u00a078",
@@ -94,6 +94,16 @@ def test_no_head_of_an_address_or_number_survives_the_cut(pii: str, shift: int) 
     assert len(text) <= DEAD_LETTER_CHARS
     heads = [pii[:n] for n in range(4, len(pii) + 1)]
     assert not any(text.endswith(head) for head in heads), text[-30:]
+
+
+RUNS_OF_ESCAPES = [b"\\" * 70_000, b"\\" * 70_000 + b"u0040", b"\\u0040" * 12_000, b"\\x40" * 17_000,
+                   b"\\u" * 35_000, b"\\\\u00" * 14_000, (b"\\" * 1000 + b"x") * 70]
+
+
+@pytest.mark.timeout(2)  # milliseconds each; a quadratic scan of the first one took seconds
+def test_dead_letter_text_is_linear_on_runs_of_escapes() -> None:
+    for raw in RUNS_OF_ESCAPES:
+        assert len(dead_letter_text(raw)) <= DEAD_LETTER_CHARS
 
 
 def test_long_dead_letters_are_cut_to_the_limit() -> None:
