@@ -22,7 +22,7 @@ from pipeline.edge_consumer import EdgeConsumer, Record
 from pipeline.facts.rows import dead_letter_row
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
-from pipeline.ingest.pii import mask_text
+from pipeline.ingest.pii import dead_letter_text, masked_through_escapes
 from pipeline.kafka import consumer, produce
 from pipeline.runtime import Runtime, now_ms
 from pipeline.topics import partition_of
@@ -30,7 +30,6 @@ from pipeline.topics import partition_of
 log = logging.getLogger(__name__)
 
 REPLAY_HEADER = "parcours-replay"
-MAX_DEAD_LETTER_CHARS = 65_536
 #: Seconds the edge waits to fill a batch before processing what it has.
 GATHER_S = 0.05
 #: Offsets are committed at most this often (what was produced is acknowledged before every
@@ -116,5 +115,4 @@ def reject(rt: Runtime, raw: bytes, dead: DeadLetter, source: str,
     headers = [("reason", dead.reason.encode()[:512]), ("source", source.encode())]
     produce(rt.producer, rt.topics.dlq.name, raw, partition=0, key=message.key, headers=headers)
     replay_id = dict(message.headers or ()).get(REPLAY_HEADER, b"").decode(errors="replace")
-    masked = mask_text(raw[:MAX_DEAD_LETTER_CHARS].decode("utf-8", errors="replace"))
-    return dead_letter_row(received, source, mask_text(dead.reason), masked, replay_id)
+    return dead_letter_row(received, source, masked_through_escapes(dead.reason), dead_letter_text(raw), replay_id)

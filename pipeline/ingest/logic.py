@@ -9,6 +9,7 @@ this function; free-text fields are masked.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,12 @@ MAX_FUTURE_MS = 24 * 3600 * 1000
 #: Earliest accepted event time (epoch ms): toDate(), which orders and partitions the fact
 #: tables and buckets the daily views, is only defined from 1970-01-01.
 MIN_OCCURRED_MS = 0
+#: RFC 3339 (5.6) date-time, exactly: `T`/`t` between date and time (or a space, which its note
+#: lets an application choose), an optional fraction, `Z`/`z` or +-HH:MM. fromisoformat alone
+#: also takes ISO 8601's other forms (20261103T101522Z, week dates, +01, 10Z, a decimal comma)
+#: and no lower-case `z`.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+                      r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     if not isinstance(message, dict):
         raise Rejected("not_an_object", type(message).__name__)
     if segment.is_segment(message):
-        message = segment.to_parcours(message)
+        message = segment.to_parcours(message, cfg.hasher)
     event_id = _event_id(_text(message, "event_id", 128), cfg)
     event_type = _label(_text(message, "event_type", 128))
     channel = _label(_text(message, "channel", 64)).lower()
@@ -103,10 +110,12 @@ def parse_time(value: object) -> int:
     if not isinstance(value, str) or not value:
         raise Rejected("missing_occurred_at" if value in (None, "") else "invalid_occurred_at",
                        type(value).__name__)
+    text = value.strip()
+    if not _RFC3339.fullmatch(text):
+        raise Rejected("invalid_occurred_at", repr(value)[:64])
     try:
-        moment = datetime.fromisoformat(value.strip())
-        if moment.tzinfo is None:
-            raise Rejected("invalid_occurred_at", "no UTC offset")
+        # upper(): fromisoformat takes `t` but not `z`; the pattern left only digits and signs
+        moment = datetime.fromisoformat(text.upper())
         return int(moment.astimezone(UTC).timestamp() * 1000)
     except (ValueError, OverflowError):
         raise Rejected("invalid_occurred_at", repr(value)[:64]) from None

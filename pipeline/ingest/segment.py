@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from pipeline.ingest.outcomes import Rejected
-from pipeline.ingest.pii import masked
+from pipeline.ingest.pii import Hasher, masked
 from pipeline.taxonomy import segment_mapping, taxonomy
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -20,7 +22,7 @@ def snake(name: str) -> str:
     return _NON_WORD.sub("_", name.strip().lower()).strip("_")
 
 
-def to_parcours(message: dict[str, Any]) -> dict[str, Any]:
+def to_parcours(message: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
     """Map one Segment message; Rejected when its type is not one we know."""
     mapping = segment_mapping()
     kind = str(message["type"]).lower()
@@ -32,7 +34,7 @@ def to_parcours(message: dict[str, Any]) -> dict[str, Any]:
     traits = {**_dict(context.get("traits")), **_dict(message.get("traits"))}
     event_type = spec.get("event_type") or _track_event_type(message.get("event"), mapping)
     return {
-        "event_id": message.get("messageId"),
+        "event_id": _message_id(message, mapping, hasher),
         "event_type": event_type,
         "occurred_at": message.get("timestamp") or message.get("originalTimestamp")
         or message.get("sentAt"),
@@ -42,6 +44,21 @@ def to_parcours(message: dict[str, Any]) -> dict[str, Any]:
         "properties": {**traits, **properties} if kind == "identify" else properties,
         "context": context,
     }
+
+
+def _message_id(message: dict[str, Any], mapping: dict[str, Any], hasher: Hasher) -> object:
+    """messageId, else one derived from the content (schemas/segment.toml: derived_message_id)."""
+    given = message.get("messageId")
+    if given is not None and given != "":
+        return given  # ingest checks it like any event_id
+    derived = mapping["derived_message_id"]
+    left_out = {"messageId", *derived["delivery_fields"]}
+    try:
+        canonical = orjson.dumps({k: v for k, v in message.items() if k not in left_out},
+                                 option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
+        raise Rejected("missing_event_id", "no messageId, and too deeply nested to derive one") from None
+    return derived["prefix"] + hasher.digest("segment_message", canonical)
 
 
 def _track_event_type(name: object, mapping: dict[str, Any]) -> str:

@@ -4,9 +4,12 @@ and independent expectations in ingest_cases.py)."""
 from __future__ import annotations
 
 import calendar
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.ingest.outcomes import DeadLetter
 from tests.unit.ingest_cases import (
@@ -244,6 +247,67 @@ def test_missing_occurred_at() -> None:
 )
 def test_invalid_occurred_at(stamp: object) -> None:
     assert code_of(base(occurred_at=stamp)) == "invalid_occurred_at"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2026-11-03t10:15:22.120z", T0_MS),  # RFC 3339 5.6: T and Z may be lower case
+        ("2026-11-03t10:15:22.120Z", T0_MS),
+        ("2026-11-03T10:15:22.120z", T0_MS),
+        ("2026-11-03 10:15:22.120Z", T0_MS),  # a space: the application's choice (5.6, note)
+        ("2026-11-03T10:15:22.1204567Z", T0_MS),  # any number of fraction digits
+        ("2026-11-03T10:15:22.12Z", T0_MS),
+        ("2026-11-03T10:15:22.120-00:00", T0_MS),  # unknown local offset (4.3): UTC
+    ],
+)
+def test_occurred_at_rfc3339_spellings(stamp: str, expected: int) -> None:
+    assert accepted(base(occurred_at=stamp))["occurred_at"] == expected
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "20261103T101522Z",  # ISO 8601 basic format
+        "2026-W45-2T10:15:22Z",  # week date
+        "2026-307T10:15:22Z",  # ordinal date
+        "2026-11-03T10:15:22+01",  # offset without minutes
+        "2026-11-03T10:15:22+0100",
+        "2026-11-03T10:15:22+01:00:30",  # offset with seconds
+        "2026-11-03T10Z",  # reduced precision
+        "2026-11-03T10:15Z",
+        "2026-11-03T10:15:22,5Z",  # decimal comma
+        "2026-11-03T10:15:22.Z",  # a dot without digits
+        "2026-11-03_10:15:22Z",  # any other separator
+        "2026-11-03T10:15:22\u00a0Z",
+        "\u0662026-11-03T10:15:22Z",  # a non-ASCII digit
+        "2026-11-03T10:15:22.120Z\n2026",
+    ],
+)
+def test_occurred_at_other_iso8601_forms_are_invalid(stamp: str) -> None:
+    assert code_of(base(occurred_at=stamp)) == "invalid_occurred_at"
+
+
+_MOMENTS = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2026, 11, 3),  # noqa: DTZ001
+                        timezones=st.sampled_from([UTC]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(moment=_MOMENTS, offset_min=st.integers(-23 * 60 - 59, 23 * 60 + 59), sep=st.sampled_from("Tt "),
+       zulu=st.sampled_from("Zz"), digits=st.integers(0, 9))
+def test_occurred_at_any_rfc3339_spelling_is_the_same_instant(moment: datetime, offset_min: int, sep: str,
+                                                               zulu: str, digits: int) -> None:
+    """Written in UTC (Z or z) or at any offset, with 0 to 9 fraction digits: the same epoch ms
+    (the fraction cut to milliseconds)."""
+    fraction = f"{moment.microsecond:06d}000"[:digits]
+    expected = calendar.timegm(moment.timetuple()) * 1000 + int((fraction + "000")[:3])
+    fraction = f".{fraction}" if digits else ""
+    local = moment + timedelta(minutes=offset_min)
+    sign, minutes = ("+" if offset_min >= 0 else "-"), abs(offset_min)
+    offset = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    for stamp in (moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + fraction + zulu,
+                  local.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + fraction + offset):
+        assert accepted(base(occurred_at=stamp))["occurred_at"] == expected, stamp
 
 
 @pytest.mark.parametrize("stamp", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00"])

@@ -157,3 +157,19 @@ def test_pii_in_promoted_fields_is_masked() -> None:
     dumped = orjson.dumps(out)
     assert b"jane.doe@example.com" not in dumped
     assert b"a@b.co" not in dumped
+
+
+def test_typeset_slashed_and_percent_encoded_pii_in_free_text_is_masked() -> None:
+    out = accepted(base(
+        properties={"note": "rappeler le 06\u00a098\u00a076\u00a054\u00a032", "fax": "06/98/76/54/33",
+                    "tel": "+33\u202f6\u202f98\u202f76\u202f54\u202f31", "alt": "06\u200998\u200976\u200954\u200930",
+                    "when": "2026/11/20", "order_id": "O-1234", "total": "1\u202f234,50\u00a0€"},
+        context={"page": {"url": "https://x.fr/p?email=ctx.leak%40example.com&phone=%2B33612345600"}},
+    ))
+    assert out["properties"] == {"note": "rappeler le [phone]", "fax": "[phone]", "tel": "[phone]", "alt": "[phone]",
+                                 "when": "2026/11/20", "order_id": "O-1234",
+                                 "total": "1\u202f234,50\u00a0€"}
+    assert out["context"] == {"page": {"url": "https://x.fr/p?email=[email]&phone=[phone]"}}
+    dumped = orjson.dumps(out).decode()
+    for raw in ("ctx.leak", "612345600", "98/76", "98\u00a076", "98\u202f76", "98\u200976"):
+        assert raw not in dumped, raw

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
+from datetime import time as dtime
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
@@ -64,6 +67,105 @@ def test_mask_phones(text: str, expected: str) -> None:
 def test_mask_email_and_phone_together() -> None:
     assert (mask_text("Jane <jane@example.com>, 06 12 34 56 78")
             == "Jane <[email]>, [phone]")
+
+
+#: Spaces that typesetting puts between digit pairs: no-break, narrow no-break, thin.
+SPACES = ["\u00a0", "\u202f", "\u2009"]
+
+
+@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("06_98_76_54_32", "[phone]"),
+        ("tel 06_98_76_54_32 merci", "tel [phone] merci"),
+        ("+33_6_98_76_54_32", "[phone]"),
+        ("+33_(0)6_98_76_54_32", "[phone]"),
+        ("59,90_€", "59,90_€"),  # an amount
+        ("1_234_567,89_€", "1_234_567,89_€"),  # grouped digits: 7 of them
+        ("le_20_novembre_2026_à_10:00", "le_20_novembre_2026_à_10:00"),
+        ("2026-11-20_10:15:22", "2026-11-20_10:15:22"),
+    ],
+)
+def test_mask_phones_spaced_by_typesetting_spaces(space: str, written: str, expected: str) -> None:
+    text = written.replace("_", space)
+    assert mask_text(text) == expected.replace("_", space)
+    assert looks_like_pii(text) is (expected != written)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("06/98/76/54/33", "[phone]"),
+        ("tel: 06/98/76/54/33.", "tel: [phone]."),
+        ("01/23/45/67/89 ou 06/98/76/54/33", "[phone] ou [phone]"),
+    ],
+)
+def test_mask_slash_separated_phones(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+    assert looks_like_pii(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026/11/20",
+        "20/11/2026",
+        "2026/11/20 10:15:22",
+        "le 20/11/2026 à 10:15",
+        "https://shop.example/p/2026/11/20/12345",
+        "/archive/06/98/76/54/33",  # a path of two-digit segments, not a number someone wrote
+        "06/98/76/54/33/12",
+        "1/2",
+        "12/34/56/78/90",  # no national prefix
+        "order O-2026/11/20-0042",
+    ],
+)
+def test_slashes_in_dates_paths_and_ids_are_not_phones(text: str) -> None:
+    assert mask_text(text) == text
+    assert not looks_like_pii(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://x.fr/p?email=ctx.leak%40example.com&phone=%2B33612345600",
+         "https://x.fr/p?email=[email]&phone=[phone]"),
+        ("https://x.fr/p?email=ctx.leak%40EXAMPLE.com", "https://x.fr/p?email=[email]"),
+        ("https://x.fr/p?phone=%2b33%206%2012%2034%2056%2078&x=1", "https://x.fr/p?phone=[phone]&x=1"),
+        ("https://x.fr/p?to=jane%2Bnews%40example.com", "https://x.fr/p?to=[email]"),
+        ("mailto:jane%40example.com?subject=Hello%20there", "mailto:[email]?subject=Hello there"),
+    ],
+)
+def test_mask_percent_encoded_pii_in_urls(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+    assert looks_like_pii(text)
+    assert mask_tree({"page": {"url": text}}) == {"page": {"url": expected}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://x.fr/p?ref=%2Fhome&q=chaussures%20rouges&utm_campaign=nl-12",
+        "https://x.fr/p?n=%2B1&sort=price%20asc",
+        "https://x.fr/search?q=order%2012345",
+        "https://x.fr/%40handle",
+        "100%",
+        "50% off, code %40",
+    ],
+)
+def test_percent_encoded_text_without_pii_is_left_as_it_is(text: str) -> None:
+    assert mask_text(text) == text
+    assert not looks_like_pii(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.dates(), time=st.times(), sep=st.sampled_from(["/", "-"]),
+       between=st.sampled_from(["T", " ", *SPACES]))
+def test_dates_and_date_times_are_never_phones(day: date, time: dtime, sep: str, between: str) -> None:
+    written = day.strftime(f"%Y{sep}%m{sep}%d")
+    for text in (written, f"{written}{between}{time.strftime('%H:%M:%S')}", day.strftime("%d/%m/%Y")):
+        assert mask_text(text) == text
 
 
 @pytest.mark.parametrize(
@@ -199,11 +301,19 @@ def test_ascii_emails_never_survive_masking(local: str, domain: str, before: str
 @settings(max_examples=200, deadline=None)
 @given(digits=st.builds(lambda d, rest: f"0{d}{rest:08d}", st.integers(1, 9),
                        st.integers(0, 10**8 - 1)),
-       sep=st.sampled_from(["", " ", ".", "-"]))
+       sep=st.sampled_from(["", " ", ".", "-", "/", *SPACES]))
 def test_fr_national_phones_never_survive_masking(digits: str, sep: str) -> None:
     written = sep.join(digits[i:i + 2] for i in range(0, 10, 2))
     masked = mask_text(f"tel {written} merci")
     assert masked == "tel [phone] merci"
+
+
+@settings(max_examples=200, deadline=None)
+@given(local=_LOCAL, domain=_DOMAIN, key=st.sampled_from(["email", "to", "e"]))
+def test_percent_encoded_emails_never_survive_masking(local: str, domain: str, key: str) -> None:
+    email = f"{local}@{domain}"
+    masked_url = mask_text(f"https://x.fr/p?{key}={quote(email, safe='')}&utm_source=nl")
+    assert quote(email, safe="") not in masked_url and email not in masked_url
 
 
 ADVERSARIAL = [
@@ -223,6 +333,14 @@ ADVERSARIAL = [
     "a@" + "é." * 32000,
     "\u0661" * 65536,  # non-ASCII digits
     "1:" * 32768,
+    "\u00a01" * 32768,
+    "1\u202f\u2009" * 21845,
+    "06/" * 21845,
+    "/06" * 21845,
+    "%40" * 21845,
+    "a%40" * 16384,
+    "%2B1" * 16384,
+    "%201" * 16384,
 ]
 
 
@@ -233,6 +351,13 @@ def test_mask_text_is_linear_on_adversarial_input() -> None:
         assert isinstance(out, str)
         looks_like_pii(text)
         mask_tree({"k": text, "l": [text]})
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_phone_ids_spaced_by_typesetting_spaces_are_pii(space: str) -> None:
+    for written in ("06 98 76 54 32", "+33 6 98 76 54 32", "sms-+33 6 98 76 54 32"):
+        assert identifier_is_pii(written.replace(" ", space))
+    assert normalise_phone(f"06{space}98{space}76{space}54{space}32", "FR") == "+33698765432"
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline.collector.logic import segment_request
 from pipeline.ingest import segment
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
@@ -224,10 +229,80 @@ def test_context_channel_used_only_when_known() -> None:
     assert out["channel"] == "chat"
 
 
-def test_missing_message_id_is_missing_event_id() -> None:
-    message = msg("track", event="x")
-    del message["messageId"]
-    assert code_of(message) == "missing_event_id"
+# messageId is optional in Segment's HTTP API: without one, the id comes from the content.
+NO_MESSAGE_ID = {"type": "track", "anonymousId": "a-91f", "event": "Order Completed",
+                 "timestamp": "2026-11-03T10:15:22Z", "properties": {"revenue": 59.9, "order_id": "O-1"}}
+DERIVED_ID = re.compile(r"seg-[0-9a-f]{32}")
+
+
+def test_message_without_message_id_is_an_event_with_an_id_from_its_content() -> None:
+    out = accepted(NO_MESSAGE_ID)
+    assert DERIVED_ID.fullmatch(out["event_id"]), out["event_id"]
+    assert (out["event_type"], out["revenue"], out["order_id"]) == ("purchase", 59.9, "O-1")
+    assert out["identifiers"] == {"anonymous_id": "a-91f"}
+    assert accepted({**NO_MESSAGE_ID, "messageId": None})["event_id"] == out["event_id"]
+    assert accepted({**NO_MESSAGE_ID, "messageId": ""})["event_id"] == out["event_id"]
+
+
+def test_derived_id_is_the_keyed_hash_of_the_canonical_message() -> None:
+    canonical = orjson.dumps(NO_MESSAGE_ID, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.blake2b(b"segment_message:" + canonical, key=SALT, digest_size=16).hexdigest()
+    assert accepted(NO_MESSAGE_ID)["event_id"] == f"seg-{digest}"
+    # keyed: without the salt, an identify's traits cannot be guessed from its id
+    other = ingest_one(orjson.dumps(NO_MESSAGE_ID), IngestConfig.build(b"other-salt"), NOW_MS)
+    assert isinstance(other, dict) and other["event_id"] != f"seg-{digest}"
+
+
+def test_retried_message_keeps_its_derived_id_and_another_message_gets_another() -> None:
+    first = accepted(NO_MESSAGE_ID)["event_id"]
+    # what a transport sets per delivery is left out; key order and spacing do not matter
+    retried = {"receivedAt": "2026-11-03T10:15:25.001Z", "sentAt": "2026-11-03T10:15:24Z",
+               **dict(reversed(list(NO_MESSAGE_ID.items())))}
+    assert accepted(retried)["event_id"] == first
+    assert ingest_one(orjson.dumps(NO_MESSAGE_ID, option=orjson.OPT_INDENT_2), CFG, NOW_MS)["event_id"] == first
+    for change in ({"timestamp": "2026-11-03T10:15:23Z"}, {"properties": {"revenue": 59.9, "order_id": "O-2"}},
+                   {"anonymousId": "a-92f"}, {"context": {"locale": "fr-FR"}}):
+        assert accepted({**NO_MESSAGE_ID, **change})["event_id"] != first, change
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.randoms(use_true_random=False), sent=st.text(max_size=30), received=st.text(max_size=30))
+def test_derived_id_ignores_key_order_and_delivery_fields(seed: Any, sent: str, received: str) -> None:
+    message = {**NO_MESSAGE_ID, "context": {"page": {"path": "/", "title": "Home"}, "locale": "fr-FR"}}
+    items = list(message.items())
+    seed.shuffle(items)
+    shuffled = {**dict(items), "sentAt": sent, "receivedAt": received}
+    assert accepted(shuffled)["event_id"] == accepted(message)["event_id"]
+
+
+def test_message_posted_to_the_collector_without_message_id_becomes_one_event() -> None:
+    body = {k: v for k, v in NO_MESSAGE_ID.items() if k not in ("type", "timestamp")}
+    ids = set()
+    for received, sent_at in ((datetime(2026, 11, 3, 10, 15, 30, tzinfo=UTC), "2026-11-03T10:15:29Z"),
+                              (datetime(2026, 11, 3, 10, 16, 30, tzinfo=UTC), "2026-11-03T10:16:29Z")):
+        for kind, envelope in (("track", {**NO_MESSAGE_ID}), (None, {"batch": [NO_MESSAGE_ID], "sentAt": sent_at})):
+            [message] = segment_request(orjson.dumps(envelope), kind, None, (), received).messages
+            ids.add(accepted(orjson.loads(message.value))["event_id"])
+        # without a timestamp the collector stamps receivedAt: an event, at the time it arrived
+        [message] = segment_request(orjson.dumps(body), "track", None, (), received).messages
+        assert accepted(orjson.loads(message.value))["occurred_at"] == int(received.timestamp() * 1000)
+    assert len(ids) == 1  # a retry, later and with another sentAt, is the same event
+
+
+def test_non_string_message_id_is_still_invalid_and_native_events_still_need_event_id() -> None:
+    assert code_of({**NO_MESSAGE_ID, "messageId": 123}) == "invalid_event_id"
+    assert code_of({**NO_MESSAGE_ID, "messageId": "   "}) == "invalid_event_id"
+    native = {"event_type": "purchase", "occurred_at": STAMP, "channel": "web", "identifiers": {"user_id": "u-1"}}
+    assert code_of(native) == "missing_event_id"
+
+
+def test_message_too_deep_to_derive_an_id_is_missing_event_id() -> None:
+    deep = b'{"a":' * 300 + b"1" + b"}" * 300  # more than orjson writes, less than it reads
+    message = orjson.dumps(NO_MESSAGE_ID)[:-1] + b',"context":' + deep + b"}"
+    out = ingest_one(message, CFG, NOW_MS)
+    assert isinstance(out, DeadLetter) and out.code == "missing_event_id"
+    out = ingest_one(message[:-1] + b',"messageId":"m-deep"}', CFG, NOW_MS)
+    assert isinstance(out, dict) and out["event_id"] == "m-deep"
 
 
 def test_no_identifiers_is_dead_letter() -> None:
@@ -311,3 +386,12 @@ def test_collector_stamped_message_uses_timestamp_over_original_and_sent_at() ->
     message = sdk("track", event="x", anonymousId="anon-9", originalTimestamp="2026-11-03T09:00:00Z",
                   sentAt="2026-11-03T09:01:00Z", receivedAt="2026-11-03T10:16:22.120Z")
     assert accepted(message)["occurred_at"] == T0_MS
+
+
+@pytest.mark.parametrize("field", ["timestamp", "originalTimestamp", "sentAt"])
+def test_segment_times_are_held_to_rfc3339_like_occurred_at(field: str) -> None:
+    message = msg("track", event="x")
+    del message["timestamp"]
+    assert accepted({**message, field: "2026-11-03t10:15:22.120z"})["occurred_at"] == T0_MS
+    for stamp in ("20261103T101522Z", "2026-11-03T10:15:22+01", "2026-11-03T10:15:22,120Z"):
+        assert code_of({**message, field: stamp}) == "invalid_occurred_at"
