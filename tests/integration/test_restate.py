@@ -107,9 +107,10 @@ def test_the_killed_runs_session_merges_are_withdrawn(clickhouse: Any) -> None:
     killed_at, rerun_at = 1_700_000_000_000, 1_700_000_600_000
     ms = "fromUnixTimestamp64Milli(toInt64({}))".format
     clickhouse.command("INSERT INTO parcours.events (event_id, occurred_at, person_id, anchor_id, session_id, "
-                       "event_type, ingested_at) VALUES "
-                       f"('e1', {ms(1000)}, 'p1', 'u1', 'S', 'page_view', {ms(rerun_at + 5)}), "
-                       f"('e2', {ms(2000)}, 'p1', 'kiosk', 'S', 'page_view', {ms(rerun_at + 5)})")
+                       "event_type, identifiers, ingested_at) VALUES "  # e1: a login on the kiosk, e2: a tap
+                       f"('e1', {ms(1000)}, 'p1', 'u1', 'S', 'page_view', map('user_id', 'u', 'device_id', 'k'), "
+                       f"{ms(rerun_at + 5)}), "
+                       f"('e2', {ms(2000)}, 'p1', 'kiosk', 'S', 'page_view', map('device_id', 'k'), {ms(rerun_at + 5)})")
     clickhouse.command("INSERT INTO parcours.identity_shared VALUES ('device_id', 'k', 'kiosk', 0)")
     clickhouse.command("INSERT INTO parcours.sessions (session_id, person_id, started_at, ended_at, event_count, "
                        f"version) VALUES ('S', 'p1', {ms(1000)}, {ms(2000)}, 2, {(rerun_at + 9) * 1_000_000})")
