@@ -95,6 +95,13 @@ def test_replay_reads_stdin_and_rejects_garbage_without_failing(tmp_path: Path) 
     assert done.returncode == 0, done.stderr[-3000:]
     assert query(data_dir, "SELECT count() AS n FROM parcours.dead_letters")[0]["n"] == 2
     assert query(data_dir, "SELECT event_id FROM parcours.v_events") == [{"event_id": "s1"}]
+    # a second run on a fresh embedded broker: other bad lines at the same topic/partition/offset
+    # are other dead letters, not replacements of the first run's
+    again = run_cli(["replay", "-"], data_dir, stdin=b"still not json\n[3]\n")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = query(data_dir, "SELECT source, raw FROM parcours.dead_letters FINAL ORDER BY raw")
+    assert [r["raw"] for r in rows] == ["[1,2]", "[3]", "not json", "still not json"]
+    assert len({r["source"] for r in rows}) == 2
     missing = run_cli(["replay", str(tmp_path / "nope.ndjson")], data_dir)
     assert missing.returncode == 2 and "hint" in missing.stderr
 
