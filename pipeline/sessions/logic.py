@@ -102,6 +102,8 @@ def merge_into_first(book: SessionBook, sessions: list[Session], group: list[Ses
 
 
 def absorb(survivor: Session, other: Session) -> None:
+    first, second = (other, survivor) if other.start < survivor.start else (survivor, other)
+    survivor.channels = first.channels + [c for c in second.channels if c not in first.channels]
     if other.start < survivor.start:
         survivor.entry_touchpoint = other.entry_touchpoint
     if other.end >= survivor.end:
@@ -109,7 +111,6 @@ def absorb(survivor: Session, other: Session) -> None:
     survivor.start, survivor.end = min(survivor.start, other.start), max(survivor.end, other.end)
     both = survivor.event_ids.keys() & other.event_ids.keys()  # re-deliveries seen by both
     survivor.event_count += other.event_count - len(both)
-    survivor.channels += [c for c in other.channels if c not in survivor.channels]
     survivor.revenue += other.revenue - sum(other.event_ids[e] for e in both)
     survivor.converted = survivor.converted or other.converted
     survivor.absorbed += [s for s in [other.session_id, *other.absorbed]
@@ -124,10 +125,15 @@ def add_event(session: Session, event: Event, conversions: frozenset[str]) -> No
         session.entry_touchpoint = touchpoint
     if session.event_count == 0 or ts >= session.end:
         session.exit_touchpoint = touchpoint
+    channel = intern(event["channel"])
+    if session.event_count == 0 or ts < session.start:  # the entry channel is always first
+        if channel in session.channels:
+            session.channels.remove(channel)
+        session.channels.insert(0, channel)
+    elif channel not in session.channels:
+        session.channels.append(channel)
     session.start, session.end = min(session.start, ts), max(session.end, ts)
     session.event_count += 1
-    if event["channel"] not in session.channels:
-        session.channels.append(intern(event["channel"]))
     revenue = 0.0
     if event["event_type"] in conversions:
         session.converted = True

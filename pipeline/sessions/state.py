@@ -18,7 +18,8 @@ class Session:
     """Event time of the last event, epoch ms."""
     event_count: int = 0
     channels: list[str] = field(default_factory=list)
-    """Channels in order of first appearance."""
+    """The entry channel (of the earliest event) first, even when that event arrived late, so
+    `channels[1]` in ClickHouse is where the session began; the others in order of arrival."""
     entry_touchpoint: str = ""
     exit_touchpoint: str = ""
     revenue: float = 0.0

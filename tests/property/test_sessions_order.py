@@ -70,3 +70,23 @@ def test_arrival_order_and_batching_do_not_matter(timeline, rnd, batch) -> None:
     for sessions in book.persons.values():
         spans = sorted((s.start, s.end) for s in sessions)
         assert all(a_end + GAP <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.sampled_from(["web", "app", "store", "email"])),
+                min_size=1, max_size=30, unique_by=lambda e: e[0]),
+       st.randoms(use_true_random=False), st.integers(1, 8))
+def test_a_sessions_first_channel_is_its_entry_channel_whatever_the_arrival_order(
+        timeline, rnd, batch) -> None:  # type: ignore[no-untyped-def]
+    events = [{"event_id": f"e{i}", "person_id": "p", "occurred_at": t, "channel": c, "touchpoint": c,
+               "event_type": "page_view", "revenue": 0.0} for i, (t, c) in enumerate(timeline)]
+    arrival = list(events)
+    rnd.shuffle(arrival)
+    book = SessionBook(GAP, lateness_ms=10_000)
+    for i in range(0, len(arrival), batch):
+        logic.apply(book, [dict(e) for e in arrival[i:i + batch]], frozenset())
+    for session in book.persons["p"]:
+        mine = sorted((e for e in events if session.start <= e["occurred_at"] <= session.end),
+                      key=lambda e: e["occurred_at"])
+        assert session.channels[0] == session.entry_touchpoint == mine[0]["channel"]
+        assert sorted(session.channels) == sorted({e["channel"] for e in mine})
