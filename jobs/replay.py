@@ -9,6 +9,7 @@ by then every event is in ClickHouse, open sessions are flushed and merges recor
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import sys
 import time
@@ -71,8 +72,10 @@ def read_lines(paths: list[str]) -> Iterator[bytes]:
     for path in paths:
         handle = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         try:
-            for line in handle:
+            for number, line in enumerate(handle):
                 line = line.rstrip(b"\r\n")
+                if number == 0:
+                    line = line.removeprefix(codecs.BOM_UTF8)  # files saved by Windows tools
                 if line.strip():
                     yield line
         finally:

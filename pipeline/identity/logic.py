@@ -53,7 +53,11 @@ def resolve(graph: IdentityGraph, seen: RecentIds, events: list[Event]) -> Resol
             out.duplicates += 1
     groups = [group_of(event) for event in fresh]
     out.changes = graph.apply(groups)
-    first_seen = {key: sort_key[0] for group, sort_key in groups for key in group}
+    first_seen: dict[Key, int] = {}  # the earliest sighting in the batch, whatever the order
+    for group, (occurred_at, _) in groups:
+        for key in group:
+            if occurred_at < first_seen.get(key, occurred_at + 1):
+                first_seen[key] = occurred_at
     for event, (group, _) in zip(fresh, groups, strict=True):
         anchor = anchor_of(graph, group)
         if anchor is None:  # only shared identifiers: a person of its own, and no anchor

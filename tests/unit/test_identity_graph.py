@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.identity.graph import IdentityGraph
 from pipeline.identity.logic import apply_remote, group_of, resolve, wire_links
-from pipeline.identity.rules import node_id
+from pipeline.identity.rules import node_id, own_person
 from pipeline.ingest.dedupe import RecentIds
 from pipeline.taxonomy import identity_kinds
 
@@ -187,3 +187,19 @@ def test_forget_unknown_identifiers_changes_nothing() -> None:
     resolve(g, RecentIds(), [event("e1", 1, device_id="d1", user_id="u1")])
     before = repr(vars(g))
     assert g.forget(["email:nobody"]).remaps == [] and repr(vars(g)) == before
+
+
+def test_a_new_identifier_is_first_seen_at_its_earliest_sighting_in_the_batch() -> None:
+    g = graph()
+    out = resolve(g, RecentIds(), [event("early", 100, device_id="d", user_id="u"), event("late", 500, device_id="d")])
+    assert {k: ms for k, _, ms in out.new_identifiers} == {"device_id:d": 100, "user_id:u": 100}
+
+
+def test_an_event_with_only_shared_identifiers_has_no_anchor_and_a_person_of_its_own() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [event("a", 1, device_id="tablet", user_id="u1"),
+                             event("b", 2, device_id="tablet", user_id="u2")])
+    out = resolve(g, RecentIds(), [event("tap", 3, device_id="tablet")])
+    (tap,) = out.events
+    assert "device_id:tablet" in g.shared
+    assert (tap["anchor_id"], tap["person_id"]) == ("", own_person("tap"))
