@@ -223,7 +223,7 @@ def _score(value: object, low: int, high: int) -> int | None:
         return None
     if not math.isfinite(number) or not (low <= number <= high):
         return None
-    return int(round(number))
+    return math.floor(number + 0.5)  # half up: round() goes to even, 4.5 would be 4
 
 
 def _now_ms() -> int:

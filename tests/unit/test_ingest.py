@@ -142,7 +142,8 @@ def test_revenue_absent_is_zero_and_currency_order_id_empty() -> None:
 
 @pytest.mark.parametrize(
     ("csat", "expected"),
-    [(1, 1), (3, 3), (5, 5), ("4", 4), (0, None), (6, None), (-1, None), (5.5, None)],
+    [(1, 1), (3, 3), (5, 5), ("4", 4), (0, None), (6, None), (-1, None), (5.5, None),
+     (4.5, 5), (2.5, 3), (4.4, 4)],  # a half-point rounds up, as a reader expects (not to even)
 )
 def test_csat_kept_or_none_out_of_range(csat: object, expected: int | None) -> None:
     assert accepted(base(properties={"csat": csat}))["csat"] == expected
