@@ -17,7 +17,7 @@ own keys win), `receivedAt` is set, and a message without `timestamp` gets
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -26,6 +26,8 @@ from pipeline.collector.auth import check_write_key, write_key_of
 from pipeline.collector.body import gunzip, not_empty, parse_json
 from pipeline.collector.errors import Refused
 from pipeline.ingest.logic import MAX_BYTES as MAX_EVENT_BYTES
+from pipeline.ingest.logic import parse_time
+from pipeline.ingest.outcomes import Rejected
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "alias")
 #: Segment types with an endpoint but no mapping (schemas/segment.toml): accepted and passed on
@@ -151,13 +153,11 @@ def _loads_or_none(line: bytes) -> Any:
 
 
 def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    """The instant of an RFC 3339 time, as ingest reads it (not any ISO 8601 form)."""
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return datetime.fromtimestamp(parse_time(value) / 1000, UTC)
+    except Rejected:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _iso(moment: datetime) -> str:

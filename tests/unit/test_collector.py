@@ -157,6 +157,8 @@ def test_stamp_without_any_time_uses_received_at() -> None:
     {"originalTimestamp": "2026-11-02T00:00:00Z"},
     {"originalTimestamp": "yesterday", "sentAt": "2026-11-03T00:00:00Z"},
     {"originalTimestamp": "2026-11-02T00:00:00", "sentAt": "2026-11-03T00:00:00Z"},  # no offset
+    {"originalTimestamp": "20261102T000000Z", "sentAt": "2026-11-03T00:00:00Z"},  # ISO 8601, not RFC 3339
+    {"originalTimestamp": "2026-11-02T00:00:00Z", "sentAt": "2026-11-03T00:00:00+01"},
 ])
 def test_stamp_leaves_given_or_unusable_times_to_ingest(message: dict[str, Any]) -> None:
     before = dict(message)
