@@ -69,9 +69,10 @@ class Pipeline:
         self.settings = settings
         self.rt = Runtime(settings, bootstrap, producer(bootstrap))
         self.app = faust_app(settings, bootstrap, web_port)
-        self.sessionizer = sessions_agent.Sessionizer(self.rt)
-        identity_agent.register(self.app, self.rt)
-        sessions_agent.register(self.app, self.rt, self.sessionizer)
+        # A producer per stage: each waits for its own outputs' acknowledgements only.
+        self.sessionizer = sessions_agent.Sessionizer(self.rt.for_stage())
+        identity_agent.register(self.app, self.rt.for_stage())
+        sessions_agent.register(self.app, self.sessionizer.rt, self.sessionizer)
         self.clickhouse = clickhouse
         self.sink = SinkEdge(bootstrap, clickhouse, self.rt.topics, self.rt.stats) if clickhouse else None
         http.register(self.app, self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import time
@@ -38,12 +39,25 @@ class Runtime:
     taxonomy: Taxonomy = field(default_factory=taxonomy)
     graph: IdentityGraph = field(init=False)
     stats: Stats = field(default_factory=Stats)
+    producers: list[Producer] = field(default_factory=list)
+    """Every producer of this worker, the stages' own included (flushed at shutdown)."""
 
     def __post_init__(self) -> None:
+        self.producers.append(self.producer)
         self.kinds = identity_kinds().with_extra(self.settings.extra_identifier_kinds)
         self.graph = IdentityGraph(self.kinds.rules())
         self.graph_ready = asyncio.Event()
         """Set once the follower has read the links topic to its end (identity.follower)."""
+
+    def for_stage(self) -> Runtime:
+        """The same runtime with a producer of the stage's own: its `flush_outputs` then waits
+        for the stage's outputs only. On a shared producer a flush also waited for every
+        message the other stages produced meanwhile (librdkafka's flush waits for an empty
+        queue), so each stage's wait grew with the others' traffic."""
+        stage = copy.copy(self)
+        stage.producer = producer(self.bootstrap)
+        self.producers.append(stage.producer)
+        return stage
 
     @cached_property
     def acked_producer(self) -> Producer:
@@ -53,7 +67,8 @@ class Runtime:
 
     def close(self, timeout: float = 10.0) -> None:
         """Send what the producers still hold (shutdown)."""
-        self.producer.flush(timeout)
+        for each in self.producers:
+            each.flush(timeout)
         if "acked_producer" in vars(self):  # made only if the collector served a request
             self.acked_producer.flush(timeout)
 
