@@ -20,25 +20,23 @@ from pipeline.identity.rules import own_person
 
 def attribute_taps(events: pl.DataFrame, sightings: pl.DataFrame, gap_ms: int) -> pl.DataFrame:
     """`events` (event_id, person_id, occurred_at ms, on_shared, ...) with the person of each
-    event that carries only shared identifiers replaced by the rule above. `sightings` (via,
-    occurred_at, event_id, person_id, login): one row per event and shared identifier (`via`)
-    it carried; `login` when the event also carried an identifier of its own. A tap with
-    several shared identifiers is placed on the timeline of the smallest `via`."""
-    taps = events.filter(pl.col("on_shared")).select("event_id", "occurred_at")
-    if taps.is_empty():
+    event that carries only shared identifiers (`on_shared`) replaced by the rule above.
+    `sightings` (via, event_id): one row per event and shared identifier (`via`) it carried;
+    those of events not `on_shared` are logins. A tap with several shared identifiers is
+    placed on the timeline of the smallest `via`."""
+    if not events["on_shared"].any():
         return events
-    on_timeline = taps.join(sightings.group_by("event_id").agg(pl.col("via").min()), on="event_id", how="left")
+    seen = sightings.join(events.select("event_id", "occurred_at", "person_id", "on_shared"), on="event_id")
     timeline = pl.concat([
-        on_timeline.select("via", "occurred_at", "event_id", pl.lit(None, pl.String).alias("login"),
-                           pl.lit(True).alias("tap")),
-        sightings.filter(pl.col("login")).select("via", "occurred_at", "event_id", pl.col("person_id").alias("login"),
-                                                 pl.lit(False).alias("tap")),
-    ]).sort("via", "occurred_at", "event_id", nulls_last=True)
+        seen.filter("on_shared").group_by("event_id", "occurred_at").agg(pl.col("via").min())
+            .select("via", "occurred_at", "event_id", pl.lit(None, pl.String).alias("login")),
+        seen.filter(~pl.col("on_shared")).select("via", "occurred_at", "event_id", pl.col("person_id").alias("login")),
+    ]).sort("via", "occurred_at", "event_id")
     run = (pl.col("occurred_at").diff().over("via").fill_null(gap_ms) >= gap_ms).cum_sum().over("via")
     placed = (timeline.with_columns(run.alias("run"))
               .with_columns(pl.coalesce(pl.col("login").forward_fill().over("via", "run"),
                                         pl.col("login").backward_fill().over("via", "run")).alias("tap_person"))
-              .filter(pl.col("tap") & pl.col("via").is_not_null())
+              .filter(pl.col("login").is_null())
               .select("event_id", "tap_person"))
     own = pl.col("event_id").map_elements(own_person, return_dtype=pl.String)
     return (events.join(placed, on="event_id", how="left")

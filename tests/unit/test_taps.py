@@ -21,10 +21,8 @@ def frames(rows: list[tuple[str, int, str, str | None]]) -> tuple[pl.DataFrame, 
                             "on_shared": login is None} for e, t, p, login in rows],
                           schema={"event_id": pl.String, "occurred_at": pl.Int64, "person_id": pl.String,
                                   "session_id": pl.String, "on_shared": pl.Boolean})
-    sightings = pl.DataFrame([{"via": "d", "occurred_at": t, "event_id": e, "person_id": login or p,
-                               "login": login is not None} for e, t, p, login in rows],
-                             schema={"via": pl.String, "occurred_at": pl.Int64, "event_id": pl.String,
-                                     "person_id": pl.String, "login": pl.Boolean})
+    sightings = pl.DataFrame([{"via": "d", "event_id": e} for e, _, _, _ in rows],
+                             schema={"via": pl.String, "event_id": pl.String})
     return events, sightings
 
 
