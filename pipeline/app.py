@@ -19,6 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from pipeline import gc_tuning, http
 from pipeline.identity import agent as identity_agent
+from pipeline.identity import history
 from pipeline.identity.follower import follow
 from pipeline.ingest import edge as ingest_edge
 from pipeline.kafka import FETCH_MAX_WAIT_MS, ensure_topics, producer
@@ -72,6 +73,7 @@ class Pipeline:
         self.sessionizer = sessions_agent.Sessionizer(self.rt.for_stage())
         identity_agent.register(self.app, self.rt.for_stage())
         sessions_agent.register(self.app, self.sessionizer.rt, self.sessionizer)
+        self.clickhouse = clickhouse
         self.sink = SinkEdge(bootstrap, clickhouse, self.rt.topics, self.rt.stats) if clickhouse else None
         http.register(self.app, self)
         self.failed = False
@@ -83,7 +85,11 @@ class Pipeline:
         gc_tuning.tune()
         ensure_topics(self.rt.bootstrap, self.rt.topics.all())
         self._spawn("ingest", lambda: ingest_edge.run(self.rt, self._stopping))
-        self._spawn("identity-follower", lambda: follow(self.rt, self._stopping))
+        restored = None
+        if self.settings.embedded_broker and self.clickhouse is not None:  # a broker that kept nothing
+            restored = history.Published(self.clickhouse)
+            history.replay_links(self.rt, self.clickhouse)
+        self._spawn("identity-follower", lambda: follow(self.rt, self._stopping, restored))
         if self.sink is not None:
             self._spawn("sink", lambda: self.sink.run(self._sink_stopping))  # type: ignore[union-attr]
         await self.app.start()

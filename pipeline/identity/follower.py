@@ -19,6 +19,7 @@ from aiokafka import TopicPartition
 from pipeline import codec
 from pipeline.edge_consumer import EdgeConsumer
 from pipeline.identity.agent import publish_changes
+from pipeline.identity.history import Published
 from pipeline.identity.logic import apply_remote
 from pipeline.kafka import consumer
 from pipeline.runtime import Runtime
@@ -26,7 +27,9 @@ from pipeline.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
+async def follow(rt: Runtime, stopping: asyncio.Event, restored: Published | None = None) -> None:
+    """`restored`: the mapping the views follow, when the links were put back from ClickHouse
+    (history.py): adopted once the graph has caught up, before any event is resolved."""
     cons = consumer(rt.bootstrap, None)
     await cons.start()
     try:
@@ -37,6 +40,9 @@ async def follow(rt: Runtime, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             if not rt.graph_ready.is_set() and await at_end(cons, ends):
                 log.info("identity graph restored from the links topic: %d identifiers", len(rt.graph))
+                if restored is not None:
+                    restored.adopt(rt)
+                    await rt.flush_outputs()
                 rt.graph_ready.set()
             batch = await cons.getmany(timeout_ms=100, max_records=10_000)
             with rt.stats.timed("identity_follower"):

@@ -234,6 +234,22 @@ class IdentityGraph:
         self._recut({self._find(node) for node in members}, out, "forget")
         return out
 
+    def adopt(self, published: dict[str, str]) -> list[Remap]:
+        """Take over the anchor -> person mapping the views follow (`published`, by anchor id),
+        after the graph was rebuilt from evidence kept elsewhere (links.restore_links): every
+        anchor of this graph found there is remembered as handed out, so that facts follow it
+        when its person changes; the ones whose person differs are remapped now."""
+        remaps = []
+        for key, node in self._index.items():
+            anchor = node_id(key)
+            person = published.get(anchor)
+            if person is None:
+                continue
+            self._mapped[node] = self._namer[node]
+            if person != self._person(node):
+                remaps.append(Remap(anchor, self._person(node), "restored", ""))
+        return remaps
+
     def restatement(self) -> list[Remap]:
         """The current person of every anchor this worker has handed out, unchanged ones
         included: the complete mapping, for replacing one written by an earlier run that

@@ -203,3 +203,15 @@ def test_an_event_with_only_shared_identifiers_has_no_anchor_and_a_person_of_its
     (tap,) = out.events
     assert "device_id:tablet" in g.shared
     assert (tap["anchor_id"], tap["person_id"]) == ("", own_person("tap"))
+
+
+def test_a_rebuilt_graph_adopts_the_published_mapping_and_corrects_it() -> None:
+    g = graph()  # rebuilt from links alone: nothing handed out in this run
+    g.apply([(frozenset({"anonymous_id:a", "device_id:d"}), (1, "e1"))])
+    a, d = node_id("anonymous_id:a"), node_id("device_id:d")
+    remaps = g.adopt({a: g.person_of("anonymous_id:a"), d: "stale", "unknown": "x"})
+    assert [(r.from_person, r.to_person) for r in remaps] == [(d, g.person_of("device_id:d"))]
+    # adopted anchors are followed: a later login remaps them although no event used them here
+    out = g.apply([(frozenset({"anonymous_id:a", "user_id:u"}), (2, "e2"))])
+    assert {r.from_person for r in out.remaps} >= {a, d}
+    assert g.person_of("anonymous_id:a") == g.person_of("user_id:u")

@@ -1,0 +1,69 @@
+"""Two replays into one data directory, each on a fresh embedded broker (memory-only): the
+second starts from the identity graph the first left in ClickHouse, so links of the first run
+still count, and the end result is the one a single replay of both files gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import query, run_cli
+from tests.integration.test_shared_device import REUSED_EMAIL, TABLET, logins_of_persons
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sequential")
+    data_dir = root / "data"
+    lines = {**TABLET, **REUSED_EMAIL}
+    # the second member's login and taps first; Q2 takes the email before Q1's earlier login shows up
+    first = ["t4", "t2", "t5", "q0", "q50", "q60"]
+    for name, ids in (("first", first), ("second", [e for e in lines if e not in first])):
+        path = root / f"{name}.ndjson"
+        path.write_bytes(b"\n".join(lines[e] for e in ids) + b"\n")
+        done = run_cli(["replay", str(path)], data_dir, env={"PARCOURS_SESSION_GAP": "30m"})
+        assert done.returncode == 0, done.stderr[-3000:]
+    return data_dir
+
+
+def test_the_second_run_knows_the_first_runs_links(replayed: Path) -> None:
+    users = logins_of_persons(replayed)
+    # the refused link: the email stays with Q1's cookie, whose login (10:10) precedes Q2's (10:50)
+    assert {e: users[e] for e in REUSED_EMAIL} == {"q0": "u-Q1", "q10": "u-Q1", "q50": "u-Q2", "q60": "u-Q1",
+                                                   "q61": "u-Q1"}
+    # the tablet turned out shared only in the second run: the first run's taps are placed too
+    assert {e: users[e] for e in TABLET} == {"t1": "u-T1", "t2": "u-T1", "t3": "u-T1", "t4": "u-T2", "t5": "u-T2"}
+
+
+def test_every_event_is_in_one_live_session(replayed: Path) -> None:
+    (row,) = query(replayed, "SELECT count() AS events, "
+                             "countIf(session_id NOT IN (SELECT session_id FROM parcours.v_sessions)) AS orphans, "
+                             "(SELECT sum(event_count) FROM parcours.v_sessions) AS in_sessions FROM parcours.v_events")
+    assert row == {"events": 10, "orphans": 0, "in_sessions": 10}
+
+
+def test_identifiers_a_killed_run_did_not_record_are_recorded_by_the_next(tmp_path: Path) -> None:
+    """A run killed after writing a link group but before its identifiers' rows: the next run
+    knows the identifiers from the restored graph (never new again), so it writes their rows."""
+    data_dir = tmp_path / "data"
+    lines = {**TABLET, **REUSED_EMAIL}
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_bytes(b"\n".join(lines.values()) + b"\n")
+    second.write_bytes(lines["t1"] + b"\n")  # a duplicate: nothing new to learn
+    assert run_cli(["replay", str(first)], data_dir, env={"PARCOURS_SESSION_GAP": "30m"}).returncode == 0
+    before = {(r["kind"], r["value"]): r for r in query(data_dir, "SELECT kind, value, person_id, "
+                                                                  "toString(first_seen) AS first_seen "
+                                                                  "FROM parcours.v_identities")}
+    done = run_cli(["sql", "DELETE FROM parcours.identities WHERE kind IN ('email', 'user_id')"], data_dir)
+    assert done.returncode == 0, done.stderr
+    assert run_cli(["replay", str(second)], data_dir, env={"PARCOURS_SESSION_GAP": "30m"}).returncode == 0
+    after = {(r["kind"], r["value"]): r for r in query(data_dir, "SELECT kind, value, person_id, "
+                                                                 "toString(first_seen) AS first_seen "
+                                                                 "FROM parcours.v_identities")}
+    assert {k for k in before if k[0] in ("email", "user_id")} <= set(after)
+    linked = {k for k in after if k[0] in ("email", "user_id")}
+    assert all(after[k]["person_id"] == before[k]["person_id"] for k in linked)
+    assert all(after[k]["first_seen"] == before[k]["first_seen"] for k in linked)  # each first came in a link
