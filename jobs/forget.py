@@ -121,6 +121,7 @@ STEPS: tuple[Step, ...] = (
     Step("sessions", "person_id IN {anchors:Array(String)} OR session_id IN {sessions:Array(String)}"),
     Step("session_merges", "from_session IN {sessions:Array(String)} OR to_session IN {sessions:Array(String)}"),
     Step("identities", "concat(kind, ':', value) IN {keys:Array(String)} OR anchor_id IN {anchors:Array(String)}"),
+    Step("identity_first_seen", "concat(kind, ':', value) IN {keys:Array(String)}"),
     Step("person_merges", "from_person IN {anchors:Array(String)} OR to_person IN {anchors:Array(String)}"),
     Step("identity_links", "hasAny(identifiers, {keys:Array(String)})"),
     Step("identity_refusals", "kept IN {keys:Array(String)} OR refused IN {keys:Array(String)}"),

@@ -37,6 +37,8 @@ Ids = tuple[Node, ...]
 """A group as the sorted node numbers of its identifiers."""
 
 NONE = -1
+UNSEEN = 2**63 - 1
+"""First sighting of a node no event of this worker has carried yet."""
 SCAN = 8
 """Edges of a cluster looked through to find a group; larger clusters are indexed."""
 
@@ -97,6 +99,9 @@ class IdentityGraph:
         """A shareable node's first limited partner (rules.shared_by's evidence), or NONE."""
         self._with_more: dict[Node, Ids] = {}
         """The further partners of the few nodes seen with more than one."""
+        self._first_seen = array("q")
+        """The earliest event time (ms) this worker resolved the node in; UNSEEN if none (a node
+        learnt from another worker's links, or from the links of an earlier run)."""
         # edges (groups of two or more identifiers)
         self._edge_nodes = array("i")
         self._edge_start = array("i", [0])
@@ -132,6 +137,18 @@ class IdentityGraph:
         node = self._index.get(key)
         keys = [key] if node is None else [self._key(m) for m in self._cluster(self._find(node))]
         return sorted(k for k in keys if self.person_of(k) == person)
+
+    def sighted(self, sightings: dict[Key, int]) -> list[tuple[Key, int]]:
+        """Note when known identifiers were seen (event time, ms); returns those seen earlier
+        than ever before (their identities row is to be written, or written again)."""
+        index, first_seen = self._index, self._first_seen
+        earliest = []
+        for key, at_ms in sightings.items():
+            node = index.get(key)
+            if node is not None and at_ms < first_seen[node]:
+                first_seen[node] = at_ms
+                earliest.append((key, at_ms))
+        return earliest
 
     def hand_out(self, key: Key, out: Changes) -> str:
         """The person of anchor `key` for a fact. The anchor and the person's naming identifier
@@ -272,6 +289,7 @@ class IdentityGraph:
         for column in (self._edge_of, self._mapped, self._with):
             column.append(NONE)
         self._edge_count.append(0)
+        self._first_seen.append(UNSEEN)
         return node
 
     def _reset(self, node: Node) -> None:

@@ -22,7 +22,8 @@ Event = dict[str, Any]
 class Resolved:
     events: list[Event] = field(default_factory=list)
     new_identifiers: list[tuple[Key, str, int]] = field(default_factory=list)
-    """(identifier, its person, event time first seen in ms); the identifier is its anchor."""
+    """(identifier, its person, event time first seen in ms) of identifiers new to the graph or
+    seen earlier than before; the identifier is its anchor."""
     changes: Changes = field(default_factory=Changes)
     duplicates: int = 0
 
@@ -66,8 +67,11 @@ def resolve(graph: IdentityGraph, seen: RecentIds, events: list[Event]) -> Resol
             event["person_id"] = graph.hand_out(anchor, out.changes)
             event["anchor_id"] = node_id(anchor)
         out.events.append(event)
-    for key in out.changes.new_keys:
-        out.new_identifiers.append((key, graph.hand_out(key, out.changes), first_seen[key]))
+    # A new identifier, or a known one seen earlier than ever before (a late event, another
+    # batch, another worker's or an earlier run's links): its row, which v_identities keeps
+    # the earliest of.
+    for key, at in graph.sighted(first_seen):
+        out.new_identifiers.append((key, graph.hand_out(key, out.changes), at))
     return out
 
 

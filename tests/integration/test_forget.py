@@ -156,11 +156,12 @@ def test_the_plan_on_literal_rows(clickhouse: Any) -> None:
     assert result.status == "done" and result.subject is not None
     assert (result.subject.events, result.subject.sessions) == (("e1", "e2"), ("s1",))
     assert {k: v for k, v in result.deleted.items() if v} == {
-        "events": 2, "sessions": 1, "identities": 3, "person_merges": 1, "identity_refusals": 1, "dead_letters": 1,
-        "events:scrubbed": 1, "kpi_daily_state:rebuilt": 2}
+        "events": 2, "sessions": 1, "identities": 3, "identity_first_seen": 3, "person_merges": 1,
+        "identity_refusals": 1, "dead_letters": 1, "events:scrubbed": 1, "kpi_daily_state:rebuilt": 2}
     left = clickhouse.query("SELECT event_id, person_id, identifiers FROM parcours.events FINAL").result_rows
     assert left == [("e3", q, {"user_id": "u2"})]
     assert clickhouse.query("SELECT value FROM parcours.identities FINAL").result_rows == [("u2",)]
+    assert clickhouse.query("SELECT value FROM parcours.identity_first_seen").result_rows == [("u2",)]
     assert clickhouse.query("SELECT source FROM parcours.dead_letters").result_rows == [("raw/0/2",)]
     kpi = clickhouse.query("SELECT sum(events), sum(revenue) FROM parcours.v_kpi_daily").result_rows
     assert kpi == [(1, 20.0)]

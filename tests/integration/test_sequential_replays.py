@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import query, run_cli
-from tests.integration.test_shared_device import REUSED_EMAIL, TABLET, logins_of_persons
+from tests.integration.test_shared_device import REUSED_EMAIL, TABLET, line, logins_of_persons
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +71,18 @@ def test_identifiers_a_killed_run_did_not_record_are_recorded_by_the_next(tmp_pa
     first_seen = {k: after[k]["first_seen"][11:16] for k in linked}
     assert first_seen == {("user_id", "u-T1"): "08:00", ("user_id", "u-T2"): "14:00", ("user_id", "u-Q1"): "10:10",
                           ("user_id", "u-Q2"): "10:50", next(k for k in linked if k[0] == "email"): "10:00"}
+
+
+def test_an_identifier_met_earlier_in_a_later_run_is_first_seen_then(tmp_path: Path) -> None:
+    """The second file holds an older sighting of a linked email: v_identities says when it
+    was first seen in event time, not which run met it first."""
+    data_dir = tmp_path / "data"
+    runs = {"first": [line("n1", 720, "login", {"anonymous_id": "a-N", "email": "n@n.example"})],
+            "second": [line("n0", 540, "page_view", {"email": "n@n.example"}),
+                       line("n2", 780, "page_view", {"email": "n@n.example"})]}
+    for name, lines in runs.items():
+        path = tmp_path / f"{name}.ndjson"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        assert run_cli(["replay", str(path)], data_dir).returncode == 0
+    rows = query(data_dir, "SELECT kind, toString(first_seen) AS first_seen FROM parcours.v_identities ORDER BY kind")
+    assert [(r["kind"], r["first_seen"][11:16]) for r in rows] == [("anonymous_id", "12:00"), ("email", "09:00")]

@@ -38,6 +38,7 @@ FACT_TABLES = (
     "person_merges",
     "session_merges",
     "dead_letters",
+    "identity_first_seen",
 )
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 

@@ -195,6 +195,22 @@ def test_a_new_identifier_is_first_seen_at_its_earliest_sighting_in_the_batch() 
     assert {k: ms for k, _, ms in out.new_identifiers} == {"device_id:d": 100, "user_id:u": 100}
 
 
+def test_an_identifier_seen_earlier_in_a_later_batch_is_recorded_again_with_that_time() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [event("e1", 500, device_id="d", user_id="u")])
+    late = resolve(g, RecentIds(), [event("e2", 900, device_id="d")])
+    early = resolve(g, RecentIds(), [event("e0", 100, user_id="u")])
+    assert late.new_identifiers == []
+    assert [(k, p, ms) for k, p, ms in early.new_identifiers] == [("user_id:u", g.person_of("user_id:u"), 100)]
+
+
+def test_an_identifier_learnt_from_another_workers_links_is_recorded_when_first_resolved_here() -> None:
+    g = graph()
+    apply_remote(g, wire_links(resolve(graph(), RecentIds(), [event("e1", 5, device_id="d", user_id="u")]).changes))
+    out = resolve(g, RecentIds(), [event("e2", 7, device_id="d")])
+    assert [(k, ms) for k, _, ms in out.new_identifiers] == [("device_id:d", 7)]
+
+
 def test_an_event_with_only_shared_identifiers_has_no_anchor_and_a_person_of_its_own() -> None:
     g = graph()
     resolve(g, RecentIds(), [event("a", 1, device_id="tablet", user_id="u1"),
