@@ -253,7 +253,7 @@ class IdentityGraph:
 
     def adopt(self, published: dict[str, str]) -> list[Remap]:
         """Take over the anchor -> person mapping the views follow (`published`, by anchor id),
-        after the graph was rebuilt from evidence kept elsewhere (links.restore_links): every
+        after the graph was rebuilt from evidence kept elsewhere (history.replay_links): every
         anchor of this graph found there is remembered as handed out, so that facts follow it
         when its person changes; the ones whose person differs are remapped now."""
         remaps = []
