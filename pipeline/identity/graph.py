@@ -58,7 +58,6 @@ class Remap:
 class Changes:
     """What one `apply` changed, for the facts and the other workers."""
 
-    new_keys: list[Key] = field(default_factory=list)
     new_edges: list[tuple[Edge, SortKey]] = field(default_factory=list)
     """Groups that are new or now have an earlier event: published to the other workers."""
     shared: list[Key] = field(default_factory=list)
@@ -172,14 +171,12 @@ class IdentityGraph:
                 for key in group:
                     if key not in index:
                         self._add(key)
-                        out.new_keys.append(key)
                 continue
             nodes = []
             for key in group:
                 node = index.get(key)
                 if node is None:
                     node = self._add(key)
-                    out.new_keys.append(key)
                 nodes.append(node)
             ids = tuple(sorted(nodes))
             edge = self._edge(ids)

@@ -23,10 +23,10 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from pipeline import codec
-from pipeline.facts.rows import identity_row, person_merge_row
-from pipeline.identity.graph import Changes
+from pipeline.identity.agent import publish
+from pipeline.identity.logic import Resolved
 from pipeline.kafka import flush
-from pipeline.runtime import CHUNK, Runtime, chunks, now_ms
+from pipeline.runtime import CHUNK, Runtime, chunks
 from pipeline.sink.clickhouse import query_rows
 
 log = logging.getLogger(__name__)
@@ -56,22 +56,17 @@ class Published:
         self.unrecorded = query_rows(client, (SQL / "unrecorded.sql").read_text())
 
     def adopt(self, rt: Runtime) -> int:
-        """Once the graph is rebuilt: take the mapping over and correct it; versions from above
-        every one on record. Returns the anchors remapped."""
+        """Once the graph is rebuilt: take the mapping over and correct it (versions from above
+        every one on record), and record the identifiers that have no row, through the same
+        publication as resolved events. Returns the anchors remapped."""
         rt.graph.knowledge += self.latest
-        remaps = rt.graph.adopt(self.mapping)
-        if remaps:
-            rows = [person_merge_row(r, now_ms(), rt.graph.knowledge) for r in remaps]
-            rt.send_rows("person_merges", rows, 0)
-            log.info("identity graph: %d anchors remapped by the recorded links", len(remaps))
-        self._record_identifiers(rt)
-        return len(remaps)
-
-    def _record_identifiers(self, rt: Runtime) -> None:
-        out = Changes()
-        rows = [identity_row(key, rt.graph.hand_out(key, out), int(first_seen))
-                for key, first_seen in self.unrecorded if key in rt.graph]
-        if rows:
-            rt.send_rows("identities", rows, 0)
-            rt.send_rows("person_merges", [person_merge_row(r, now_ms(), rt.graph.knowledge) for r in out.remaps], 0)
-            log.info("identity graph: %d identifiers of recorded links had no identities row", len(rows))
+        restored = Resolved()
+        restored.changes.remaps += rt.graph.adopt(self.mapping)
+        remapped = len(restored.changes.remaps)
+        for key, at in rt.graph.sighted({key: int(at) for key, at in self.unrecorded}):
+            restored.new_identifiers.append((key, rt.graph.hand_out(key, restored.changes), at))
+        publish(rt, 0, restored)
+        if remapped or restored.new_identifiers:
+            log.info("identity graph: %d anchors remapped by the recorded links, %d identifiers of "
+                     "recorded links had no identities row", remapped, len(restored.new_identifiers))
+        return remapped
