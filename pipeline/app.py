@@ -23,6 +23,7 @@ from pipeline.identity import history
 from pipeline.identity.follower import follow
 from pipeline.ingest import edge as ingest_edge
 from pipeline.kafka import FETCH_MAX_WAIT_MS, ensure_topics, producer
+from pipeline.profiles import history as profiles_history
 from pipeline.runtime import Runtime
 from pipeline.sessions import agent as sessions_agent
 from pipeline.settings import Settings
@@ -76,6 +77,8 @@ class Pipeline:
         self.clickhouse = clickhouse
         self.sink = SinkEdge(bootstrap, clickhouse, self.rt.topics, self.rt.stats) if clickhouse else None
         http.register(self.app, self)
+        self.serves_lookups = web_port is not None
+        """`parcours up` and `parcours worker`: profiles are looked up over HTTP."""
         self.failed = False
         self._stopping = asyncio.Event()
         self._sink_stopping = asyncio.Event()
@@ -89,6 +92,8 @@ class Pipeline:
         if self.settings.embedded_broker and self.clickhouse is not None:  # a broker that kept nothing
             restored = history.Published(self.clickhouse)
             history.replay_links(self.rt, self.clickhouse)
+            if self.serves_lookups:
+                profiles_history.replay_profiles(self.rt, self.clickhouse)
         self._spawn("identity-follower", lambda: follow(self.rt, self._stopping, restored))
         if self.sink is not None:
             self._spawn("sink", lambda: self.sink.run(self._sink_stopping))  # type: ignore[union-attr]

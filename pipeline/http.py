@@ -65,17 +65,21 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
     class Profiles(View):
         async def get(self, request: Request, kind: str, value: str) -> Response:
             key = key_of(kind, lookup_value(kind, value, cfg))
-            if key not in rt.graph:
-                return self.json({"error": "unknown identifier", "kind": kind}, status=404)
+            # An identifier never seen with another one is in no link group, so a graph rebuilt
+            # from the links topic does not know it; its person is the one it would name.
             person = rt.graph.person_of(key)
             partition = partition_of(person, rt.topics.by_person.partitions)
             owner_url = owner_of(app, rt.topics.by_person.name, partition)
             if owner_url is not None and FORWARDED not in request.headers:
                 return await forward(self, owner_url, request)
+            if TP(rt.topics.by_person.name, partition) in app.assignor.assigned_actives():
+                await pipeline.sessionizer.ensure_restored(partition)
             document = pipeline.sessionizer.profile(partition, person)
-            if document is None:
-                return self.json({"error": "no profile yet", "person_id": person}, status=404)
-            return self.json(document)
+            if document is not None:
+                return self.json(document)
+            if key not in rt.graph:
+                return self.json({"error": "unknown identifier", "kind": kind}, status=404)
+            return self.json({"error": "no profile yet", "person_id": person}, status=404)
 
 
     @app.page("/barriers/{barrier_id}")

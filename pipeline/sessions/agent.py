@@ -10,6 +10,7 @@ at every end-of-input barrier and on shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -58,18 +59,39 @@ class Sessionizer:
         self.profiles: dict[int, ProfileStore] = defaultdict(ProfileStore)
         self.through: dict[int, int] = {}
         """Per partition: the highest by_person offset in the state; None until restored."""
+        self._restoring: dict[int, asyncio.Task[None]] = {}
+        self._assignments: dict[int, int] = defaultdict(int)
+        """Per partition: how many times it was revoked; a restore that began before the last
+        revocation is dropped (it read a state the new owner has since changed)."""
+
+    async def ensure_restored(self, partition: int) -> None:
+        """Restore the partition's state once, whoever asks first: the agent before its first
+        batch, an HTTP lookup, or the restore started when the partition was assigned (a
+        worker that takes no input after a restart still answers lookups)."""
+        while partition not in self.through:  # again if it was revoked while it was read
+            task = self._restoring.get(partition)
+            if task is None:
+                task = self._restoring[partition] = asyncio.ensure_future(self.restore(partition))
+                task.add_done_callback(lambda done: self._restoring.pop(partition, None)
+                                       if self._restoring.get(partition) is done else None)
+            await asyncio.shield(task)
 
     async def restore(self, partition: int) -> None:
         """Take the partition's state from its changelog (a fresh or a taken-over partition)."""
         topic = self.rt.topics.sessions_changelog.name
+        revoked = self._assignments[partition]
         state = await changelog.restore(self.rt.bootstrap, topic, partition,
                                         self.books.default_factory(), time.monotonic())  # type: ignore[misc]
+        if self._assignments[partition] != revoked:
+            log.info("sessions partition %d was revoked while it was restored: state dropped", partition)
+            return
         self.books[partition], self.profiles[partition] = state.book, state.profiles
         self.through[partition] = state.through
 
     def revoke(self, partitions: set[int]) -> None:
         """Partitions given to another worker: their state is re-read if they come back."""
         for partition in partitions:
+            self._assignments[partition] += 1
             self.books.pop(partition, None)
             self.profiles.pop(partition, None)
             self.through.pop(partition, None)
@@ -253,14 +275,14 @@ class Sessionizer:
 
 def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
     topic = app.topic(rt.topics.by_person.name, value_serializer="raw", key_serializer="raw")
+    restoring: set[asyncio.Future[None]] = set()  # keeps the assignment's restores referenced
 
     @app.agent(topic, name="parcours.sessions")
     async def sessions(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(TAKE, within=TAKE_WITHIN_S):
             grouped = with_offsets(batch)
             for partition in grouped:
-                if partition not in sessionizer.through:
-                    await sessionizer.restore(partition)
+                await sessionizer.ensure_restored(partition)
             with rt.stats.timed("sessions"):
                 handled = [p for p, messages in grouped.items() if sessionizer.handle_batch(p, messages)]
             with rt.stats.timed("sessions_wait_acks"):
@@ -274,6 +296,19 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
         sessionizer.revoke({tp.partition for tp in revoked if tp.topic == topic.get_topic_name()})
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        for tp in assigned:  # not awaited here: a rebalance must not wait for state to be read
+            if tp.topic == topic.get_topic_name():
+                started = asyncio.ensure_future(sessionizer.ensure_restored(tp.partition))
+                restoring.add(started)
+                started.add_done_callback(restored)
+
+    def restored(done: asyncio.Future[None]) -> None:
+        restoring.discard(done)
+        if not done.cancelled() and done.exception() is not None:  # the agent retries before its batch
+            log.warning("restoring a sessions partition failed: %s", done.exception())
 
     @app.timer(interval=IDLE_CHECK_S)
     async def close_idle_sessions() -> None:

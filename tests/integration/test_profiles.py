@@ -3,21 +3,13 @@ against `parcours up` (broker, workers, chDB and HTTP in one process)."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from pipeline.embedded.broker import free_port
-from tests.conftest import ROOT
+from tests.integration.up_process import get, parcours_up, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,43 +22,8 @@ def event(event_id: str, minute: int, event_type: str, channel: str, ids: dict[s
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    data_dir = tmp_path_factory.mktemp("up")
-    port = free_port()
-    env = {**os.environ, "PARCOURS_DATA_DIR": str(data_dir), "PARCOURS_HTTP_PORT": str(port)}
-    env.pop("PARCOURS_KAFKA_BOOTSTRAP", None)
-    log = open(data_dir / "up.log", "w+")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    bootstrap = None
-    for _ in range(600):
-        text = (data_dir / "up.log").read_text()
-        match = re.search(r"Kafka: (\S+)", text)
-        if match and "Parcours is up" in text:
-            bootstrap = match.group(1)
-            break
-        assert process.poll() is None, text
-        time.sleep(0.1)
-    assert bootstrap, (data_dir / "up.log").read_text()
-    yield bootstrap, f"http://127.0.0.1:{port}"
-    process.send_signal(signal.SIGINT)
-    assert process.wait(60) == 0, (data_dir / "up.log").read_text()[-3000:]
-
-
-def get(url: str) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status, orjson.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, orjson.loads(error.read() or b"{}")
-
-
-def wait_for(url: str, check, seconds: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while True:
-        status, body = get(url)
-        if check(status, body) or time.monotonic() > deadline:
-            return status, body
-        time.sleep(0.2)
+    with parcours_up(tmp_path_factory.mktemp("up")) as (bootstrap, http):
+        yield bootstrap, http
 
 
 def test_profile_by_any_identifier_follows_logins_and_purchases(stack) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,74 @@
+"""Profiles on a broker that keeps none (the embedded, memory-only one).
+
+strategy: a profile lives with its person's sessions, in the sessions stage's changelog
+(sessions/changelog.py), which the embedded broker loses when it stops. So a `parcours up`
+after a replay, or after another `up`, answered 404 for every customer it had seen. ClickHouse
+keeps the events, so before the workers start, each person's profile is computed there
+(sql/profiles.sql: the same fields and caps as Profile.add) and written onto the changelog
+as the record a worker would have written (no sessions: every session was flushed when the
+previous process stopped). The sessions stage then restores it as after any restart.
+
+Only a process that serves lookups does this (`parcours up`): a replay's profiles are not
+served, and a replay of a file already loaded would count its events a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from sys import intern
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from pipeline.kafka import flush, produce
+from pipeline.profiles.state import MAX_CONVERSION_IDS, MAX_TOUCHPOINTS, MAX_VALUES_PER_KIND, Profile
+from pipeline.runtime import Runtime
+from pipeline.sink.clickhouse import query_rows
+from pipeline.topics import partition_of
+
+log = logging.getLogger(__name__)
+
+SQL = Path(__file__).parent / "sql"
+#: Records produced between two polls of the producer's delivery reports.
+POLL_EVERY = 10_000
+
+
+def recorded(client: Client, conversions: frozenset[str]) -> Iterator[Profile]:
+    """Every person's profile as the recorded events make it."""
+    parameters = {"conversions": sorted(conversions), "max_values": MAX_VALUES_PER_KIND,
+                  "max_touchpoints": MAX_TOUCHPOINTS, "max_conversion_ids": MAX_CONVERSION_IDS}
+    for row in query_rows(client, (SQL / "profiles.sql").read_text(), parameters):
+        yield profile_of(row)
+
+
+def profile_of(row: tuple[Any, ...]) -> Profile:
+    (person, identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events,
+     first_seen, last_seen) = row
+    return Profile(
+        person_id=person,
+        identifiers={kind: list(values) for kind, values in identifiers or []},
+        stage=intern(stage), stage_at=int(stage_at),
+        last_touchpoints=[(int(at), intern(touchpoint), intern(channel)) for at, touchpoint, channel in touchpoints],
+        lifetime_revenue=float(revenue), conversions=int(conversions),
+        conversion_ids={event_id: float(value) for _, event_id, value in conversion_ids},
+        events=int(events), first_seen=int(first_seen), last_seen=int(last_seen))
+
+
+def replay_profiles(rt: Runtime, client: Client) -> int:
+    """Write every recorded person's profile onto the (empty) sessions changelog; returns how many."""
+    topic, partitions = rt.topics.sessions_changelog.name, rt.topics.by_person.partitions
+    count = 0
+    for profile in recorded(client, rt.taxonomy.conversion_event_types):
+        produce(rt.producer, topic, orjson.dumps({"s": [], "p": profile}),
+                partition=partition_of(profile.person_id, partitions), key=profile.person_id.encode())
+        count += 1
+        if count % POLL_EVERY == 0:
+            rt.producer.poll(0)
+    flush(rt.producer)
+    if count:
+        log.info("profiles: %d persons' profiles computed from the events in ClickHouse put back on %s",
+                 count, topic)
+    return count

@@ -1,0 +1,65 @@
+"""Profiles outlive the process that built them: `parcours up` after a replay, or after another
+`up`, on the embedded broker (which keeps nothing), answers lookups for every customer already
+seen, without a new event (the state is read when the partition is assigned, not at its first
+batch), for linked identifiers and for ones never seen with another (in no link group)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from tests.conftest import run_cli
+from tests.integration.up_process import get, parcours_up, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def event(event_id: str, minute: int, event_type: str, channel: str, ids: dict[str, str], **props: object) -> bytes:
+    return orjson.dumps({"event_id": event_id, "event_type": event_type, "channel": channel, "identifiers": ids,
+                         "occurred_at": f"2026-11-03T10:{minute:02d}:00Z", "touchpoint": f"tp-{event_id}",
+                         "properties": props})
+
+
+def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) -> None:
+    lines = [
+        event("r1", 0, "product_view", "web", {"anonymous_id": "cookie-7"}),
+        event("r2", 2, "login", "web", {"anonymous_id": "cookie-7", "user_id": "u-7", "email": " Eve.Moss@Example.com"}),
+        event("r3", 5, "purchase", "web", {"user_id": "u-7"}, revenue=30.0),
+        event("r4", 9, "support_call", "call_center", {"phone": "06 55 44 33 22", "email": "eve.moss@example.com"}),
+        event("r5", 1, "page_view", "web", {"anonymous_id": "lone-cookie"}),
+        event("r6", 3, "page_view", "app", {"anonymous_id": "lone-cookie"}),
+    ]
+    source = tmp_path / "events.ndjson"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    done = run_cli(["replay", str(source)], data_dir)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    with parcours_up(data_dir) as (bootstrap, http):
+        status, eve = get(f"{http}/profiles/email/EVE.MOSS@example.com")
+        assert status == 200, eve
+        assert (eve["events"], eve["conversions"], eve["lifetime_revenue"]) == (4, 1, 30.0)
+        assert eve["stage"] == "service" and eve["last_touchpoints"][-1]["touchpoint"] == "tp-r4"
+        assert set(eve["identifiers"]) == {"anonymous_id", "user_id", "email", "phone"}
+        for kind, value in [("user_id", "u-7"), ("anonymous_id", "cookie-7"), ("phone", "+33655443322")]:
+            assert get(f"{http}/profiles/{kind}/{value}")[1]["person_id"] == eve["person_id"], kind
+        status, lone = get(f"{http}/profiles/anonymous_id/lone-cookie")
+        assert status == 200 and lone["events"] == 2 and lone["person_id"] != eve["person_id"], lone
+        status, unknown = get(f"{http}/profiles/user_id/nobody")
+        assert (status, unknown.get("error")) == (404, "unknown identifier")
+
+        producer = Producer({"bootstrap.servers": bootstrap})  # a new event adds to the restored profile
+        producer.produce("parcours.events.raw", event("r7", 20, "purchase", "store", {"user_id": "u-7"}, revenue=20.0))
+        producer.flush(10)
+        del producer  # it would keep calling the broker this `up` stops
+        status, eve = wait_for(f"{http}/profiles/user_id/u-7", lambda s, b: s == 200 and b.get("events") == 5)
+        assert (eve["events"], eve["conversions"], eve["lifetime_revenue"]) == (5, 2, 50.0), eve
+
+    with parcours_up(data_dir) as (_, http):  # what the first `up` added is kept too
+        status, again = get(f"{http}/profiles/phone/{quote('06 55 44 33 22')}")
+        assert status == 200, again
+        assert (again["events"], again["conversions"], again["lifetime_revenue"]) == (5, 2, 50.0)
+        assert again["last_touchpoints"][-1]["touchpoint"] == "tp-r7"
