@@ -4,6 +4,7 @@
   GET /ready                    its stages are running
   GET /profiles/{kind}/{value}  the current profile of the person an identifier belongs to;
                                 raw email/phone are hashed here; 404 when unknown
+                                or shared by several customers
   GET /barriers/{id}            facts partitions this worker's sink has written up to an
                                 end-of-input barrier (replays and tests wait on it)
   GET /metrics                  Prometheus text format (pipeline/metrics.py)
@@ -65,6 +66,10 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
     class Profiles(View):
         async def get(self, request: Request, kind: str, value: str) -> Response:
             key = key_of(kind, lookup_value(kind, value, cfg))
+            if key in rt.graph.shared:  # its events name no one person: no profile is its
+                return self.json({"error": "shared identifier", "kind": kind,
+                                  "hint": "it was seen with several customers (a family tablet, a store "
+                                          "kiosk); look up one of the customer's own identifiers"}, status=404)
             # An identifier never seen with another one is in no link group, so a graph rebuilt
             # from the links topic does not know it; its person is the one it would name.
             person = rt.graph.person_of(key)

@@ -32,6 +32,8 @@ def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) 
         event("r4", 9, "support_call", "call_center", {"phone": "06 55 44 33 22", "email": "eve.moss@example.com"}),
         event("r5", 1, "page_view", "web", {"anonymous_id": "lone-cookie"}),
         event("r6", 3, "page_view", "app", {"anonymous_id": "lone-cookie"}),
+        event("r8", 4, "login", "app", {"device_id": "family-tablet", "user_id": "u-8"}),
+        event("r9", 6, "login", "app", {"device_id": "family-tablet", "user_id": "u-9"}),
     ]
     source = tmp_path / "events.ndjson"
     source.write_bytes(b"\n".join(lines) + b"\n")
@@ -50,6 +52,9 @@ def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) 
         assert status == 200 and lone["events"] == 2 and lone["person_id"] != eve["person_id"], lone
         status, unknown = get(f"{http}/profiles/user_id/nobody")
         assert (status, unknown.get("error")) == (404, "unknown identifier")
+        status, tablet = get(f"{http}/profiles/device_id/family-tablet")  # whose? both logins'
+        assert (status, tablet.get("error")) == (404, "shared identifier"), tablet
+        assert get(f"{http}/profiles/user_id/u-8")[1]["events"] == 1
 
         producer = Producer({"bootstrap.servers": bootstrap})  # a new event adds to the restored profile
         producer.produce("parcours.events.raw", event("r7", 20, "purchase", "store", {"user_id": "u-7"}, revenue=20.0))
