@@ -8,20 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-import orjson
 import pytest
 from confluent_kafka import Producer
 
 from tests.conftest import run_cli
-from tests.integration.up_process import get, parcours_up, wait_for
+from tests.integration.up_process import event, get, parcours_up, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def event(event_id: str, minute: int, event_type: str, channel: str, ids: dict[str, str], **props: object) -> bytes:
-    return orjson.dumps({"event_id": event_id, "event_type": event_type, "channel": channel, "identifiers": ids,
-                         "occurred_at": f"2026-11-03T10:{minute:02d}:00Z", "touchpoint": f"tp-{event_id}",
-                         "properties": props})
 
 
 def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) -> None:

@@ -67,3 +67,10 @@ def wait_for(url: str, check: Callable[[int, dict[str, Any]], bool], seconds: fl
         if check(status, body) or time.monotonic() > deadline:
             return status, body
         time.sleep(0.2)
+
+
+def event(event_id: str, minute: int, event_type: str, channel: str, ids: dict[str, str], **props: object) -> bytes:
+    """One raw event line at 10:MM on 2026-11-03, touchpoint `tp-<event_id>`."""
+    return orjson.dumps({"event_id": event_id, "event_type": event_type, "channel": channel, "identifiers": ids,
+                         "occurred_at": f"2026-11-03T10:{minute:02d}:00Z", "touchpoint": f"tp-{event_id}",
+                         "properties": props})
