@@ -26,7 +26,7 @@ from clickhouse_connect.driver.client import Client
 from pipeline.kafka import flush, produce
 from pipeline.profiles.state import MAX_CONVERSION_IDS, MAX_TOUCHPOINTS, MAX_VALUES_PER_KIND, Profile
 from pipeline.runtime import Runtime
-from pipeline.sink.clickhouse import query_rows
+from pipeline.sink.clickhouse import lock
 from pipeline.topics import partition_of
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,10 @@ def recorded(client: Client, conversions: frozenset[str]) -> Iterator[Profile]:
     """Every person's profile as the recorded events make it."""
     parameters = {"conversions": sorted(conversions), "max_values": MAX_VALUES_PER_KIND,
                   "max_touchpoints": MAX_TOUCHPOINTS, "max_conversion_ids": MAX_CONVERSION_IDS}
-    for row in query_rows(client, (SQL / "profiles.sql").read_text(), parameters):
-        yield profile_of(row)
+    with lock, client.query_row_block_stream((SQL / "profiles.sql").read_text(), parameters=parameters) as blocks:
+        for block in blocks:  # a server sends blocks as it computes them: memory stays bounded
+            for row in block:
+                yield profile_of(row)
 
 
 def profile_of(row: tuple[Any, ...]) -> Profile:
