@@ -60,7 +60,7 @@ class Sessionizer:
         self.through: dict[int, int] = {}
         """Per partition: the highest by_person offset in the state; None until restored."""
         self._restoring: dict[int, asyncio.Task[None]] = {}
-        self._assignments: dict[int, int] = defaultdict(int)
+        self._revocations: dict[int, int] = defaultdict(int)
         """Per partition: how many times it was revoked; a restore that began before the last
         revocation is dropped (it read a state the new owner has since changed)."""
 
@@ -79,10 +79,10 @@ class Sessionizer:
     async def restore(self, partition: int) -> None:
         """Take the partition's state from its changelog (a fresh or a taken-over partition)."""
         topic = self.rt.topics.sessions_changelog.name
-        revoked = self._assignments[partition]
+        revoked = self._revocations[partition]
         state = await changelog.restore(self.rt.bootstrap, topic, partition,
                                         self.books.default_factory(), time.monotonic())  # type: ignore[misc]
-        if self._assignments[partition] != revoked:
+        if self._revocations[partition] != revoked:
             log.info("sessions partition %d was revoked while it was restored: state dropped", partition)
             return
         self.books[partition], self.profiles[partition] = state.book, state.profiles
@@ -91,7 +91,7 @@ class Sessionizer:
     def revoke(self, partitions: set[int]) -> None:
         """Partitions given to another worker: their state is re-read if they come back."""
         for partition in partitions:
-            self._assignments[partition] += 1
+            self._revocations[partition] += 1
             self.books.pop(partition, None)
             self.profiles.pop(partition, None)
             self.through.pop(partition, None)
