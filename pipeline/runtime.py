@@ -115,6 +115,12 @@ class Runtime:
         for partition, batch in groups.items():
             self.send_events(self.topics.by_person.name, batch, partition)
 
+    def send_profile(self, person: str, document: dict[str, Any]) -> None:
+        """A profile update or notice for real-time consumers, keyed by person (compacted)."""
+        topic = self.topics.profiles
+        produce(self.producer, topic.name, codec.encode(document), key=person.encode(),
+                partition=partition_of(person, topic.partitions))
+
     def broadcast(self, topic_name: str, partitions: int, value: bytes) -> None:
         for partition in range(partitions):
             self.send(topic_name, value, partition)

@@ -6,7 +6,9 @@ after a replay, or after another `up`, answered 404 for every customer it had se
 keeps the events, so before the workers start, each person's profile is computed there
 (sql/profiles.sql: the same fields and caps as Profile.add) and written onto the changelog
 as the record a worker would have written (no sessions: every session was flushed when the
-previous process stopped). The sessions stage then restores it as after any restart.
+previous process stopped). The sessions stage then restores it as after any restart. Each
+profile is also published on `parcours.profiles`, whose consumers read it as the table of
+current profiles and which died with the broker too.
 
 Only a process that serves lookups does this (`parcours up`): a replay's profiles are not
 served, and a replay of a file already loaded would count its events a second time.
@@ -25,7 +27,7 @@ from clickhouse_connect.driver.client import Client
 
 from pipeline.kafka import flush, produce
 from pipeline.profiles.state import MAX_CONVERSION_IDS, MAX_TOUCHPOINTS, MAX_VALUES_PER_KIND, Profile
-from pipeline.runtime import Runtime
+from pipeline.runtime import Runtime, now_ms
 from pipeline.sink.clickhouse import lock
 from pipeline.topics import partition_of
 
@@ -64,10 +66,13 @@ def replay_profiles(rt: Runtime, client: Client) -> int:
     topic, partitions = rt.topics.sessions_changelog.name, rt.topics.by_person.partitions
     log.info("profiles: computing every person's profile from the events in ClickHouse "
              "(the embedded broker kept none; ~1.5 s per 100 000 events)")
-    count = 0
+    count, at = 0, now_ms()
     for profile in recorded(client, rt.taxonomy.conversion_event_types):
         produce(rt.producer, topic, orjson.dumps({"s": [], "p": profile}),
                 partition=partition_of(profile.person_id, partitions), key=profile.person_id.encode())
+        # the (compacted) profiles topic is a table of current profiles for its consumers: it
+        # died with the broker too
+        rt.send_profile(profile.person_id, profile.document(None, at))
         count += 1
         if count % POLL_EVERY == 0:
             rt.producer.poll(0)

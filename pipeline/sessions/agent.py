@@ -24,7 +24,7 @@ from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import session_merge_row, session_row
 from pipeline.identity.agent import TAKE, TAKE_WITHIN_S
-from pipeline.kafka import flush, produce
+from pipeline.kafka import flush
 from pipeline.profiles.state import Profile, merge_notice
 from pipeline.profiles.store import ProfileStore
 from pipeline.runtime import Runtime, now_ms
@@ -254,9 +254,7 @@ class Sessionizer:
                 self.publish(person, profile.document(self.open_session(partition, person), at))
 
     def publish(self, person: str, document: dict[str, Any]) -> None:
-        topic = self.rt.topics.profiles
-        produce(self.rt.producer, topic.name, codec.encode(document), key=person.encode(),
-                partition=partition_of(person, topic.partitions))
+        self.rt.send_profile(person, document)
 
     def owner(self, person_id: str) -> int:
         return partition_of(person_id, self.rt.topics.by_person.partitions)

@@ -1,20 +1,41 @@
 """Profiles outlive the process that built them: `parcours up` after a replay, or after another
 `up`, on the embedded broker (which keeps nothing), answers lookups for every customer already
 seen, without a new event (the state is read when the partition is assigned, not at its first
-batch), for linked identifiers and for ones never seen with another (in no link group)."""
+batch), for linked identifiers and for ones never seen with another (in no link group); and
+the profiles topic, which its consumers read as the table of current profiles, holds them
+again."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import quote
 
+import orjson
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 
 from tests.conftest import run_cli
 from tests.integration.up_process import event, get, parcours_up, wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def profiles_on_topic(bootstrap: str, persons: set[str], seconds: float = 30) -> dict[str, dict[str, object]]:
+    """The latest profile document of each of `persons` on `parcours.profiles`, read from the start."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-restored-profiles",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe(["parcours.profiles"])
+    found: dict[str, dict[str, object]] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not persons <= found.keys():
+        for message in consumer.consume(500, 1.0):
+            if message.error() is None and message.value():
+                document = orjson.loads(message.value())
+                if document.get("type") == "profile":
+                    found[document["person_id"]] = document
+    consumer.close()
+    return found
 
 
 def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) -> None:
@@ -48,6 +69,9 @@ def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) 
         status, tablet = get(f"{http}/profiles/device_id/family-tablet")  # whose? both logins'
         assert (status, tablet.get("error")) == (404, "shared identifier"), tablet
         assert get(f"{http}/profiles/user_id/u-8")[1]["events"] == 1
+
+        published = profiles_on_topic(bootstrap, {eve["person_id"], lone["person_id"]})
+        assert published[eve["person_id"]]["events"] == 4 and published[lone["person_id"]]["events"] == 2
 
         producer = Producer({"bootstrap.servers": bootstrap})  # a new event adds to the restored profile
         producer.produce("parcours.events.raw", event("r7", 20, "purchase", "store", {"user_id": "u-7"}, revenue=20.0))
