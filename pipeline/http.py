@@ -74,11 +74,17 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             # from the links topic does not know it; its person is the one it would name.
             person = rt.graph.person_of(key)
             partition = partition_of(person, rt.topics.by_person.partitions)
-            owner_url = owner_of(app, rt.topics.by_person.name, partition)
-            if owner_url is not None and FORWARDED not in request.headers:
-                return await forward(self, owner_url, request)
             if TP(rt.topics.by_person.name, partition) in app.assignor.assigned_actives():
                 await pipeline.sessionizer.ensure_restored(partition)
+            else:
+                owner_url = owner_of(app, rt.topics.by_person.name, partition)
+                if owner_url is not None and FORWARDED not in request.headers:
+                    return await forward(self, owner_url, request)
+                # no owner known (the workers are being assigned their partitions), or a
+                # forward that arrived after the partition moved: this worker cannot tell
+                return self.json({"error": "partition not assigned", "partition": partition,
+                                  "hint": "the workers are rebalancing; retry in a few seconds"},
+                                 status=503, headers={"Retry-After": "2"})
             document = pipeline.sessionizer.profile(partition, person)
             if document is not None:
                 return self.json(document)
