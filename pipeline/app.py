@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import faust
 from clickhouse_connect.driver.client import Client
+from faust.types import TP
 
 from pipeline import gc_tuning, http
 from pipeline.identity import agent as identity_agent
@@ -113,6 +114,20 @@ class Pipeline:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"parcours.{name}"))
 
+
+    async def until_serving(self, timeout_s: float = 60.0) -> bool:
+        """Until this process owns every partition of the persons and has read their state: a
+        stack of one process (`parcours up`) then answers every lookup. False on timeout."""
+        topic = self.rt.topics.by_person
+        wanted = {TP(topic.name, p) for p in range(topic.partitions)}
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not wanted <= set(self.app.assignor.assigned_actives()):
+            if asyncio.get_running_loop().time() > deadline or self.failed:
+                return False
+            await asyncio.sleep(0.05)
+        for partition in range(topic.partitions):
+            await self.sessionizer.ensure_restored(partition)
+        return True
 
     def check(self) -> None:
         """Raise if a stage died (the CLI turns it into an exit code)."""

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from pipeline.topics import topics
 from tests.conftest import run_cli
 from tests.integration.up_process import event, get, parcours_up, wait_for
 
@@ -55,6 +56,9 @@ def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) 
     assert done.returncode == 0, done.stderr[-2000:]
 
     with parcours_up(data_dir) as (bootstrap, http):
+        before_up = (data_dir / "up.log").read_text().split("Parcours is up")[0]
+        for partition in range(topics().by_person.partitions):  # `up` says so once it can answer
+            assert f"sessions partition {partition} restored" in before_up, before_up[-2000:]
         status, eve = get(f"{http}/profiles/email/EVE.MOSS@example.com")
         assert status == 200, eve
         assert (eve["events"], eve["conversions"], eve["lifetime_revenue"]) == (4, 1, 30.0)
