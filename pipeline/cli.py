@@ -202,9 +202,10 @@ async def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
     async with Stack(settings, web_port=settings.http_port) as stack:
         assert stack.pipeline is not None
-        if not await stack.pipeline.until_serving():
-            print("the workers have not been given their partitions after 60 s: profile lookups answer "
-                  "503 until they are (see the log above)", file=sys.stderr)
+        # alone on its own broker, it will own every partition (on a shared Kafka, others may)
+        if settings.embedded_broker and not await stack.pipeline.until_serving():
+            print("the worker has not been given its partitions after 60 s: profile lookups answer "
+                  "503 until it is (see the log above)", file=sys.stderr)
         print(f"Parcours is up. Kafka: {stack.bootstrap}  HTTP: http://127.0.0.1:{settings.http_port}"
               f"  raw topic: {stack.pipeline.rt.topics.raw.name if stack.pipeline else ''}\n"
               "Ctrl-C to stop.", file=sys.stderr)
