@@ -22,12 +22,12 @@ from pathlib import Path
 from sys import intern
 from typing import Any
 
-import orjson
 from clickhouse_connect.driver.client import Client
 
 from pipeline.kafka import flush, produce
 from pipeline.profiles.state import MAX_CONVERSION_IDS, MAX_TOUCHPOINTS, MAX_VALUES_PER_KIND, Profile
 from pipeline.runtime import Runtime, now_ms
+from pipeline.sessions.changelog import person_record
 from pipeline.sink.clickhouse import lock
 from pipeline.topics import partition_of
 
@@ -68,7 +68,7 @@ def replay_profiles(rt: Runtime, client: Client) -> int:
              "(the embedded broker kept none; ~1.5 s per 100 000 events)")
     count, at = 0, now_ms()
     for profile in recorded(client, rt.taxonomy.conversion_event_types):
-        produce(rt.producer, topic, orjson.dumps({"s": [], "p": profile}),
+        produce(rt.producer, topic, person_record([], profile),
                 partition=partition_of(profile.person_id, partitions), key=profile.person_id.encode())
         # the (compacted) profiles topic is a table of current profiles for its consumers: it
         # died with the broker too
