@@ -264,7 +264,7 @@ class Sessionizer:
         state without a row being emitted; the changelog then writes the person's tombstone."""
         book = self.books[partition]
         for session in book.persons.pop(person, []):
-            session.alive = False  # its entries in the due/done heaps are skipped when popped
+            book.dropped(session)
         self.profiles[partition].pop(person, None)
         changed = getattr(book, "changed", None)
         if changed is not None:
@@ -310,7 +310,8 @@ def register(app: faust.App, rt: Runtime, sessionizer: Sessionizer) -> Any:
 
     @app.timer(interval=IDLE_CHECK_S)
     async def close_idle_sessions() -> None:
-        sessionizer.close_idle()
+        with rt.stats.timed("sessions_idle"):
+            sessionizer.close_idle()
         await rt.flush_outputs()
 
     return sessions

@@ -93,7 +93,7 @@ def merge_into_first(book: SessionBook, sessions: list[Session], group: list[Ses
     for other in group[1:]:
         absorb(survivor, other)
         sessions.remove(other)
-        other.alive = False
+        book.dropped(other)
         for old in [other.session_id, *other.absorbed]:
             if old != survivor.session_id:  # a copy of itself (a hand-over sent again after a crash)
                 out.remaps.append(SessionRemap(old, survivor.session_id, survivor.order))
@@ -172,7 +172,7 @@ def emit_settled(book: SessionBook, out: Output) -> None:
 
 
 def forget(book: SessionBook, session: Session) -> None:
-    session.alive = False
+    book.dropped(session)
     book.changed.add(session.person_id)
     sessions = book.persons.get(session.person_id, [])
     if session in sessions:
@@ -197,11 +197,12 @@ def close_idle(book: SessionBook, now: float, idle_s: float) -> list[Session]:
     even if the watermark has not passed them (a partition whose traffic stopped), and the
     closed ones that have settled meanwhile."""
     out = Output()
-    for sessions in book.persons.values():
-        for session in sessions:
-            if session.dirty and now - session.touched_at >= idle_s:
-                book.emitted(session)
-                out.sessions.append(session)
+    while book.recent:
+        session = next(iter(book.recent.values()))  # the least recently changed
+        if now - session.touched_at < idle_s:
+            break
+        book.emitted(session)
+        out.sessions.append(session)
     book.now = now
     emit_settled(book, out)
     return out.sessions
@@ -214,7 +215,7 @@ def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Ses
     book.changed.add(from_person)
     sessions = book.persons.pop(from_person, [])
     for session in sessions:
-        session.alive = False
+        book.dropped(session)
     return sessions
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,10 @@ class SessionBook:
     """Persons whose sessions changed since the changelog was last written (sessions/changelog.py)."""
     forwarded: set[str] = field(default_factory=set)
     """Entries of `forward` added since the changelog was last written."""
+    recent: OrderedDict[int, Session] = field(default_factory=OrderedDict)
+    """The changed sessions (by `id`), least recently changed first: live mode finds the idle
+    ones at the front (logic.close_idle) instead of scanning every session every few seconds
+    (63 ms per million, a stall of the whole worker)."""
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     def touched(self, session: Session) -> None:
@@ -93,10 +98,22 @@ class SessionBook:
         session.dirty = True
         session.touched_at = self.now
         heapq.heappush(self.due, (session.end, next(self._seq), session))
+        key = id(session)
+        if key in self.recent:
+            self.recent.move_to_end(key)
+        else:
+            self.recent[key] = session
 
     def emitted(self, session: Session) -> None:
         session.dirty = False
+        self.recent.pop(id(session), None)
         heapq.heappush(self.done, (session.end, next(self._seq), session))
+
+    def dropped(self, session: Session) -> None:
+        """The session leaves the book (merged away, evicted, handed over, forgotten); its
+        entries in the heaps are skipped when popped."""
+        session.alive = False
+        self.recent.pop(id(session), None)
 
     def resolve(self, person_id: str) -> str:
         seen = 0
