@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -105,6 +105,10 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def parse_time(value: object) -> int:
     """RFC 3339 with an offset -> epoch milliseconds (UTC)."""
     if not isinstance(value, str) or not value:
@@ -116,7 +120,8 @@ def parse_time(value: object) -> int:
     try:
         # upper(): fromisoformat takes `t` but not `z`; the pattern left only digits and signs
         moment = datetime.fromisoformat(text.upper())
-        return int(moment.astimezone(UTC).timestamp() * 1000)
+        # exact: timestamp() * 1000 is a float, and .001 s came out as 0.999... ms, cut to 0
+        return (moment.astimezone(UTC) - _EPOCH) // _MS  # astimezone refuses years past 9999
     except (ValueError, OverflowError):
         raise Rejected("invalid_occurred_at", repr(value)[:64]) from None
 
