@@ -218,3 +218,66 @@ def test_replay_killed_part_way_then_run_again(tmp_path: Path) -> None:
     assert sim.truth.raw_emails and sim.truth.raw_phones
     leaked = [v for v in [*sim.truth.raw_emails, *sim.truth.raw_phones] if v.strip() and v.strip() in dump]
     assert leaked == []
+
+
+def caught_up_and_committed(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
+    """The group has committed every partition of the topic past its last message. The last
+    offsets are read, not asked: the embedded broker reports a high watermark one past the
+    first record of the last batch, not past its last record."""
+    tps = [TopicPartition(topic, p, 0) for p in range(partitions)]
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-ends", "enable.auto.commit": False})
+    ends = dict.fromkeys(range(partitions), 0)
+    try:
+        reader.assign(tps)
+        while (message := reader.poll(1.0)) is not None:
+            if not message.error():
+                ends[message.partition()] = max(ends[message.partition()], message.offset() + 1)
+    finally:
+        reader.close()
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = consumer.committed(tps, timeout=5)
+    finally:
+        consumer.close()
+    return all(c.offset >= ends[c.partition] for c in committed)
+
+
+def test_barrier_copies_consumed_by_a_killed_worker_still_count(tmp_path: Path, broker: str) -> None:
+    """Half the copies of the barrier pass both workers and are committed; then one worker is
+    killed and the other half is written. The survivor resumes the dead worker's partitions past
+    the copies it consumed: the barrier must still complete (an in-memory count waited forever)."""
+    sim = simulate(persons=300, seed=13)
+    ports = free_port(), free_port()
+    a = start_worker("a", broker, tmp_path / "a", ports[0], sink=True)
+    b = start_worker("b", broker, tmp_path / "b", ports[1], sink=False)
+    log = tmp_path / "b" / "b.log"
+    raw, valid, by_person = topics().raw, topics().valid, topics().by_person
+    try:
+        def split() -> bool:
+            owned = [(http_json(f"http://127.0.0.1:{p}/ready") or {}).get("partitions") or {} for p in ports]
+            return all(o.get(by_person.name) for o in owned)  # type: ignore[union-attr]
+
+        wait_until(split, "both workers to own partitions", [a, b], log)
+        producer = Producer({"bootstrap.servers": broker, "linger.ms": 5})
+        for i, line in enumerate(sim.lines):
+            producer.produce(raw.name, line, partition=i % raw.partitions)
+        barrier, first_half = uuid.uuid4().hex[:12], range(raw.partitions // 2)
+        for partition in first_half:
+            producer.produce(raw.name, codec.raw_control(barrier), partition=partition)
+        assert producer.flush(30) == 0
+        wait_until(lambda: caught_up_and_committed(broker, "parcours-ingest", raw.name, raw.partitions)
+                   and all(caught_up_and_committed(broker, "parcours", t.name, t.partitions) for t in (valid, by_person)),
+                   "the first copies to be consumed and committed by every stage", [a, b], log)
+        assert not barrier_done(ports[0], barrier)
+        b.send_signal(signal.SIGKILL)
+        b.wait(10)
+        for partition in range(raw.partitions // 2, raw.partitions):
+            producer.produce(raw.name, codec.raw_control(barrier), partition=partition)
+        assert producer.flush(30) == 0
+        wait_until(lambda: barrier_done(ports[0], barrier), "the barrier", [a], tmp_path / "a" / "a.log",
+                   timeout=120)
+    finally:
+        stop(b, a)
+    assert a.returncode == 0, (tmp_path / "a" / "a.log").read_text()[-3000:]
+    check_exactly_once(tmp_path / "a", sim.truth.valid_event_count, sessions_as_cut=False,
+                       identities_as_reference=False)
