@@ -27,10 +27,6 @@ HEARTBEAT_MS = 1000
 #: How long a fetch waits for data. The embedded broker answers a fetch only when this runs
 #: out (no early wake-up when data arrives), so it is a floor on each hop's latency.
 FETCH_MAX_WAIT_MS = 20
-#: The same for consumers nobody waits on event by event (the sink writes every 0.5 s, the
-#: graph follower applies other workers' links): on the embedded broker a fetch costs ~0.6 ms
-#: of its CPU, answered or not, so these poll 5 times a second, not 50.
-BACKGROUND_FETCH_WAIT_MS = 200
 
 
 def producer(bootstrap: str, report_successes: bool = False) -> Producer:
@@ -136,8 +132,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0
 LIVE_CONSUMERS: weakref.WeakSet[EdgeConsumer] = weakref.WeakSet()
 
 
-def consumer(bootstrap: str, group: str | None, *topics: str,
-             fetch_wait_ms: int = FETCH_MAX_WAIT_MS) -> EdgeConsumer:
+def consumer(bootstrap: str, group: str | None, *topics: str) -> EdgeConsumer:
     """The edges' consumer (librdkafka, see edge_consumer.py): subscribed to `topics` in
     `group`, or, without topics, for partitions the caller assigns."""
     cons = EdgeConsumer({
@@ -146,7 +141,7 @@ def consumer(bootstrap: str, group: str | None, *topics: str,
         "auto.offset.reset": "earliest",
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": HEARTBEAT_MS,
-        "fetch.wait.max.ms": fetch_wait_ms,
+        "fetch.wait.max.ms": FETCH_MAX_WAIT_MS,
         "max.partition.fetch.bytes": 8 * 1024 * 1024,
         "fetch.max.bytes": 32 * 1024 * 1024,
         "queued.max.messages.kbytes": 64 * 1024,  # bounds what librdkafka prefetches

@@ -21,7 +21,7 @@ from pipeline.edge_consumer import EdgeConsumer
 from pipeline.identity.agent import publish_changes
 from pipeline.identity.history import Published
 from pipeline.identity.logic import apply_remote
-from pipeline.kafka import BACKGROUND_FETCH_WAIT_MS, consumer
+from pipeline.kafka import consumer
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 async def follow(rt: Runtime, stopping: asyncio.Event, restored: Published | None = None) -> None:
     """`restored`: the mapping the views follow, when the links were put back from ClickHouse
     (history.py): adopted once the graph has caught up, before any event is resolved."""
-    cons = consumer(rt.bootstrap, None, fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS)
+    cons = consumer(rt.bootstrap, None)
     await cons.start()
     try:
         name = rt.topics.links.name
