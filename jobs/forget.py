@@ -152,7 +152,6 @@ ROLLUP = "kpi_daily_state"
 NO_PERSONAL_DATA: dict[str, str] = {
     "schema_migrations": "the migrations applied",
     "pipeline_barriers": "end-of-input markers: replay ids and partitions",
-    "pipeline_barrier_arrivals": "end-of-input markers' copies: replay ids and partitions",
     "conversion_types": "reference data (schemas/taxonomy.toml)",
     "channel_taxonomy": "reference data (schemas/taxonomy.toml)",
     "attribution_settings": "reference data (schemas/attribution.toml)",

@@ -17,6 +17,7 @@ import faust
 from faust.types import EventT
 
 from pipeline import codec
+from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import graph_rows, identity_row, person_merge_row
 from pipeline.identity.graph import Changes
 from pipeline.identity.logic import Resolved, resolve, wire_links
@@ -34,17 +35,17 @@ TAKE_WITHIN_S = 0.02
 def register(app: faust.App, rt: Runtime) -> Any:
     topic = app.topic(rt.topics.valid.name, value_serializer="raw", key_serializer="raw")
     seen: dict[int, RecentIds] = defaultdict(RecentIds)
+    barriers: dict[int, BarrierTracker] = defaultdict(lambda: BarrierTracker(rt.topics.raw.partitions))
 
     def handle(partition: int, messages: list[dict[str, Any]]) -> None:
         events = [e for m in messages if m["t"] == "events" for e in m["events"]]
         if events:
             publish(rt, partition, resolve(rt.graph, seen[partition], events))
         for message in messages:
-            if message["t"] == "barrier":  # each copy goes on as it passes: no count to lose
+            if message["t"] == "barrier" and barriers[partition].arrive(message["id"], message["origin"]):
                 log.debug("barrier %s passed identity partition %d", message["id"], partition)
                 rt.broadcast(rt.topics.by_person.name, rt.topics.by_person.partitions,
-                             codec.barrier(message["id"], "identity",
-                                           identity_path(partition, message["origin"], rt.topics.raw.partitions)))
+                             codec.barrier(message["id"], "identity", partition))
 
     @app.agent(topic, name="parcours.identity")
     async def identity(stream: faust.StreamT[bytes]) -> None:
@@ -57,12 +58,6 @@ def register(app: faust.App, rt: Runtime) -> Any:
                 await rt.flush_outputs()
 
     return identity
-
-
-def identity_path(partition: int, origin: int, raw_partitions: int) -> int:
-    """A barrier copy's origin once it passed identity: the valid partition it crossed and the
-    raw partition it came from, one number (the sessions stage waits for every pair)."""
-    return partition * raw_partitions + origin
 
 
 def by_partition(batch: Sequence[EventT]) -> dict[int, list[dict[str, Any]]]:

@@ -42,14 +42,11 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
     cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country, rt.settings.extra_identifier_kinds)
     cons = consumer(rt.bootstrap, "parcours-ingest", rt.topics.raw.name)
     await cons.start()
-    committed_at, uncommitted = time.monotonic(), False
+    committed_at = time.monotonic()
     try:
         while not stopping.is_set():
             batch = await gather(cons, rt.settings.batch_size)
-            if not batch:  # idle: commit the tail too (a restart would read it again)
-                if uncommitted and time.monotonic() - committed_at >= COMMIT_INTERVAL_S:
-                    await cons.commit()
-                    committed_at, uncommitted = time.monotonic(), False
+            if not batch:
                 continue
             barriers = []
             with rt.stats.timed("ingest"):
@@ -60,10 +57,9 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
                 rt.broadcast(rt.topics.valid.name, rt.topics.valid.partitions,
                              codec.barrier(barrier_id, "ingest", origin))
             await rt.flush_outputs()
-            uncommitted = True
             if time.monotonic() - committed_at >= COMMIT_INTERVAL_S:
                 await cons.commit()
-                committed_at, uncommitted = time.monotonic(), False
+                committed_at = time.monotonic()
         await cons.commit()
     finally:
         await cons.stop()

@@ -52,9 +52,8 @@ class Sessionizer:
         lateness_ms = int(rt.settings.allowed_lateness_s * 1000)
         self.books: dict[int, SessionBook] = defaultdict(
             lambda: SessionBook(gap_ms, lateness_ms, hold_s=HOLD_S, settle_s=SETTLE_S))
-        # identity sends each copy on as it passes, one per (valid, raw) partition pair
         self.upstream: dict[int, BarrierTracker] = defaultdict(
-            lambda: BarrierTracker(rt.topics.valid.partitions * rt.topics.raw.partitions))
+            lambda: BarrierTracker(rt.topics.valid.partitions))
         self.peers: dict[int, BarrierTracker] = defaultdict(
             lambda: BarrierTracker(rt.topics.by_person.partitions))
         self.profiles: dict[int, ProfileStore] = defaultdict(ProfileStore)
@@ -88,13 +87,6 @@ class Sessionizer:
             return
         self.books[partition], self.profiles[partition] = state.book, state.profiles
         self.through[partition] = state.through
-        for name, trackers in self.barrier_trackers().items():
-            trackers.pop(partition, None)
-            trackers[partition].resume(state.barriers.get(name, {}))
-
-    def barrier_trackers(self) -> dict[str, dict[int, BarrierTracker]]:
-        """The barrier arrivals, by the name the changelog keeps them under."""
-        return {"upstream": self.upstream, "peers": self.peers}
 
     def revoke(self, partitions: set[int]) -> None:
         """Partitions given to another worker: their state is re-read if they come back."""
@@ -103,8 +95,6 @@ class Sessionizer:
             self.books.pop(partition, None)
             self.profiles.pop(partition, None)
             self.through.pop(partition, None)
-            self.upstream.pop(partition, None)
-            self.peers.pop(partition, None)
 
     def handle_batch(self, partition: int, messages: list[tuple[int, dict[str, Any]]]) -> bool:
         """Handle the messages past the state's offset; True if there were any."""
@@ -125,8 +115,7 @@ class Sessionizer:
         touched = list(self.books[partition].changed)  # `write` clears it
         self.rt.stats.changelog_records += changelog.write(
             self.rt.producer, topic, partition, self.books[partition], self.profiles[partition],
-            self.through[partition],
-            {name: trackers[partition].pending() for name, trackers in self.barrier_trackers().items()})
+            self.through[partition])
         self.profiles[partition].settle(touched)  # the batch's profiles are in the changelog
 
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:

@@ -14,11 +14,7 @@ skip covers, and the event ids kept in each session catch re-sent duplicates fro
 
   record shape: key person_id -> {"s": [Session fields, ...], "p": Profile fields | null}
                 key f:<person> -> {"to": person}
-                key __meta__   -> {"through": offset, "watermark": ms,
-                                   "barriers": {"upstream"|"peers": {barrier id: [origins]}}}
-
-The barrier arrivals are in the meta record because the next owner resumes from the committed
-input offset, past the copies this owner consumed (pipeline/barrier.py).
+                key __meta__   -> {"through": offset, "watermark": ms}
 """
 
 from __future__ import annotations
@@ -49,13 +45,10 @@ class Restored:
     profiles: ProfileStore = field(default_factory=ProfileStore)
     through: int = -1
     """Highest input offset of `by_person` the state includes (-1: none)."""
-    barriers: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    """Barriers still waiting, per tracker ("upstream", "peers"): the origins arrived so far."""
 
 
 def write(producer: Producer, topic: str, partition: int, book: SessionBook,
-          profiles: MutableMapping[str, Profile], through: int,
-          barriers: dict[str, dict[str, list[int]]] | None = None) -> int:
+          profiles: MutableMapping[str, Profile], through: int) -> int:
     """Produce the records of what changed since the last write; returns how many."""
     count = 0
     for person in book.changed:
@@ -68,7 +61,7 @@ def write(producer: Producer, topic: str, partition: int, book: SessionBook,
         produce(producer, topic, orjson.dumps({"to": book.forward[person]}), partition=partition,
                 key=(FORWARD + person).encode())
         count += 1
-    meta = {"through": through, "watermark": book.watermark, "barriers": barriers or {}}
+    meta = {"through": through, "watermark": book.watermark}
     produce(producer, topic, orjson.dumps(meta), partition=partition, key=META.encode())
     book.changed.clear()
     book.forwarded.clear()
@@ -100,7 +93,6 @@ def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> 
         data: dict[str, Any] = orjson.loads(value)
         if key == META:
             state.through, book.watermark = int(data["through"]), int(data["watermark"])
-            state.barriers = data.get("barriers") or {}  # absent in a changelog of an older version
         elif key.startswith(FORWARD):
             book.forward[key[len(FORWARD):]] = data["to"]
         else:

@@ -23,6 +23,7 @@ from aiokafka import TopicPartition
 from clickhouse_connect.driver.client import Client
 
 from pipeline import codec
+from pipeline.barrier import BarrierTracker
 from pipeline.edge_consumer import EdgeConsumer
 from pipeline.errors import SinkUnavailable, Terminal, classify_clickhouse
 from pipeline.facts.tables import Columns, columns_of, columns_to_arrow
@@ -37,16 +38,6 @@ MAX_ROWS = 25_000  # rows held before an insert: bounds the buffer (~40 MB)
 MAX_MESSAGES = 32  # facts messages taken per poll (each at most 1 000 rows)
 MAX_AGE_S = 0.5
 MAX_BACKOFF_S = 30.0
-#: The (barrier, facts partition) pairs whose copies from every sessions partition are in,
-#: and whether the barrier is already marked there (by this sink or one before it).
-BARRIERS_COMPLETE = """
-SELECT barrier_id, partition,
-       (barrier_id, partition) IN (SELECT barrier_id, partition FROM parcours.pipeline_barriers
-                                   WHERE barrier_id IN {ids:Array(String)}) AS written
-FROM parcours.pipeline_barrier_arrivals
-WHERE barrier_id IN {ids:Array(String)}
-GROUP BY barrier_id, partition
-HAVING uniqExact(origin) >= {expected:UInt32}"""
 
 
 class SinkEdge:
@@ -57,8 +48,8 @@ class SinkEdge:
         self._stats = stats
         self._buffer: dict[str, Columns] = {}
         self._counts: dict[str, int] = defaultdict(int)
-        self._arrivals: list[tuple[str, int, int]] = []
-        """Barrier copies consumed since the last insert: (barrier id, facts partition, origin)."""
+        self._barriers: dict[int, BarrierTracker] = {}
+        self._reached: list[tuple[str, int]] = []
         self._written_barriers: set[tuple[str, int]] = set()
         self.paused = False
         """True while ClickHouse refuses inserts and the facts partitions are paused."""
@@ -75,7 +66,7 @@ class SinkEdge:
                         for message in messages:
                             self._take(tp, message.value)
                 age = time.monotonic() - last_write
-                if self._rows() >= MAX_ROWS or self._arrivals or (self._rows() and age >= MAX_AGE_S):
+                if self._rows() >= MAX_ROWS or self._reached or (self._rows() and age >= MAX_AGE_S):
                     await self._write(cons)
                     last_write = time.monotonic()
                     await cons.commit()  # only now: everything consumed so far is in ClickHouse
@@ -95,8 +86,12 @@ class SinkEdge:
             self._add(message["table"], message["columns"], message["n"])
         elif message["t"] == "rows":  # written by a worker of an older version
             self._add(message["table"], columns_of(message["table"], message["rows"]), len(message["rows"]))
-        elif message["t"] == "barrier":  # counted in ClickHouse once the rows before it are (_insert_all)
-            self._arrivals.append((message["id"], tp.partition, message["origin"]))
+        elif message["t"] == "barrier":
+            tracker = self._barriers.setdefault(
+                tp.partition, BarrierTracker(self._topics.by_person.partitions))
+            if tracker.arrive(message["id"], message["origin"]):
+                log.debug("barrier %s reached the sink on facts partition %d", message["id"], tp.partition)
+                self._reached.append((message["id"], tp.partition))
 
     def _add(self, table: str, columns: Columns, count: int) -> None:
         held = self._buffer.get(table)
@@ -150,23 +145,10 @@ class SinkEdge:
                     self._stats.sink_inserted(table, count, time.perf_counter() - started)
                 del self._buffer[table]
                 del self._counts[table]
-            if self._arrivals:
-                self._record_arrivals()
-
-    def _record_arrivals(self) -> None:
-        """Write the barrier copies (after the rows before them), then mark each barrier whose
-        copies from every sessions partition are all in, whichever sink consumed them."""
-        now = datetime.now(UTC)
-        self._client.insert("parcours.pipeline_barrier_arrivals", [[*a, now] for a in self._arrivals],
-                            column_names=["barrier_id", "partition", "origin", "arrived_at"])
-        ids = sorted({a[0] for a in self._arrivals})
-        self._arrivals.clear()
-        complete = self._client.query(
-            BARRIERS_COMPLETE, parameters={"ids": ids, "expected": self._topics.by_person.partitions}).result_rows
-        new = [(b, p) for b, p, written in complete if not written]
-        if new:
-            for barrier_id, partition in new:
-                log.debug("barrier %s reached the sink on facts partition %d", barrier_id, partition)
-            self._client.insert("parcours.pipeline_barriers", [[b, p, now] for b, p in new],
-                                column_names=["barrier_id", "partition", "completed_at"])
-        self._written_barriers.update((b, p) for b, p, _ in complete)  # also those a predecessor wrote
+            if self._reached:
+                now = datetime.now(UTC)
+                self._client.insert("parcours.pipeline_barriers",
+                                    [[b, p, now] for b, p in self._reached],
+                                    column_names=["barrier_id", "partition", "completed_at"])
+                self._written_barriers.update(self._reached)
+                self._reached.clear()
