@@ -4,6 +4,8 @@ strategy: produce every line to the raw topic (round-robin over partitions, tagg
 replay id header), then an end-of-input barrier on every raw partition (pipeline/barrier.py).
 The replay is complete when the sink has recorded the barrier for every facts partition:
 by then every event is in ClickHouse, open sessions are flushed and merges recorded.
+A barrier caught in a worker's crash or a rebalance never completes (which copies arrived is
+kept in memory); like Flink after a failed checkpoint, the waiter sends a new one.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 PRODUCE_CHUNK = 20_000
 STALL_TIMEOUT_S = 120.0
+#: Seconds without progress after which a new barrier is sent (the last one may be lost).
+RESEND_S = 20.0
 HEARTBEAT_S = 10.0  # the ledger row is refreshed this often while a replay waits
 
 
@@ -107,9 +111,7 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
         log.info("withdrew %d session merges of the interrupted replay", withdrawn)
     await asyncio.to_thread(ledger.record, "running")
     lines = ledger.lines = await produce_lines(rt, paths, replay_id, progress)
-    for partition in range(rt.topics.raw.partitions):
-        produce(rt.producer, rt.topics.raw.name, codec.raw_control(replay_id), partition=partition)
-    flush(rt.producer)
+    send_barrier(rt, replay_id)
     await wait_for_barrier(stack, replay_id, lines, progress, ledger)
     if lost_history:
         restated = await asyncio.to_thread(restate_persons, stack.clickhouse, rt.graph.restatement())
@@ -140,15 +142,24 @@ async def produce_lines(rt: Runtime, paths: list[str], replay_id: str, show: boo
     return count
 
 
+def send_barrier(rt: Runtime, barrier_id: str) -> None:
+    """An end-of-input barrier after everything produced so far, on every raw partition."""
+    for partition in range(rt.topics.raw.partitions):
+        produce(rt.producer, rt.topics.raw.name, codec.raw_control(barrier_id), partition=partition)
+    flush(rt.producer)
+
+
 async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool,
                            ledger: Ledger | None = None) -> None:
-    """Wait until every facts partition has passed the barrier; fail if nothing moves."""
+    """Wait until every facts partition has passed the barrier (or one sent after it, if
+    nothing moved for RESEND_S); fail if nothing moves for STALL_TIMEOUT_S."""
     assert stack.pipeline is not None
     pipeline, stats = stack.pipeline, stack.pipeline.rt.stats
     expected = pipeline.rt.topics.facts.partitions
     bar = Progress("process", lines) if show else None
     last_progress, last_done = time.monotonic(), -1
-    last_beat = time.monotonic()
+    last_beat = last_sent = time.monotonic()
+    barriers = [replay_id]
     while True:
         if ledger is not None and time.monotonic() - last_beat > HEARTBEAT_S:
             await asyncio.to_thread(ledger.record, "running")
@@ -159,33 +170,41 @@ async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool,
         done = stats.sessionized + sum(stats.rejected.values()) + stats.duplicates
         if bar:
             bar.update(min(done, lines))
-        if await barrier_count(stack, replay_id) >= expected:
+        if await barrier_count(stack, barriers) >= expected:
             break
+        now = time.monotonic()
         if done != last_done:
-            last_progress, last_done = time.monotonic(), done
-        elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
+            last_progress, last_done = now, done
+        elif now - last_progress > STALL_TIMEOUT_S:
             raise Terminal(f"replay made no progress for {STALL_TIMEOUT_S:.0f}s",
                            hint="check the worker log above; is the broker or ClickHouse down?")
+        elif now - max(last_progress, last_sent) > RESEND_S:
+            barriers.append(f"{replay_id}-{len(barriers)}")
+            log.warning("barrier %s has not come through and nothing moved for %.0fs (a worker may have "
+                        "died or handed over partitions while it passed): sending %s",
+                        barriers[-2], RESEND_S, barriers[-1])
+            send_barrier(pipeline.rt, barriers[-1])
+            last_sent = now
         await asyncio.sleep(0.1)
     if bar:
         bar.update(lines, force=True)
         bar.finish()
 
 
-async def barrier_count(stack: Stack, replay_id: str) -> int:
-    """Partitions past the barrier: the local sink knows at once; sinks of other workers
-    (production) record it in ClickHouse, which is asked every few seconds."""
+async def barrier_count(stack: Stack, barriers: list[str]) -> int:
+    """Partitions past the furthest of the barriers: the local sink knows at once; sinks of
+    other workers (production) record it in ClickHouse, which is asked every few seconds."""
     pipeline = stack.pipeline
     assert pipeline is not None and stack.clickhouse is not None
     if pipeline.sink is not None:
-        local = sum(1 for b, _ in pipeline.sink.reached if b == replay_id)
+        local = max(sum(1 for b, _ in pipeline.sink.reached if b == barrier) for barrier in barriers)
         if local >= pipeline.rt.topics.facts.partitions or time.monotonic() % 3 > 0.15:
             return local
     rows = await asyncio.to_thread(
         query_rows, stack.clickhouse,
-        "SELECT uniqExact(partition) FROM parcours.pipeline_barriers WHERE barrier_id = {b:String}",
-        {"b": replay_id})
-    return int(rows[0][0])
+        "SELECT max(n) FROM (SELECT uniqExact(partition) AS n FROM parcours.pipeline_barriers "
+        "WHERE barrier_id IN {b:Array(String)} GROUP BY barrier_id)", {"b": barriers})
+    return int(rows[0][0] or 0)
 
 
 def summarize(stack: Stack, replay_id: str, lines: int, seconds: float) -> ReplayResult:

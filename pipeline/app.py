@@ -89,12 +89,18 @@ class Pipeline:
         gc_tuning.tune()
         ensure_topics(self.rt.bootstrap, self.rt.topics.all())
         self._spawn("ingest", lambda: ingest_edge.run(self.rt, self._stopping))
-        restored = None
-        if self.settings.embedded_broker and self.clickhouse is not None:  # a broker that kept nothing
-            restored = history.Published(self.clickhouse)
-            history.replay_links(self.rt, self.clickhouse)
+        restored: Callable[[], history.Published] | None = None
+        client = self.clickhouse
+        if client is not None and self.settings.embedded_broker:  # a broker that kept nothing
+            published = history.Published(client)
+            history.replay_links(self.rt, client)
             if self.serves_lookups:
-                profiles_history.replay_profiles(self.rt, self.clickhouse)
+                profiles_history.replay_profiles(self.rt, client)
+            restored = lambda: published  # noqa: E731
+        elif client is not None:  # a restart: the previous life's rows in flight are written first
+            def restored() -> history.Published:
+                history.facts_written(self.rt.bootstrap, self.rt.topics.facts)
+                return history.Published(client)
         self._spawn("identity-follower", lambda: follow(self.rt, self._stopping, restored))
         if self.sink is not None:
             self._spawn("sink", lambda: self.sink.run(self._sink_stopping))  # type: ignore[union-attr]

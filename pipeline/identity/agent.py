@@ -84,8 +84,9 @@ def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> 
     """Record what the graph learnt; links this worker found go to the other workers; merged
     persons' sessions are moved by the sessions stage."""
     at = now_ms()
-    if local and changes.new_edges:
-        rt.send(rt.topics.links.name, codec.encode({"t": "links", "links": wire_links(changes)}),
+    if local and changes.new_edges:  # "k": the version of this batch's remaps (follower.py)
+        rt.send(rt.topics.links.name, codec.encode({"t": "links", "links": wire_links(changes),
+                                                    "k": rt.graph.knowledge}),
                 spread % rt.topics.links.partitions)
     for table, rows in graph_rows(changes, at).items():
         if table != "identity_links" or local:

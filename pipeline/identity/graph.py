@@ -264,6 +264,17 @@ class IdentityGraph:
                 remaps.append(Remap(anchor, self._person(node), "restored", ""))
         return remaps
 
+    def handed_out_all(self) -> None:
+        """After a rebuild from the links topic: every identifier in it was handed out to facts
+        when its event was resolved (each is its own anchor when first seen), by some worker
+        or an earlier life of this one, with the person the rebuilt graph gives it (its last
+        remap: persons are a function of the links). Remember them all, so that facts follow
+        them when their person changes; a rebuilt graph knew none and left those facts
+        pointing at persons merged away."""
+        for node, key in enumerate(self._keys):
+            if key is not None:
+                self._mapped[node] = self._namer[node]
+
     def restatement(self) -> list[Remap]:
         """The current person of every anchor this worker has handed out, unchanged ones
         included: the complete mapping, for replacing one written by an earlier run that

@@ -13,14 +13,21 @@ graph adopts the mapping the views follow (person_map), remaps what the evidence
 otherwise, and counts its versions from above every one on record. An identifier the restored
 graph knows is never new to it again, so the identities rows a killed run did not write are
 written here, from the same evidence.
+
+A worker restarted on a broker that kept its topics adopts the mapping too: the graph rebuilt
+from the links does not know which anchors the previous life handed out to facts, so a later
+merge would leave their rows pointing at a person merged away. It first waits until the sink
+has written what was still on the facts topic (the previous life's last remaps among it).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
+from confluent_kafka import Consumer, TopicPartition
 
 from pipeline import codec
 from pipeline.identity.agent import publish
@@ -28,6 +35,8 @@ from pipeline.identity.logic import Resolved
 from pipeline.kafka import flush
 from pipeline.runtime import CHUNK, Runtime, chunks
 from pipeline.sink.clickhouse import query_rows
+from pipeline.sink.edge import GROUP as SINK_GROUP
+from pipeline.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,38 @@ def replay_links(rt: Runtime, client: Client) -> int:
     if rows:
         log.info("identity graph: %d link groups recorded in ClickHouse put back on %s", len(rows), topic.name)
     return len(rows)
+
+
+#: Seconds a restarted worker waits for the sink to write the facts already on the topic.
+DRAIN_TIMEOUT_S = 60.0
+
+
+def facts_written(bootstrap: str, facts: Topic, timeout_s: float = DRAIN_TIMEOUT_S) -> bool:
+    """Until the sinks have committed every facts partition up to its end as of now: the
+    previous life's rows still in flight (its last remaps) are then in ClickHouse, where
+    `Published` reads them. False after `timeout_s` (no sink running, ClickHouse refusing)."""
+    cons = Consumer({"bootstrap.servers": bootstrap, "group.id": SINK_GROUP, "enable.auto.commit": False})
+    try:
+        partitions = [TopicPartition(facts.name, p) for p in range(facts.partitions)]
+        ends = {tp.partition: cons.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+        deadline, told = time.monotonic() + timeout_s, False
+        while True:
+            done = {tp.partition: max(tp.offset, 0) for tp in cons.committed(partitions, timeout=10)}
+            behind = sum(max(0, end - done[p]) for p, end in ends.items())
+            if not behind:
+                return True
+            if time.monotonic() > deadline:
+                log.warning("the sink has not written %d facts messages after %.0fs: the published mapping "
+                            "is read without them (is ClickHouse up? does any worker run the sink?)",
+                            behind, timeout_s)
+                return False
+            if not told:
+                log.info("waiting for the sink to write %d facts messages of the previous run before "
+                         "reading the published mapping", behind)
+                told = True
+            time.sleep(0.2)
+    finally:
+        cons.close()
 
 
 class Published:

@@ -38,6 +38,8 @@ MAX_ROWS = 25_000  # rows held before an insert: bounds the buffer (~40 MB)
 MAX_MESSAGES = 32  # facts messages taken per poll (each at most 1 000 rows)
 MAX_AGE_S = 0.5
 MAX_BACKOFF_S = 30.0
+#: The sinks' consumer group: its committed offsets say which facts are in ClickHouse.
+GROUP = "parcours-sink"
 
 
 class SinkEdge:
@@ -55,7 +57,7 @@ class SinkEdge:
         """True while ClickHouse refuses inserts and the facts partitions are paused."""
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cons = consumer(self._bootstrap, "parcours-sink", self._topics.facts.name)
+        cons = consumer(self._bootstrap, GROUP, self._topics.facts.name)
         await cons.start()
         last_write = time.monotonic()
         try:
