@@ -26,10 +26,10 @@ demo: $(STAMP)  ## simulated journeys through the whole pipeline, summary + HTML
 	$(BIN)/parcours demo
 
 test: $(TEST_STAMP)  ## unit, property, schema and integration tests (real broker, real chDB)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-fast: $(TEST_STAMP)  ## without the integration tier
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -n 2 -m "not integration"
 
 bench: $(STAMP)  ## replay 100 000 simulated events and print events/s
 	$(BIN)/python -m jobs.bench

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import resource
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -164,13 +165,14 @@ def topic_partitions(bootstrap: str, topic: str) -> int:
     return len(partitions)
 
 
-def faust_app(bootstrap: str) -> Any:
+def faust_app(bootstrap: str, datadir: str) -> Any:
     import faust
 
     return faust.App(
         f"bench-baseline-{uuid.uuid4().hex[:8]}",  # a new group: reads from the beginning
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        datadir=datadir,  # Faust's default is `<app id>-data` in the working directory
         broker_session_timeout=6,  # group join takes ~half of it (BASELINES)
         broker_heartbeat_interval=1,
         consumer_auto_offset_reset="earliest",
@@ -207,15 +209,16 @@ async def run_baseline(bootstrap: str, topic: str, events: int, timeout: float) 
 
     meter = Meter("baseline", events)
     partitions = topic_partitions(bootstrap, topic)
-    app = faust_app(bootstrap)
-    changelogs = declare_baseline(app, topic, partitions, meter)
-    ensure_topics(bootstrap, [Topic("changelog", name, partitions) for name in changelogs])
-    await app.start()
-    tune_faust_fetch(app)
-    try:
-        await wait_done(meter, timeout)
-    finally:
-        await app.stop()
+    with tempfile.TemporaryDirectory(prefix="parcours-bench-baseline-") as datadir:
+        app = faust_app(bootstrap, datadir)
+        changelogs = declare_baseline(app, topic, partitions, meter)
+        ensure_topics(bootstrap, [Topic("changelog", name, partitions) for name in changelogs])
+        await app.start()
+        tune_faust_fetch(app)
+        try:
+            await wait_done(meter, timeout)
+        finally:
+            await app.stop()
     return meter
 
 

@@ -4,9 +4,11 @@ No timing assertions: the figures depend on the machine."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,22 +42,24 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         broker.stop()
 
 
-def run(name: str, bootstrap: str, events: int) -> dict[str, Any]:
+def run(name: str, bootstrap: str, events: int, cwd: Path) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "jobs.bench_runs", name, "--bootstrap", bootstrap,
          "--topic", TOPIC.name, "--events", str(events), "--timeout", "40"],
-        cwd=ROOT, capture_output=True, text=True, timeout=50, check=False)
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=50, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert not list(cwd.iterdir()), "a bench run left files in its working directory"
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, done.stdout
     return orjson.loads(lines[0])
 
 
 @pytest.mark.parametrize("name", ["ceiling", "baseline"])
-def test_runner_reads_every_event(loaded: tuple[str, int], name: str) -> None:
+def test_runner_reads_every_event(loaded: tuple[str, int], name: str, tmp_path: Path) -> None:
     bootstrap, produced = loaded
     assert produced > 2000
-    result = run(name, bootstrap, produced)
+    result = run(name, bootstrap, produced, tmp_path)
     assert result["name"] == name
     assert result["events"] == produced
     assert result["eps"] > 0
