@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -77,6 +78,15 @@ def http_json(url: str) -> dict[str, object] | None:
         return None
 
 
+def http_status(url: str, headers: dict[str, str]) -> tuple[int, dict[str, object], str | None]:
+    """(status, JSON body, Retry-After) of a GET, errors included."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2) as reply:
+            return reply.status, orjson.loads(reply.read()), reply.headers.get("Retry-After")
+    except urllib.error.HTTPError as error:
+        return error.code, orjson.loads(error.read()), error.headers.get("Retry-After")
+
+
 def test_two_workers_agree_with_the_reference(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker")
     bootstrap = broker.start()
@@ -118,6 +128,14 @@ def test_two_workers_agree_with_the_reference(tmp_path: Path) -> None:
             answers = [http_json(f"http://127.0.0.1:{port}/profiles/email/m{i}@example.com") for port in ports]
             assert answers[0] and answers[1] and answers[0]["person_id"] == answers[1]["person_id"], answers
             assert answers[0]["conversions"] == 1
+            # a request already forwarded is not forwarded again: the worker that does not own
+            # the partition says so (503, retry) instead of bouncing it back
+            replies = [http_status(f"http://127.0.0.1:{port}/profiles/email/m{i}@example.com",
+                                   {"X-Parcours-Forwarded": "1"}) for port in ports]
+            assert sorted(status for status, _, _ in replies) == [200, 503], replies
+            (refused,) = [r for r in replies if r[0] == 503]
+            assert refused[1]["error"] == "partition not assigned" and "retry" in str(refused[1]["hint"])
+            assert refused[2] == "2"
     finally:
         for worker in (b, a):  # B flushes its sessions first; A's sink drains them, then stops
             worker.send_signal(signal.SIGTERM)
