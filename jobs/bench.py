@@ -29,7 +29,8 @@ import orjson
 
 from jobs.latency import measure as measure_latency
 from jobs.simulate import simulate
-from pipeline import codec, logs
+from pipeline import logs
+from pipeline.barrier import send_end_of_input
 from pipeline.embedded.broker import EmbeddedBroker
 from pipeline.kafka import ensure_topics, flush, produce, producer
 from pipeline.topics import topics
@@ -42,8 +43,7 @@ def load_raw(bootstrap: str, lines: list[bytes], barrier: str) -> int:
         produce(prod, raw.name, line, partition=i % raw.partitions)
         if i % 20_000 == 0:
             prod.poll(0)
-    for partition in range(raw.partitions):
-        produce(prod, raw.name, codec.raw_control(barrier), partition=partition)
+    send_end_of_input(prod, raw, barrier)
     flush(prod, 120)
     return len(lines) + raw.partitions
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from jobs.finish import after_replay
 from jobs.replay_ledger import Ledger
 from jobs.restate import restate_persons, retire_session_merges
-from pipeline import codec
+from pipeline.barrier import send_end_of_input
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
 from pipeline.ingest.edge import REPLAY_HEADER
@@ -144,8 +144,7 @@ async def produce_lines(rt: Runtime, paths: list[str], replay_id: str, show: boo
 
 def send_barrier(rt: Runtime, barrier_id: str) -> None:
     """An end-of-input barrier after everything produced so far, on every raw partition."""
-    for partition in range(rt.topics.raw.partitions):
-        produce(rt.producer, rt.topics.raw.name, codec.raw_control(barrier_id), partition=partition)
+    send_end_of_input(rt.producer, rt.topics.raw, barrier_id)
     flush(rt.producer)
 
 

@@ -12,6 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from confluent_kafka import Producer
+
+from pipeline import codec
+from pipeline.kafka import produce
+from pipeline.topics import Topic
+
+
+def send_end_of_input(producer: Producer, raw: Topic, barrier_id: str) -> None:
+    """A barrier on every raw partition, after everything this producer sent before it
+    (the caller flushes). Replays, the bench and the tests mark the end of their input so."""
+    for partition in range(raw.partitions):
+        produce(producer, raw.name, codec.raw_control(barrier_id), partition=partition)
+
 
 @dataclass
 class BarrierTracker:

@@ -33,7 +33,7 @@ from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 from segment.analytics.request import APIError as SegmentAPIError
 
-from pipeline import codec
+from pipeline.barrier import send_end_of_input
 from pipeline.embedded.broker import free_port
 from pipeline.topics import topics
 from tests.conftest import ROOT, query
@@ -140,8 +140,7 @@ def end_of_input(bootstrap: str, http: str, log: Path) -> None:
     """A barrier after everything on every raw partition; wait until the sink has passed it."""
     barrier, raw = f"collector-{RUN}", topics().raw
     producer = Producer({"bootstrap.servers": bootstrap})
-    for partition in range(raw.partitions):
-        producer.produce(raw.name, codec.raw_control(barrier), partition=partition)
+    send_end_of_input(producer, raw, barrier)
     producer.flush(10)
     deadline = time.monotonic() + 120
     while True:

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from jobs.simulate import simulate
-from pipeline import codec
+from pipeline.barrier import send_end_of_input
 from pipeline.embedded.broker import EmbeddedBroker, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.topics import topics
@@ -50,8 +50,7 @@ def send_barrier(bootstrap: str) -> str:
     wait on one sent after the kill."""
     producer, raw = Producer({"bootstrap.servers": bootstrap}), topics().raw
     barrier = uuid.uuid4().hex[:12]
-    for partition in range(raw.partitions):
-        producer.produce(raw.name, codec.raw_control(barrier), partition=partition)
+    send_end_of_input(producer, raw, barrier)
     assert producer.flush(30) == 0
     return barrier
 

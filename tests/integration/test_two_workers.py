@@ -21,7 +21,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from pipeline import codec
+from pipeline.barrier import send_end_of_input
 from pipeline.embedded.broker import EmbeddedBroker, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.topics import topics
@@ -114,8 +114,7 @@ def test_two_workers_agree_with_the_reference(tmp_path: Path) -> None:
         for i, e in enumerate(events):
             producer.produce(raw.name, orjson.dumps(e), partition=i % raw.partitions)
         barrier = uuid.uuid4().hex[:12]
-        for partition in range(raw.partitions):
-            producer.produce(raw.name, codec.raw_control(barrier), partition=partition)
+        send_end_of_input(producer, raw, barrier)
         producer.flush(10)
         deadline = time.monotonic() + 120
         url = f"http://127.0.0.1:{ports[0]}/barriers/{barrier}"
