@@ -23,6 +23,7 @@ from confluent_kafka import Producer
 
 from pipeline.barrier import send_end_of_input
 from pipeline.embedded.broker import EmbeddedBroker, free_port
+from pipeline.http import FORWARDED
 from pipeline.kafka import ensure_topics
 from pipeline.topics import topics
 from tests.conftest import ROOT, query
@@ -130,7 +131,7 @@ def test_two_workers_agree_with_the_reference(tmp_path: Path) -> None:
             # a request already forwarded is not forwarded again: the worker that does not own
             # the partition says so (503, retry) instead of bouncing it back
             replies = [http_status(f"http://127.0.0.1:{port}/profiles/email/m{i}@example.com",
-                                   {"X-Parcours-Forwarded": "1"}) for port in ports]
+                                   {FORWARDED: "1"}) for port in ports]
             assert sorted(status for status, _, _ in replies) == [200, 503], replies
             (refused,) = [r for r in replies if r[0] == 503]
             assert refused[1]["error"] == "partition not assigned" and "retry" in str(refused[1]["hint"])
