@@ -82,7 +82,8 @@ def publish(rt: Runtime, partition: int, resolved: Resolved) -> None:
 
 def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> None:
     """Record what the graph learnt; links this worker found go to the other workers; merged
-    persons' sessions are moved by the sessions stage."""
+    persons' sessions are moved by the sessions stage, and a person split off another one
+    (remapped to itself) gets its own sessions again."""
     at = now_ms()
     if local and changes.new_edges:  # "k": the version of this batch's remaps (follower.py)
         rt.send(rt.topics.links.name, codec.encode({"t": "links", "links": wire_links(changes),
@@ -100,8 +101,7 @@ def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> 
     rt.send_rows("person_merges", [person_merge_row(r, at, version) for r in changes.remaps], spread)
     count = rt.topics.by_person.partitions
     by_partition: dict[int, list[list[str]]] = defaultdict(list)
-    for remap in changes.remaps:
-        if remap.from_person != remap.to_person:
-            by_partition[partition_of(remap.from_person, count)].append([remap.from_person, remap.to_person])
+    for remap in changes.remaps:  # to itself: a split, the sessions stage releases its forward
+        by_partition[partition_of(remap.from_person, count)].append([remap.from_person, remap.to_person])
     for target, pairs in by_partition.items():
         rt.send(rt.topics.by_person.name, codec.encode({"t": "merge", "remaps": pairs}), target)

@@ -136,3 +136,9 @@ def _touchpoints(rows: list[list[Any]], base: int = 0) -> list[tuple[int, str, s
 
 def merge_notice(from_person: str, to_person: str, at_ms: int) -> dict[str, Any]:
     return {"type": "merge", "from_person": from_person, "person_id": to_person, "updated_at": at_ms}
+
+
+def split_notice(person: str, from_person: str, at_ms: int) -> dict[str, Any]:
+    """`person` was merged into `from_person` and is its own again: its later updates come
+    under its own id (what it did before stays in `from_person`'s profile)."""
+    return {"type": "split", "from_person": from_person, "person_id": person, "updated_at": at_ms}

@@ -25,7 +25,7 @@ from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import session_merge_row, session_row
 from pipeline.identity.agent import TAKE, TAKE_WITHIN_S
 from pipeline.kafka import flush
-from pipeline.profiles.state import Profile, merge_notice
+from pipeline.profiles.state import Profile, merge_notice, split_notice
 from pipeline.profiles.store import ProfileStore
 from pipeline.runtime import Runtime, now_ms
 from pipeline.sessions import changelog, logic
@@ -173,6 +173,11 @@ class Sessionizer:
     def on_merge(self, partition: int, remaps: list[list[str]]) -> None:
         book = self.books[partition]
         for from_person, to_person in remaps:
+            if from_person == to_person:  # split off the person it was merged into
+                was = logic.release_person(book, from_person)
+                if was is not None:
+                    self.publish(from_person, split_notice(from_person, was, now_ms()))
+                continue
             sessions = logic.take_person(book, from_person, to_person)
             profile = self.profiles[partition].pop(from_person, None)
             target = book.resolve(to_person)

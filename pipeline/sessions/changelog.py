@@ -4,7 +4,8 @@ whichever worker takes it over.
 strategy: one compacted topic, one partition per `by_person` partition. After each batch the
 agent first waits until the batch's outputs (fact rows, hand-overs, profiles) are acknowledged,
 then writes one record per person whose state changed (key = person id, value = sessions +
-profile, or a tombstone when nothing is left), one per new forward (`f:<merged person>`), and a
+profile, or a tombstone when nothing is left), one per new or released forward (`f:<merged
+person>`, a tombstone once released), and a
 `__meta__` record with the watermark and the input offset the state now includes (`through`).
 On (re)start the partition is read back to its end before the first message is handled, and
 input at or below `through` is skipped: it is already in the state and its outputs were sent.
@@ -57,9 +58,10 @@ def write(producer: Producer, topic: str, partition: int, book: SessionBook,
         value = None if not sessions and profile is None else person_record(sessions, profile)
         produce(producer, topic, value, partition=partition, key=person.encode())  # type: ignore[arg-type]
         count += 1
-    for person in book.forwarded:
-        produce(producer, topic, orjson.dumps({"to": book.forward[person]}), partition=partition,
-                key=(FORWARD + person).encode())
+    for person in book.forwarded:  # a released forward (logic.release_person): its tombstone
+        to = book.forward.get(person)
+        produce(producer, topic, None if to is None else orjson.dumps({"to": to}),  # type: ignore[arg-type]
+                partition=partition, key=(FORWARD + person).encode())
         count += 1
     meta = {"through": through, "watermark": book.watermark}
     produce(producer, topic, orjson.dumps(meta), partition=partition, key=META.encode())

@@ -219,6 +219,17 @@ def take_person(book: SessionBook, from_person: str, to_person: str) -> list[Ses
     return sessions
 
 
+def release_person(book: SessionBook, person: str) -> str | None:
+    """A person that became its own again (a shared identifier found late split the person it
+    had been merged into): its later events open its own sessions; what it did before stays
+    where it was merged (the views re-attribute it through `person_merges`). Returns the
+    person it was forwarded to, None if it was not."""
+    was = book.forward.pop(person, None)
+    if was is not None:
+        book.forwarded.add(person)  # the changelog writes the forward's tombstone
+    return was
+
+
 def receive_sessions(book: SessionBook, person: str, incoming: list[Session]) -> Output:
     """Merge hand-over sessions into `person`'s: the same interval merge as for events."""
     out = Output()

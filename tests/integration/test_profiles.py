@@ -4,6 +4,8 @@ against `parcours up` (broker, workers, chDB and HTTP in one process)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -52,19 +54,57 @@ def test_profile_updates_and_merge_notices_are_published(stack) -> None:  # type
     producer.produce("parcours.events.raw", event("m2", 12, "login", "app", {"device_id": "tab-1", "user_id": "u-10"}))
     producer.flush(10)
     wait_for(f"{http}/profiles/device_id/tab-1", lambda s, b: s == 200 and b.get("events") == 2)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-profiles",
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe(["parcours.profiles"])
-    documents = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(d["type"] == "merge" for d in documents):
-        for message in consumer.consume(500, 1.0):
-            if message.error() is None:
-                document = orjson.loads(message.value())
-                assert message.key().decode() == document["person_id"] or document["type"] == "merge"
-                documents.append(document)
-    consumer.close()
+    documents = published(bootstrap, lambda d: d["type"] == "merge")
     merges = [d for d in documents if d["type"] == "merge"]
     assert merges and all(d["from_person"] != d["person_id"] for d in merges)
     final = get(f"{http}/profiles/user_id/u-10")[1]
     assert any(d["type"] == "profile" and d["person_id"] == final["person_id"] for d in documents)
+
+
+def test_a_person_split_by_a_shared_kiosk_gets_its_own_profile_again(stack) -> None:  # type: ignore[no-untyped-def]
+    """The kiosk glues a customer's email to a loyalty card until a second card shows it is
+    shared: the email's person is then its own, and its later events build its own profile."""
+    bootstrap, http = stack
+    producer = Producer({"bootstrap.servers": bootstrap})
+
+    def send(*lines: bytes) -> None:
+        for line in lines:
+            producer.produce("parcours.events.raw", line)
+        producer.flush(10)
+
+    send(event("k1", 20, "store_visit", "store", {"device_id": "kiosk-7", "loyalty_id": "L-7a"}),
+         event("k2", 21, "page_view", "store", {"device_id": "kiosk-7", "email": "kim@example.com"}),
+         event("k3", 22, "email_open", "email", {"email": "kim@example.com"}))
+    _, glued = wait_for(f"{http}/profiles/email/kim@example.com", lambda s, b: s == 200 and b.get("events") == 3)
+    card = glued["person_id"]
+    send(event("k4", 30, "store_visit", "store", {"device_id": "kiosk-7", "loyalty_id": "L-7b"}))
+    wait_for(f"{http}/profiles/device_id/kiosk-7", lambda s, b: b.get("error") == "shared identifier")
+    send(event("k5", 40, "email_click", "email", {"email": "kim@example.com"}))
+    status, own = wait_for(f"{http}/profiles/email/kim@example.com",
+                           lambda s, b: s == 200 and b.get("person_id") != card)
+    assert status == 200 and own["events"] == 1, own  # only what came after the split
+    assert [t["touchpoint"] for t in own["last_touchpoints"]] == ["tp-k5"]  # type: ignore[index]
+    status, before = get(f"{http}/profiles/loyalty_id/L-7a")
+    assert status == 200 and before["person_id"] == card and before["events"] == 3, before
+    notices = published(bootstrap, lambda d: d["type"] == "split")
+    assert {"type": "split", "person_id": own["person_id"], "from_person": card} in \
+        [{k: d[k] for k in ("type", "person_id", "from_person")} for d in notices if d["type"] == "split"]
+
+
+def published(bootstrap: str, until: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The documents on `parcours.profiles` from the start, read until one matches `until`."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-profiles-{time.monotonic_ns()}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe(["parcours.profiles"])
+    documents: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and not any(until(d) for d in documents):
+            for message in consumer.consume(500, 1.0):
+                if message.error() is None and message.value() is not None:
+                    document = orjson.loads(message.value())
+                    assert message.key().decode() == document["person_id"] or document["type"] == "merge"
+                    documents.append(document)
+    finally:
+        consumer.close()
+    return documents

@@ -1,5 +1,5 @@
 """The sessions changelog: whatever happened to a partition (events in any order, merges of
-persons, evictions, hand-overs delivered twice), the state rebuilt from the latest record of
+persons, splits, evictions, hand-overs delivered twice), the state rebuilt from the latest record of
 each key equals the state in memory."""
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("events"), st.lists(st.tuples(st.sampled_from("pqrs"), st.integers(0, 300)), min_size=1, max_size=6)),
     st.tuples(st.just("merge"), st.sampled_from("pqrs"), st.sampled_from("pqrs")),
     st.tuples(st.just("handover_twice"), st.sampled_from("pqrs"), st.sampled_from("pqrs")),
+    st.tuples(st.just("split"), st.sampled_from("pqrs")),
 ), min_size=1, max_size=25)
 
 
@@ -67,6 +68,8 @@ def test_the_rebuilt_state_is_the_state_in_memory(plan, seed, hot) -> None:  # t
             out = logic.apply(book, batch, CONVERSIONS)
             for e in out.events:
                 profiles.setdefault(e["person_id"], Profile(e["person_id"])).add(e, CONVERSIONS)
+        elif step[0] == "split":  # a person released from the one it was merged into
+            logic.release_person(book, step[1])
         elif step[0] in ("merge", "handover_twice") and book.resolve(step[1]) != book.resolve(step[2]):
             source, target = book.resolve(step[1]), book.resolve(step[2])
             moved = logic.take_person(book, source, target)

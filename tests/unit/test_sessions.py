@@ -93,6 +93,18 @@ def test_merged_persons_sessions_merge_and_later_events_are_forwarded() -> None:
     assert later.events[0]["session_id"] == b.persons["user"][0].session_id
 
 
+def test_a_person_split_off_again_opens_its_own_sessions_and_its_past_stays_merged() -> None:
+    b = book()
+    logic.apply(b, [ev(1, 0, person="anon"), ev(2, 20, person="user")], CONVERSIONS)
+    logic.receive_sessions(b, "user", logic.take_person(b, "anon", "user"))
+    assert logic.release_person(b, "anon") == "user"
+    assert logic.release_person(b, "anon") is None  # delivered twice: nothing left to release
+    later = logic.apply(b, [ev(3, 30, person="anon")], CONVERSIONS)
+    assert later.events[0]["person_id"] == "anon"
+    assert [s.event_count for s in b.persons["user"]] == [2] and [s.event_count for s in b.persons["anon"]] == [1]
+    assert "anon" in b.forwarded  # the changelog writes the released forward's tombstone
+
+
 def test_live_mode_emits_sessions_idle_for_a_gap_of_wall_clock_time() -> None:
     b = book()
     logic.apply(b, [ev(1, 0), ev(2, 5, person="q")], CONVERSIONS, now=100.0)
