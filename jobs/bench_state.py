@@ -6,7 +6,8 @@ identifiers). Persons arrive in event-time order over 30 days, so sessions close
 memory as a live worker's do, while the identity graph and the profiles (kept for every
 person, for HTTP lookups) only grow. Every event goes through the real stage logic, in one
 process and without Kafka: ingest (validation, PII hashing and its caches), identity
-(`resolve`), sessions and profiles. Prints progress, then one JSON line: the RSS the state
+(`resolve`, with the recent event ids of each partition of `parcours.events.valid`), sessions
+and profiles. Prints progress, then one JSON line: the RSS the state
 added, the peak RSS, and bytes per identifier and per person.
 """
 
@@ -34,6 +35,7 @@ from pipeline.profiles.store import ProfileStore
 from pipeline.sessions import logic as sessions
 from pipeline.sessions.state import SessionBook
 from pipeline.taxonomy import identity_kinds, taxonomy
+from pipeline.topics import partition_of, topics
 
 START_MS = 1_767_225_600_000  # 2026-01-01
 SPAN_MS = 30 * 86_400_000
@@ -53,9 +55,20 @@ def person_events(i: int, persons: int) -> list[bytes]:
     return [orjson.dumps(first), orjson.dumps(second)]
 
 
+class EveryPartition:
+    """The recent event ids a worker keeps, one set per partition of `parcours.events.valid`
+    (it owns them all); one batch resolved here stands for one batch of each partition."""
+
+    def __init__(self, partitions: int) -> None:
+        self.seen = [RecentIds() for _ in range(partitions)]
+
+    def first_time(self, event_id: str) -> bool:
+        return self.seen[partition_of(event_id, len(self.seen))].first_time(event_id)
+
+
 def build(persons: int) -> dict[str, object]:
     cfg = IngestConfig.build(b"bench-state")
-    graph, seen = IdentityGraph(identity_kinds().rules()), RecentIds()
+    graph, seen = IdentityGraph(identity_kinds().rules()), EveryPartition(topics().valid.partitions)
     book = SessionBook(GAP_MS, LATENESS_MS)
     profiles = ProfileStore()
     conversions = taxonomy().conversion_event_types
@@ -72,7 +85,7 @@ def build(persons: int) -> dict[str, object]:
                     rejected += 1
                     continue
                 events.append(outcome)
-        out = sessions.apply(book, resolve(graph, seen, events).events, conversions)
+        out = sessions.apply(book, resolve(graph, seen, events).events, conversions)  # type: ignore[arg-type]
         for event in out.events:
             person = event["person_id"]
             (profiles.get(person) or profiles.setdefault(person, Profile(person))).add(event, conversions)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.ingest import dedupe
 from pipeline.ingest.dedupe import RecentIds
 
 
@@ -76,7 +79,31 @@ def test_memory_bound() -> None:
        offers=st.lists(st.integers(min_value=0, max_value=30), max_size=200))
 def test_against_a_model(capacity: int, offers: list[int]) -> None:
     """Never seen -> True; among the last `capacity` accepted before it -> False; bounded."""
-    seen = RecentIds(capacity=capacity)
+    check_against_model(RecentIds(capacity=capacity), offers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(capacity=st.integers(min_value=1, max_value=12), generation=st.integers(min_value=1, max_value=5),
+       offers=st.lists(st.integers(min_value=0, max_value=40), max_size=300))
+def test_against_a_model_with_several_old_generations(capacity: int, generation: int, offers: list[int]) -> None:
+    with patch.object(dedupe, "GENERATION", generation):
+        seen = RecentIds(capacity=capacity)
+    assert seen.size <= generation
+    check_against_model(seen, offers)
+
+
+def test_the_young_set_holds_one_generation_and_the_window_the_capacity() -> None:
+    with patch.object(dedupe, "GENERATION", 100):
+        seen = RecentIds(capacity=1000)
+    for i in range(5000):
+        assert seen.first_time(f"id-{i}")
+        assert len(seen.young) <= 100 and len(seen.old) <= 1000
+    assert len(seen.generations) == 10 and list(seen.old) == sorted(seen.old)
+    assert not any(seen.first_time(f"id-{i}") for i in range(4000, 5000))
+
+
+def check_against_model(seen: RecentIds, offers: list[int]) -> None:
+    capacity = seen.capacity
     accepted: list[str] = []
     for n in offers:
         event_id = f"e-{n}"
