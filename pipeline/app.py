@@ -18,7 +18,7 @@ import faust
 from clickhouse_connect.driver.client import Client
 from faust.types import TP
 
-from pipeline import gc_tuning, http
+from pipeline import allocator, gc_tuning, http
 from pipeline.identity import agent as identity_agent
 from pipeline.identity import history
 from pipeline.identity.follower import follow
@@ -87,6 +87,7 @@ class Pipeline:
 
     async def start(self) -> None:
         gc_tuning.tune()
+        allocator.tune()
         ensure_topics(self.rt.bootstrap, self.rt.topics.all())
         self._spawn("ingest", lambda: ingest_edge.run(self.rt, self._stopping))
         restored: Callable[[], history.Published] | None = None
