@@ -38,8 +38,11 @@ def decode(payload: bytes) -> Message:
     return message
 
 
-def events(batch: list[dict[str, Any]]) -> bytes:
-    return encode({"t": "events", "events": batch})
+def events(batch: list[dict[str, Any]], origin: int | None = None, watermark: int = 0) -> bytes:
+    """`origin` (the upstream partition) and its `watermark` ride along (pipeline/watermark.py)."""
+    if origin is None:
+        return encode({"t": "events", "events": batch})
+    return encode({"t": "events", "events": batch, "o": origin, "wm": watermark})
 
 
 def barrier(barrier_id: str, stage: str, origin: int) -> bytes:

@@ -102,18 +102,20 @@ class Runtime:
     def _send_columns(self, table: str, count: int, columns: Columns, spread: int) -> None:
         self.send(self.topics.facts.name, codec.columns(table, count, columns), spread % self.topics.facts.partitions)
 
-    def send_events(self, topic: str, events: list[dict[str, Any]], partition: int) -> None:
+    def send_events(self, topic: str, events: list[dict[str, Any]], partition: int,
+                    origin: int | None = None, watermark: int = 0) -> None:
         for chunk in chunks(events):
-            self.send(topic, codec.events(chunk), partition)
+            self.send(topic, codec.events(chunk, origin, watermark), partition)
 
-    def send_by_person(self, events: list[dict[str, Any]]) -> None:
-        """Events grouped into one message per person partition."""
+    def send_by_person(self, events: list[dict[str, Any]], origin: int | None = None, watermark: int = 0) -> None:
+        """Events grouped into one message per person partition (with the origin's watermark
+        when they come from a valid partition: pipeline/watermark.py)."""
         groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
         count = self.topics.by_person.partitions
         for event in events:
             groups[partition_of(event["person_id"], count)].append(event)
         for partition, batch in groups.items():
-            self.send_events(self.topics.by_person.name, batch, partition)
+            self.send_events(self.topics.by_person.name, batch, partition, origin, watermark)
 
     def send_profile(self, person: str, document: dict[str, Any]) -> None:
         """A profile update or notice for real-time consumers, keyed by person (compacted)."""

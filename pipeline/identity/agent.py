@@ -9,6 +9,7 @@ links topic on start.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from pipeline.identity.logic import Resolved, resolve, wire_links
 from pipeline.ingest.dedupe import RecentIds
 from pipeline.runtime import Runtime, now_ms
 from pipeline.topics import partition_of
+from pipeline.watermark import LowWatermark
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,19 @@ def register(app: faust.App, rt: Runtime) -> Any:
     topic = app.topic(rt.topics.valid.name, value_serializer="raw", key_serializer="raw")
     seen: dict[int, RecentIds] = defaultdict(RecentIds)
     barriers: dict[int, BarrierTracker] = defaultdict(lambda: BarrierTracker(rt.topics.raw.partitions))
+    upstream: dict[int, LowWatermark] = {}
 
     def handle(partition: int, messages: list[dict[str, Any]]) -> None:
-        events = [e for m in messages if m["t"] == "events" for e in m["events"]]
+        now = time.monotonic()
+        raw = upstream.get(partition) or upstream.setdefault(partition, LowWatermark(rt.topics.raw.partitions, now))
+        events = []
+        for message in messages:
+            if message["t"] == "events":
+                events += message["events"]
+                if "o" in message:
+                    raw.report(message["o"], message["wm"], now)
         if events:
-            publish(rt, partition, resolve(rt.graph, seen[partition], events))
+            publish(rt, partition, resolve(rt.graph, seen[partition], events), raw.low(now))
         for message in messages:
             if message["t"] == "barrier" and barriers[partition].arrive(message["id"], message["origin"]):
                 log.debug("barrier %s passed identity partition %d", message["id"], partition)
@@ -72,11 +82,16 @@ def by_partition(batch: Sequence[EventT]) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
-def publish(rt: Runtime, partition: int, resolved: Resolved) -> None:
+def publish(rt: Runtime, partition: int, resolved: Resolved, watermark: int | None = None) -> None:
+    """`watermark`: the partition's low watermark over the raw partitions, when the events
+    come from the valid partition `partition`."""
     rt.stats.duplicates += resolved.duplicates
     rt.stats.resolved += len(resolved.events)
     publish_changes(rt, resolved.changes, partition, local=True)
-    rt.send_by_person(resolved.events)
+    if watermark is None:
+        rt.send_by_person(resolved.events)
+    else:
+        rt.send_by_person(resolved.events, partition, watermark)
     rt.send_rows("identities", [identity_row(k, p, ms) for k, p, ms in resolved.new_identifiers], partition)
 
 

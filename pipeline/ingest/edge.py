@@ -26,6 +26,7 @@ from pipeline.ingest.pii import dead_letter_text, masked_through_escapes
 from pipeline.kafka import consumer, produce
 from pipeline.runtime import Runtime, now_ms
 from pipeline.topics import partition_of
+from pipeline.watermark import source_watermark
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
     cons = consumer(rt.bootstrap, "parcours-ingest", rt.topics.raw.name)
     await cons.start()
     committed_at = time.monotonic()
+    highest: dict[int, int] = {}  # raw partition -> its watermark (pipeline/watermark.py)
     try:
         while not stopping.is_set():
             batch = await gather(cons, rt.settings.batch_size)
@@ -51,7 +53,7 @@ async def run(rt: Runtime, stopping: asyncio.Event) -> None:
             barriers = []
             with rt.stats.timed("ingest"):
                 for tp, messages in batch.items():
-                    barriers += ingest_partition(rt, cfg, tp.topic, tp.partition, messages)
+                    barriers += ingest_partition(rt, cfg, tp.topic, tp.partition, messages, highest)
             await rt.flush_outputs()
             for barrier_id, origin in barriers:
                 rt.broadcast(rt.topics.valid.name, rt.topics.valid.partitions,
@@ -82,8 +84,9 @@ async def gather(cons: EdgeConsumer, size: int, within_s: float = GATHER_S) -> d
 
 
 def ingest_partition(rt: Runtime, cfg: IngestConfig, topic: str, partition: int,
-                     messages: list[Record]) -> list[tuple[str, int]]:
-    """Ingest one partition's messages; returns the barriers met, in order."""
+                     messages: list[Record], highest: dict[int, int]) -> list[tuple[str, int]]:
+    """Ingest one partition's messages; returns the barriers met, in order. `highest` holds
+    each raw partition's watermark, sent along with its events (pipeline/watermark.py)."""
     valid: dict[int, list[dict[str, Any]]] = defaultdict(list)
     dead: list[dict[str, Any]] = []
     barriers: list[tuple[str, int]] = []
@@ -101,8 +104,11 @@ def ingest_partition(rt: Runtime, cfg: IngestConfig, topic: str, partition: int,
             continue
         outcome["ingested_at"] = received
         valid[partition_of(outcome["event_id"], count)].append(outcome)
+    if valid:
+        latest = max(e["occurred_at"] for events in valid.values() for e in events)
+        highest[partition] = source_watermark(highest.get(partition, 0), latest, received)
     for target, events in valid.items():
-        rt.send_events(rt.topics.valid.name, events, target)
+        rt.send_events(rt.topics.valid.name, events, target, partition, highest[partition])
     rt.send_rows("dead_letters", dead, partition)
     rt.stats.ingested += sum(len(v) for v in valid.values())
     return barriers

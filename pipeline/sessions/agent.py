@@ -31,10 +31,12 @@ from pipeline.runtime import Runtime, now_ms
 from pipeline.sessions import changelog, logic
 from pipeline.sessions.state import Session, SessionBook
 from pipeline.topics import partition_of
+from pipeline.watermark import LowWatermark
 
 log = logging.getLogger(__name__)
 
-#: Wall-clock seconds a changed session is kept in memory past its event-time eviction.
+#: Wall-clock seconds a changed session is kept in memory past its event-time eviction
+#: (SessionBook.hold_s): a replayed history file need not be in event-time order.
 HOLD_S = 120.0
 #: Wall-clock seconds a closed session stays untouched before its row is emitted (SessionBook).
 SETTLE_S = 1.0
@@ -56,6 +58,8 @@ class Sessionizer:
             lambda: BarrierTracker(rt.topics.valid.partitions))
         self.peers: dict[int, BarrierTracker] = defaultdict(
             lambda: BarrierTracker(rt.topics.by_person.partitions))
+        self.progress: dict[int, LowWatermark] = {}
+        """Per partition: how far each valid partition has come (pipeline/watermark.py)."""
         self.profiles: dict[int, ProfileStore] = defaultdict(ProfileStore)
         self.through: dict[int, int] = {}
         """Per partition: the highest by_person offset in the state; None until restored."""
@@ -93,6 +97,7 @@ class Sessionizer:
         for partition in partitions:
             self._revocations[partition] += 1
             self.books.pop(partition, None)
+            self.progress.pop(partition, None)
             self.profiles.pop(partition, None)
             self.through.pop(partition, None)
 
@@ -121,9 +126,14 @@ class Sessionizer:
     def handle_all(self, partition: int, messages: list[dict[str, Any]]) -> None:
         """Consecutive events messages are applied as one batch; the rest in order."""
         pending: list[dict[str, Any]] = []
+        now = time.monotonic()
+        progress = self.progress.get(partition) or self.progress.setdefault(
+            partition, LowWatermark(self.rt.topics.valid.partitions, now))
         for message in messages:
             if message["t"] == "events":
                 pending += message["events"]
+                if "o" in message:
+                    progress.report(message["o"], message["wm"], now)
                 continue
             if pending:
                 self.on_events(partition, pending)
@@ -159,7 +169,10 @@ class Sessionizer:
         if moved:  # the person was merged into one owned elsewhere: follow it
             self.rt.send_by_person(moved)
         conversions = self.rt.taxonomy.conversion_event_types
-        out = logic.apply(book, local, conversions, time.monotonic())
+        now = time.monotonic()
+        progress = self.progress.get(partition)
+        book.low_watermark = progress.low(now) if progress is not None and progress.reported else None
+        out = logic.apply(book, local, conversions, now)
         self.rt.stats.sessionized += len(out.events)
         self.rt.stats.duplicates += out.duplicates
         self.emit(partition, out)

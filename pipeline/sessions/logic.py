@@ -5,8 +5,10 @@ whatever device or channel they come from. Each event joins the sessions it is w
 of; if it bridges two, they merge and the earliest survives (the others are remapped, never
 rewritten). The watermark is the highest event time seen; a session whose end + gap is below
 it is closed and its row emitted. Late events re-open a session still in memory (within the
-allowed lateness) and its row is emitted again with a higher version. Merging the sessions of
-two persons is the same interval merge, so the result does not depend on which person's
+allowed lateness) and its row is emitted again with a higher version. A session is forgotten
+once the low watermark (every upstream partition's progress, pipeline/watermark.py) has passed
+its end + gap + lateness, and it has been left alone for the book's hold. Merging the sessions
+of two persons is the same interval merge, so the result does not depend on which person's
 events arrived first.
 """
 
@@ -150,14 +152,17 @@ def close_and_evict(book: SessionBook, out: Output) -> None:
         if session.alive and session.dirty and session.end == end:
             heapq.heappush(book.settling, (session.touched_at, seq, session))
     emit_settled(book, out)
-    forget_before = closed_before - book.lateness_ms
+    horizon = book.watermark if book.low_watermark is None else min(book.low_watermark, book.watermark)
+    forget_before = horizon - book.gap_ms - book.lateness_ms
     while book.done and book.done[0][0] <= forget_before:
-        end, _, session = book.done[0]
+        end, seq, session = heapq.heappop(book.done)
         if session.alive and not session.dirty and session.end == end:
-            if book.now - session.touched_at < book.hold_s:
-                break  # held: try again on a later batch
-            forget(book, session)
-        heapq.heappop(book.done)
+            heapq.heappush(book.holding, (session.touched_at, seq, session, end))
+    held_after = book.now - book.hold_s
+    while book.holding and book.holding[0][0] <= held_after:
+        touched_at, _, session, end = heapq.heappop(book.holding)
+        if session.alive and not session.dirty and session.touched_at == touched_at and session.end == end:
+            forget(book, session)  # (one re-opened since is back in `done`)
 
 
 def emit_settled(book: SessionBook, out: Output) -> None:

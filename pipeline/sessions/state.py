@@ -61,9 +61,9 @@ class SessionBook:
     lateness_ms: int
     hold_s: float = 0.0
     """Wall-clock seconds a session stays in memory after its last change, whatever the
-    watermark says. The watermark is the max event time seen; when a bulk replay reads
-    upstream partitions unevenly it runs ahead of slower partitions, and this hold keeps
-    their sessions in memory for the events still on their way."""
+    watermarks say: a replayed history file need not be in event-time order, and events that
+    take an extra hop (to the partition of the person they were merged into, in a hand-over)
+    arrive after the watermark that came with them."""
     settle_s: float = 0.0
     """Wall-clock seconds a closed session must stay untouched before its row is emitted. In a
     bulk replay the watermark runs ahead of slower upstream partitions, so a session closes
@@ -72,7 +72,13 @@ class SessionBook:
     now: float = 0.0
     """Wall clock (monotonic s) of the batch being applied."""
     watermark: int = 0
-    """Highest event time seen on this partition, epoch ms."""
+    """Highest event time seen on this partition, epoch ms: it closes sessions (their rows
+    settle, and a late event re-opens one)."""
+    low_watermark: int | None = None
+    """How far every upstream partition has come (pipeline/watermark.py), epoch ms; sessions
+    are forgotten only past it, so a fast upstream partition does not drop sessions a slow
+    one still delivers events to. None: not tracked (the pure tests, a probe), `watermark`
+    stands in."""
     persons: dict[str, list[Session]] = field(default_factory=dict)
     forward: dict[str, str] = field(default_factory=dict)
     """Merged person id -> the person it was merged into."""
@@ -83,6 +89,9 @@ class SessionBook:
     """Min-heap of (touched_at, seq, session) for closed sessions waiting `settle_s`."""
     done: list[tuple[int, int, Session]] = field(default_factory=list)
     """Min-heap of (end, seq, session) for emitted sessions, to evict past the lateness."""
+    holding: list[tuple[float, int, Session, int]] = field(default_factory=list)
+    """Min-heap of (touched_at, seq, session, end) for sessions past the lateness but within
+    `hold_s` of their last change: one held session does not keep those behind it in `done`."""
     changed: set[str] = field(default_factory=set)
     """Persons whose sessions changed since the changelog was last written (sessions/changelog.py)."""
     forwarded: set[str] = field(default_factory=set)

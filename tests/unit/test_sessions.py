@@ -74,6 +74,27 @@ def test_sessions_past_the_lateness_are_forgotten_unless_held() -> None:
     assert "p" not in held.persons
 
 
+def test_a_held_session_does_not_keep_the_ones_behind_it_in_memory() -> None:
+    b = SessionBook(GAP, 60 * MIN, hold_s=100.0)
+    logic.apply(b, [ev(1, 10, person="r")], CONVERSIONS, now=1.0)
+    logic.apply(b, [ev(2, 0)], CONVERSIONS, now=90.0)  # ends first, changed last
+    logic.apply(b, [ev(3, 500, person="q")], CONVERSIONS, now=150.0)
+    assert "r" not in b.persons and "p" in b.persons
+    logic.apply(b, [ev(4, 501, person="q")], CONVERSIONS, now=200.0)
+    assert "p" not in b.persons
+
+
+def test_sessions_are_forgotten_only_past_the_low_watermark_of_every_upstream_partition() -> None:
+    b = book(lateness_min=60)
+    b.low_watermark = 95 * MIN  # a slow upstream partition is at minute 95
+    logic.apply(b, [ev(1, 0), ev(2, 10, person="r")], CONVERSIONS)
+    out = logic.apply(b, [ev(3, 500, person="q")], CONVERSIONS)
+    assert sorted(s.person_id for s in out.sessions) == ["p", "r"]  # the watermark closes both
+    assert "p" not in b.persons and "r" in b.persons  # 10 + 30 + 60 > 95: r may still get events
+    late = logic.apply(b, [ev(4, 30, person="r")], CONVERSIONS)
+    assert late.events[0]["session_id"] == b.persons["r"][0].session_id and b.persons["r"][0].event_count == 2
+
+
 def test_flush_emits_open_sessions_once() -> None:
     b = book()
     logic.apply(b, [ev(1, 0)], CONVERSIONS)
