@@ -22,6 +22,8 @@ $(TEST_STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)  ## install the project; afterwards .venv/bin/parcours exists
 
+install-test: $(TEST_STAMP)  ## install the project with the test tools (pytest, hypothesis, ruff)
+
 demo: $(STAMP)  ## simulated journeys through the whole pipeline, summary + HTML report
 	$(BIN)/parcours demo
 

@@ -61,6 +61,9 @@ class Sessionizer:
         self.progress: dict[int, LowWatermark] = {}
         """Per partition: how far each valid partition has come (pipeline/watermark.py)."""
         self.profiles: dict[int, ProfileStore] = defaultdict(ProfileStore)
+        self.unpublished: dict[int, set[str]] = defaultdict(set)
+        """Per partition: persons whose profile changed in the batch being handled; each gets
+        one update when the batch is done (contract: at most once per person per batch)."""
         self.through: dict[int, int] = {}
         """Per partition: the highest by_person offset in the state; None until restored."""
         self._restoring: dict[int, asyncio.Task[None]] = {}
@@ -98,6 +101,7 @@ class Sessionizer:
             self._revocations[partition] += 1
             self.books.pop(partition, None)
             self.progress.pop(partition, None)
+            self.unpublished.pop(partition, None)
             self.profiles.pop(partition, None)
             self.through.pop(partition, None)
 
@@ -141,6 +145,7 @@ class Sessionizer:
             self.handle(partition, message)
         if pending:
             self.on_events(partition, pending)
+        self.publish_profiles(partition, self.unpublished.pop(partition, set()))
 
     def handle(self, partition: int, message: dict[str, Any]) -> None:
         kind = message["t"]
@@ -181,7 +186,7 @@ class Sessionizer:
             person = event["person_id"]
             profile = profiles.get(person) or profiles.setdefault(person, Profile(person))
             profile.add(event, conversions)
-        self.publish_profiles(partition, {e["person_id"] for e in out.events})
+        self.unpublished[partition].update(e["person_id"] for e in out.events)
 
     def on_merge(self, partition: int, remaps: list[list[str]]) -> None:
         book = self.books[partition]
@@ -250,7 +255,7 @@ class Sessionizer:
         else:
             incoming.person_id = person
             profiles[person] = incoming
-        self.publish_profiles(partition, {person})
+        self.unpublished[partition].add(person)
 
     def profile(self, partition: int, person: str) -> dict[str, Any] | None:
         """The profile document of a person this worker holds (HTTP lookups)."""

@@ -1,0 +1,67 @@
+"""Profile updates leave the sessions stage once per person per batch (the contract), even when
+the batch's events reach the person in several runs (split by merges or barriers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline.identity.rules import node_id
+from pipeline.runtime import Runtime
+from pipeline.sessions.agent import Sessionizer
+from pipeline.settings import Settings
+from pipeline.topics import partition_of
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def produce(self, topic: str, **kwargs: Any) -> None:
+        self.sent.append((topic, kwargs))
+
+    def poll(self, _: float) -> None:
+        pass
+
+
+def event(event_id: str, person: str, minute: int) -> dict[str, Any]:
+    return {"event_id": event_id, "occurred_at": 1_794_000_000_000 + minute * 60_000, "person_id": person,
+            "anchor_id": person, "identifiers": {"user_id": "u1"}, "event_type": "page_view", "channel": "web",
+            "touchpoint": "home", "stage": "before", "revenue": 0.0, "currency": "", "order_id": "",
+            "csat": None, "nps": None, "properties": {}, "context": {}, "ingested_at": 0}
+
+
+def two_persons_on_one_partition() -> tuple[str, str, int]:
+    first = node_id("user_id:first")
+    partition = partition_of(first, 4)
+    second = next(p for i in range(100) if partition_of(p := node_id(f"device_id:d{i}"), 4) == partition)
+    return first, second, partition
+
+
+def updates(rt: Runtime) -> list[dict[str, Any]]:
+    sent = rt.producer.sent  # type: ignore[attr-defined]
+    return [orjson.loads(kw["value"]) for topic, kw in sent if topic == rt.topics.profiles.name]
+
+
+def test_one_update_per_person_per_batch_across_merges_and_barriers(tmp_path: Path) -> None:
+    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
+    rt = Runtime(settings, "127.0.0.1:1", Producer())  # type: ignore[arg-type]
+    sessions = Sessionizer(rt)
+    person, device, partition = two_persons_on_one_partition()
+    barrier = {"t": "barrier", "id": "b1", "stage": "identity", "origin": 0}
+    sessions.handle_all(partition, [
+        {"t": "events", "events": [event("e1", person, 0), event("e2", device, 1)]},
+        barrier,
+        {"t": "events", "events": [event("e3", person, 2)]},
+        {"t": "merge", "remaps": [[device, person]]},  # the device's profile joins the person's
+        {"t": "events", "events": [event("e4", person, 3)]},
+    ])
+    out = updates(rt)
+    profiles = [u for u in out if u["type"] == "profile"]
+    assert [u["type"] for u in out].count("merge") == 1
+    assert [u["person_id"] for u in profiles] == [person]  # once, and none for the merged-away device
+    assert profiles[0]["events"] == 4  # the last state: its own three events and the device's one
+    sessions.handle_all(partition, [{"t": "events", "events": [event("e5", person, 4)]}])
+    assert [u["events"] for u in updates(rt) if u["type"] == "profile"] == [4, 5]  # the next batch: once more
