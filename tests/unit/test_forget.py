@@ -29,6 +29,7 @@ from pipeline.runtime import Runtime
 from pipeline.sessions.agent import Sessionizer
 from pipeline.settings import Settings
 from pipeline.topics import partition_of, topics
+from tests.unit.recording import RecordingProducer
 
 SUBJECT = Subject(
     person_id=node_id("user_id:u1"),
@@ -105,20 +106,6 @@ def test_render_says_what_was_deleted_and_what_could_not_be() -> None:
 # -- the sessions stage's part ----------------------------------------------------------------
 
 
-class Producer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def produce(self, topic: str, **kwargs: Any) -> None:
-        self.sent.append((topic, kwargs))
-
-    def poll(self, _: float) -> None:
-        pass
-
-    def flush(self, _: float) -> int:
-        return 0
-
-
 def event(event_id: str, person: str, minute: int) -> dict[str, Any]:
     return {"event_id": event_id, "occurred_at": 1_794_000_000_000 + minute * 60_000, "person_id": person,
             "anchor_id": person, "identifiers": {"user_id": "u1"}, "event_type": "purchase", "channel": "web",
@@ -128,7 +115,7 @@ def event(event_id: str, person: str, minute: int) -> dict[str, Any]:
 
 def test_the_sessions_stage_forgets_a_persons_sessions_and_profile(tmp_path: Path) -> None:
     settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
-    rt = Runtime(settings, "127.0.0.1:1", Producer())  # type: ignore[arg-type]
+    rt = Runtime(settings, "127.0.0.1:1", RecordingProducer())  # type: ignore[arg-type]
     sessionizer = Sessionizer(rt)
     person, other = node_id("user_id:u1"), node_id("user_id:u2")
     partition = partition_of(person, rt.topics.by_person.partitions)

@@ -13,17 +13,7 @@ from pipeline.runtime import Runtime
 from pipeline.sessions.agent import Sessionizer
 from pipeline.settings import Settings
 from pipeline.topics import partition_of
-
-
-class Producer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def produce(self, topic: str, **kwargs: Any) -> None:
-        self.sent.append((topic, kwargs))
-
-    def poll(self, _: float) -> None:
-        pass
+from tests.unit.recording import RecordingProducer
 
 
 def event(event_id: str, person: str, minute: int) -> dict[str, Any]:
@@ -47,7 +37,7 @@ def updates(rt: Runtime) -> list[dict[str, Any]]:
 
 def test_one_update_per_person_per_batch_across_merges_and_barriers(tmp_path: Path) -> None:
     settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
-    rt = Runtime(settings, "127.0.0.1:1", Producer())  # type: ignore[arg-type]
+    rt = Runtime(settings, "127.0.0.1:1", RecordingProducer())  # type: ignore[arg-type]
     sessions = Sessionizer(rt)
     person, device, partition = two_persons_on_one_partition()
     barrier = {"t": "barrier", "id": "b1", "stage": "identity", "origin": 0}

@@ -12,6 +12,7 @@ from pipeline.sessions.agent import Sessionizer
 from pipeline.settings import Settings
 from pipeline.topics import partition_of
 from pipeline.watermark import LowWatermark, source_watermark
+from tests.unit.recording import RecordingProducer
 
 
 def test_the_slowest_origin_sets_the_low_watermark() -> None:
@@ -47,17 +48,9 @@ def test_a_raw_partition_watermark_never_runs_ahead_of_the_wall_clock_nor_back()
     assert source_watermark(previous=9_000, latest_event_ms=1_000, now_ms=9_500) == 9_000  # a late event
 
 
-class Producer:
-    def produce(self, topic: str, **kwargs: Any) -> None:
-        pass
-
-    def poll(self, _: float) -> None:
-        pass
-
-
 def test_the_sessions_stage_keeps_sessions_a_slow_upstream_partition_may_still_reach(tmp_path: Path) -> None:
     settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
-    rt = Runtime(settings, "127.0.0.1:1", Producer())  # type: ignore[arg-type]
+    rt = Runtime(settings, "127.0.0.1:1", RecordingProducer())  # type: ignore[arg-type]
     sessions = Sessionizer(rt)
     person = node_id("user_id:slow")
     partition = partition_of(person, rt.topics.by_person.partitions)
