@@ -29,7 +29,7 @@ from pipeline.edge_consumer import EdgeConsumer
 from pipeline.identity.agent import publish_changes
 from pipeline.identity.history import Published
 from pipeline.identity.logic import apply_remote
-from pipeline.kafka import consumer
+from pipeline.kafka import BACKGROUND_FETCH_WAIT_MS, consumer
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ async def follow(rt: Runtime, stopping: asyncio.Event, restored: Callable[[], Pu
     ClickHouse: adopted once the graph has caught up, before any event is resolved, so the
     anchors facts were written with follow their persons again (the graph rebuilt from links
     does not know which anchors were handed out)."""
-    cons = consumer(rt.bootstrap, None)
+    cons = consumer(rt.bootstrap, None, fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS)
     await cons.start()
     try:
         name = rt.topics.links.name

@@ -27,7 +27,7 @@ from pipeline.barrier import BarrierTracker
 from pipeline.edge_consumer import EdgeConsumer
 from pipeline.errors import SinkUnavailable, Terminal, classify_clickhouse
 from pipeline.facts.tables import Columns, columns_of, columns_to_arrow
-from pipeline.kafka import caught_up, consumer
+from pipeline.kafka import BACKGROUND_FETCH_WAIT_MS, caught_up, consumer
 from pipeline.sink.clickhouse import lock
 from pipeline.stats import Stats
 from pipeline.topics import Topics
@@ -57,7 +57,7 @@ class SinkEdge:
         """True while ClickHouse refuses inserts and the facts partitions are paused."""
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cons = consumer(self._bootstrap, GROUP, self._topics.facts.name)
+        cons = consumer(self._bootstrap, GROUP, self._topics.facts.name, fetch_wait_ms=BACKGROUND_FETCH_WAIT_MS)
         await cons.start()
         last_write = time.monotonic()
         try:
