@@ -148,10 +148,9 @@ class Sessionizer:
         self.publish_profiles(partition, self.unpublished.pop(partition, set()))
 
     def handle(self, partition: int, message: dict[str, Any]) -> None:
+        """One message other than events (handle_all batches those)."""
         kind = message["t"]
-        if kind == "events":
-            self.on_events(partition, message["events"])
-        elif kind == "merge":
+        if kind == "merge":
             self.on_merge(partition, message["remaps"])
         elif kind == "handover":
             sessions = [Session.from_wire(s) for s in message["sessions"]]

@@ -25,11 +25,9 @@ from jobs.forget import (
 from pipeline.errors import Terminal
 from pipeline.identity.rules import node_id
 from pipeline.ingest.logic import IngestConfig, lookup_value
-from pipeline.runtime import Runtime
 from pipeline.sessions.agent import Sessionizer
-from pipeline.settings import Settings
 from pipeline.topics import partition_of, topics
-from tests.unit.recording import RecordingProducer
+from tests.unit.recording import person_event, recording_runtime
 
 SUBJECT = Subject(
     person_id=node_id("user_id:u1"),
@@ -107,15 +105,12 @@ def test_render_says_what_was_deleted_and_what_could_not_be() -> None:
 
 
 def event(event_id: str, person: str, minute: int) -> dict[str, Any]:
-    return {"event_id": event_id, "occurred_at": 1_794_000_000_000 + minute * 60_000, "person_id": person,
-            "anchor_id": person, "identifiers": {"user_id": "u1"}, "event_type": "purchase", "channel": "web",
-            "touchpoint": "checkout", "stage": "purchase", "revenue": 10.0, "currency": "EUR", "order_id": "",
-            "csat": None, "nps": None, "properties": {}, "context": {}, "ingested_at": 0}
+    return person_event(event_id, person, 1_794_000_000_000 + minute * 60_000, event_type="purchase",
+                        touchpoint="checkout", stage="purchase", revenue=10.0, currency="EUR")
 
 
 def test_the_sessions_stage_forgets_a_persons_sessions_and_profile(tmp_path: Path) -> None:
-    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
-    rt = Runtime(settings, "127.0.0.1:1", RecordingProducer())  # type: ignore[arg-type]
+    rt = recording_runtime(tmp_path)
     sessionizer = Sessionizer(rt)
     person, other = node_id("user_id:u1"), node_id("user_id:u2")
     partition = partition_of(person, rt.topics.by_person.partitions)

@@ -11,16 +11,12 @@ import orjson
 from pipeline.identity.rules import node_id
 from pipeline.runtime import Runtime
 from pipeline.sessions.agent import Sessionizer
-from pipeline.settings import Settings
 from pipeline.topics import partition_of
-from tests.unit.recording import RecordingProducer
+from tests.unit.recording import person_event, recording_runtime
 
 
 def event(event_id: str, person: str, minute: int) -> dict[str, Any]:
-    return {"event_id": event_id, "occurred_at": 1_794_000_000_000 + minute * 60_000, "person_id": person,
-            "anchor_id": person, "identifiers": {"user_id": "u1"}, "event_type": "page_view", "channel": "web",
-            "touchpoint": "home", "stage": "before", "revenue": 0.0, "currency": "", "order_id": "",
-            "csat": None, "nps": None, "properties": {}, "context": {}, "ingested_at": 0}
+    return person_event(event_id, person, 1_794_000_000_000 + minute * 60_000)
 
 
 def two_persons_on_one_partition() -> tuple[str, str, int]:
@@ -36,8 +32,7 @@ def updates(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def test_one_update_per_person_per_batch_across_merges_and_barriers(tmp_path: Path) -> None:
-    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
-    rt = Runtime(settings, "127.0.0.1:1", RecordingProducer())  # type: ignore[arg-type]
+    rt = recording_runtime(tmp_path)
     sessions = Sessionizer(rt)
     person, device, partition = two_persons_on_one_partition()
     barrier = {"t": "barrier", "id": "b1", "stage": "identity", "origin": 0}

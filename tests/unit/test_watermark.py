@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.identity.rules import node_id
-from pipeline.runtime import Runtime
 from pipeline.sessions.agent import Sessionizer
-from pipeline.settings import Settings
 from pipeline.topics import partition_of
 from pipeline.watermark import LowWatermark, source_watermark
-from tests.unit.recording import RecordingProducer
+from tests.unit.recording import person_event, recording_runtime
 
 
 def test_the_slowest_origin_sets_the_low_watermark() -> None:
@@ -49,8 +47,7 @@ def test_a_raw_partition_watermark_never_runs_ahead_of_the_wall_clock_nor_back()
 
 
 def test_the_sessions_stage_keeps_sessions_a_slow_upstream_partition_may_still_reach(tmp_path: Path) -> None:
-    settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "tests"})
-    rt = Runtime(settings, "127.0.0.1:1", RecordingProducer())  # type: ignore[arg-type]
+    rt = recording_runtime(tmp_path)
     sessions = Sessionizer(rt)
     person = node_id("user_id:slow")
     partition = partition_of(person, rt.topics.by_person.partitions)
@@ -75,7 +72,4 @@ def minute(m: int) -> int:
 
 
 def event(event_id: str, person: str, at_minute: int) -> dict[str, Any]:
-    return {"event_id": event_id, "occurred_at": minute(at_minute), "person_id": person, "anchor_id": person,
-            "identifiers": {"user_id": "u"}, "event_type": "page_view", "channel": "web", "touchpoint": "home",
-            "stage": "before", "revenue": 0.0, "currency": "", "order_id": "", "csat": None, "nps": None,
-            "properties": {}, "context": {}, "ingested_at": 0}
+    return person_event(event_id, person, minute(at_minute), identifiers={"user_id": "u"})
