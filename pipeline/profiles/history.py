@@ -68,7 +68,7 @@ def replay_profiles(rt: Runtime, client: Client) -> int:
              "(the embedded broker kept none; ~1.5 s per 100 000 events)")
     count, at = 0, now_ms()
     for profile in recorded(client, rt.taxonomy.conversion_event_types):
-        produce(rt.producer, topic, person_record([], profile),
+        produce(rt.producer, topic, person_record([], profile.fields()),
                 partition=partition_of(profile.person_id, partitions), key=profile.person_id.encode())
         # the (compacted) profiles topic is a table of current profiles for its consumers: it
         # died with the broker too

@@ -88,23 +88,30 @@ class Profile:
         data["stage"] = intern(data["stage"])
         return cls(**data)
 
-    def pack(self) -> bytes:
+    def fields(self) -> list[Any]:
         """The fields but the person id, by position, times relative to `first_seen` (8 digits
-        fewer each): how ProfileStore keeps an idle profile."""
+        fewer each): how ProfileStore keeps an idle profile and the changelog writes one."""
         base = self.first_seen
-        fields = [self.identifiers, self.stage, self.stage_at - base,
-                  [(ts - base, tp, ch) for ts, tp, ch in self.last_touchpoints], self.lifetime_revenue,
-                  self.conversions, self.conversion_ids, self.events, base, self.last_seen - base]
+        return [self.identifiers, self.stage, self.stage_at - base,
+                [(ts - base, tp, ch) for ts, tp, ch in self.last_touchpoints], self.lifetime_revenue,
+                self.conversions, self.conversion_ids, self.events, base, self.last_seen - base]
+
+    @classmethod
+    def from_fields(cls, person_id: str, fields: list[Any]) -> Profile:
+        (identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events, base,
+         last_seen) = fields
+        return cls(person_id, identifiers, intern(stage), base + stage_at, _touchpoints(touchpoints, base),
+                   revenue, conversions, conversion_ids, events, base, base + last_seen)
+
+    def pack(self) -> bytes:
+        """`fields` as JSON bytes."""
         # copied out: orjson's result keeps its 4 KB write buffer allocated (measured: 4 097 B
         # for a 120 B document), harmless for a message sent at once, not for one kept
-        return memoryview(orjson.dumps(fields)).tobytes()
+        return memoryview(orjson.dumps(self.fields())).tobytes()
 
     @classmethod
     def unpack(cls, person_id: str, packed: bytes) -> Profile:
-        (identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events, base,
-         last_seen) = orjson.loads(packed)
-        return cls(person_id, identifiers, intern(stage), base + stage_at, _touchpoints(touchpoints, base),
-                   revenue, conversions, conversion_ids, events, base, base + last_seen)
+        return cls.from_fields(person_id, orjson.loads(packed))
 
     def document(self, open_session: Session | None, at_ms: int) -> dict[str, Any]:
         """The JSON consumers get (topic and HTTP)."""

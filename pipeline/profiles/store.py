@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
 from itertools import islice
+from typing import Any
+
+import orjson
 
 from pipeline.profiles.state import Profile
 
@@ -35,6 +38,15 @@ class ProfileStore(MutableMapping[str, Profile]):
             return default
         profile = self._hot[person] = Profile.unpack(person, packed)
         return profile
+
+    def fields(self, person: str) -> list[Any] | orjson.Fragment | None:
+        """The person's profile as `Profile.fields` JSON, without unpacking a packed one (the
+        changelog writes the profile of every person whose sessions were forgotten)."""
+        profile = self._hot.get(person)
+        if profile is not None:
+            return profile.fields()
+        packed = self._packed.get(person)
+        return None if packed is None else orjson.Fragment(packed)
 
     def setdefault(self, person: str, default: Profile) -> Profile:  # type: ignore[override]
         profile = self.get(person)

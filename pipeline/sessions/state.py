@@ -43,14 +43,25 @@ class Session:
         """Merge survivor order: the earliest session wins, ties by id."""
         return f"{self.start:015d}:{self.session_id}"
 
-    def to_wire(self) -> dict[str, Any]:
-        skip = ("alive", "touched_at")
-        wire = {s: getattr(self, s) for s in self.__slots__ if s not in skip}  # type: ignore[attr-defined]
-        return wire
+    def to_wire(self) -> tuple[Any, ...]:
+        """The fields in WIRE_FIELDS order (changelog records, hand-overs): a third of the bytes
+        of an object, and orjson writes a tuple ~4x faster than the slotted dataclass."""
+        return (self.session_id, self.person_id, self.start, self.end, self.event_count, self.channels,
+                self.entry_touchpoint, self.exit_touchpoint, self.revenue, self.converted, self.absorbed,
+                self.event_ids, self.dirty)
 
     @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Session:
-        return cls(**data)
+    def from_wire(cls, data: list[Any] | dict[str, Any]) -> Session:
+        """From `to_wire`'s array, or the object that changelogs and workers before it wrote."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k in WIRE_FIELDS}
+            return cls(**data)
+        return cls(*data)
+
+
+#: The fields a session's wire array carries, in order (alive and touched_at are this worker's).
+WIRE_FIELDS = ("session_id", "person_id", "start", "end", "event_count", "channels", "entry_touchpoint",
+               "exit_touchpoint", "revenue", "converted", "absorbed", "event_ids", "dirty")
 
 
 @dataclass(slots=True)
