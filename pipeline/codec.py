@@ -10,7 +10,10 @@ tag `t`:
   links     {"t": "links", "links": [[event_id, [key, ...]], ...]}           (identity links)
   forget    {"t": "forget", "keys": [key, ...], "person": str}              (identity links, every partition)
   forget    {"t": "forget", "person": str}                                  (by_person: drop sessions, profile)
-  columns   {"t": "columns", "table": str, "n": int, "columns": {name: [value, ...]}}   (facts)
+  facts     {"t": "facts", "table": str, "n": int} NEWLINE {name: [value, ...], ...}      (facts)
+            (after the header line, a ClickHouse JSONColumns document: facts/tables.py)
+  columns   {"t": "columns", "table": str, "n": int, "columns": {name: [value, ...]}}   (facts,
+            workers before 2026-12-07: still read)
   rows      {"t": "rows", "table": str, "rows": [row, ...]}    (facts, older workers: still read)
 """
 
@@ -49,10 +52,18 @@ def barrier(barrier_id: str, stage: str, origin: int) -> bytes:
     return encode({"t": "barrier", "id": barrier_id, "stage": stage, "origin": origin})
 
 
-def columns(table: str, count: int, values: dict[str, list[Any]]) -> bytes:
-    """Fact rows column by column: a third of the decoding cost of row objects at the sink,
-    and the sink hands each list to Arrow as it is."""
-    return encode({"t": "columns", "table": table, "n": count, "columns": values})
+def facts(table: str, count: int, document: bytes) -> bytes:
+    """`count` rows of `table` as a JSONColumns document behind a one-line header: the sink
+    reads the header only (orjson never writes a raw newline) and inserts the document as it is."""
+    return encode({"t": "facts", "table": table, "n": count}) + b"\n" + document
+
+
+def header_and_document(payload: bytes) -> tuple[Message, memoryview | None]:
+    """A facts message's header and document; any other message decoded, and None."""
+    newline = payload.find(b"\n")
+    if newline < 0:
+        return decode(payload), None
+    return decode(payload[:newline]), memoryview(payload)[newline + 1:]
 
 
 def raw_control(barrier_id: str) -> bytes:

@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 
 from pipeline import codec
 from pipeline.facts.rows import event_columns
-from pipeline.facts.tables import Columns, columns_of
+from pipeline.facts.tables import Columns, columns_of, json_columns
 from pipeline.identity.graph import IdentityGraph
 from pipeline.kafka import DeliveryFailed, flush_async, produce, producer
 from pipeline.settings import Settings
@@ -100,7 +100,8 @@ class Runtime:
             self._send_columns("events", len(chunk), event_columns(chunk), spread)
 
     def _send_columns(self, table: str, count: int, columns: Columns, spread: int) -> None:
-        self.send(self.topics.facts.name, codec.columns(table, count, columns), spread % self.topics.facts.partitions)
+        self.send(self.topics.facts.name, codec.facts(table, count, json_columns(table, columns)),
+                  spread % self.topics.facts.partitions)
 
     def send_events(self, topic: str, events: list[dict[str, Any]], partition: int,
                     origin: int | None = None, watermark: int = 0) -> None:

@@ -28,6 +28,15 @@ def run_cli(args: list[str], data_dir: Path, stdin: bytes | None = None, timeout
     )
 
 
+def fact_columns(payload: bytes) -> tuple[str, dict[str, list[Any]]] | None:
+    """A facts message's table and columns as the sink inserts them (times in seconds); None
+    for the other messages (barriers)."""
+    from pipeline import codec
+
+    header, document = codec.header_and_document(payload)
+    return None if document is None else (header["table"], orjson.loads(document))
+
+
 def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
     done = run_cli(["sql", "--json", sql], data_dir, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -1,13 +1,15 @@
-"""Column layout of each fact table, as Arrow types for `insert_arrow`.
+"""Column layout of each fact table, as Arrow types (`insert_arrow`, the schema test), and the
+JSONColumns documents the sink hands to ClickHouse.
 
-Times travel as epoch milliseconds and become DateTime64(3, 'UTC') here. The column names
-match infra/clickhouse/000*_*.sql; a schema test checks they agree.
+Times are epoch milliseconds in the pipeline and DateTime64(3, 'UTC') in ClickHouse. The column
+names match infra/clickhouse/000*_*.sql; a schema test checks they agree.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 MS = pa.timestamp("ms", tz="UTC")
@@ -57,6 +59,19 @@ TABLES: dict[str, pa.Schema] = {
 
 
 Columns = dict[str, list[Any]]
+
+#: The time columns of each table. ClickHouse's JSON input reads a number into DateTime64 as
+#: seconds, so they travel there as seconds with three decimals (exact: a double holds them).
+TIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    table: tuple(f.name for f in schema if f.type == MS) for table, schema in TABLES.items()}
+
+
+def json_columns(table: str, columns: Columns) -> bytes:
+    """A ClickHouse JSONColumns document of `table`'s rows (`{column: [value, ...], ...}`): the
+    sink inserts it without decoding it (ClickHouse parses it, outside the GIL); several
+    documents one after the other are one insert."""
+    times = {name: [None if ms is None else ms / 1000 for ms in columns[name]] for name in TIME_COLUMNS[table]}
+    return orjson.dumps({**columns, **times})
 
 
 def to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:

@@ -1,14 +1,16 @@
 """The sink edge: facts topic -> ClickHouse, in large batches, idempotently.
 
-strategy: consume facts messages (each already a batch of rows), buffer rows per table, and
-insert each table's buffer as one Arrow block when it is large or old enough, or when a
-barrier needs everything before it written. Offsets are committed only after the insert, so a
-crash re-inserts at most the last batch: the ReplacingMergeTree keys (0001) collapse those
+strategy: consume facts messages (each already a batch of rows: a JSONColumns document behind
+a header line), buffer the documents per table without decoding them, and insert each table's
+documents as one insert when they are large or old enough, or when a barrier needs everything
+before it written. ClickHouse parses them in C++, outside the GIL: decoding them and building
+Arrow blocks here took the event loop's time. Offsets are committed only after the insert, so
+a crash re-inserts at most the last batch: the ReplacingMergeTree keys (0001) collapse those
 rows, and the views read FINAL.
 Backpressure: while ClickHouse refuses inserts the edge pauses its partitions (the facts wait
 in Kafka, not in memory), retries with exponential backoff up to MAX_BACKOFF_S, logs each
 wait, and resumes when an insert succeeds. Memory stays bounded: at most MAX_ROWS rows plus
-one poll (MAX_MESSAGES messages of at most 1 000 rows) are held.
+one poll (MAX_MESSAGES messages of at most 1 000 rows) are held, as JSON bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.edge_consumer import EdgeConsumer
 from pipeline.errors import SinkUnavailable, Terminal, classify_clickhouse
-from pipeline.facts.tables import Columns, columns_of, columns_to_arrow
+from pipeline.facts.tables import columns_of, json_columns
 from pipeline.kafka import BACKGROUND_FETCH_WAIT_MS, caught_up, consumer
 from pipeline.sink.clickhouse import lock
 from pipeline.stats import Stats
@@ -34,7 +36,7 @@ from pipeline.topics import Topics
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 25_000  # rows held before an insert: bounds the buffer (~40 MB)
+MAX_ROWS = 25_000  # rows held before an insert: bounds the buffer (~5 MB of JSON)
 MAX_MESSAGES = 32  # facts messages taken per poll (each at most 1 000 rows)
 MAX_AGE_S = 0.5
 MAX_BACKOFF_S = 30.0
@@ -48,7 +50,8 @@ class SinkEdge:
         self._client = client
         self._topics = topics
         self._stats = stats
-        self._buffer: dict[str, Columns] = {}
+        self._buffer: dict[str, list[bytes | memoryview]] = defaultdict(list)
+        """Per table: JSONColumns documents, inserted one after the other as one insert."""
         self._counts: dict[str, int] = defaultdict(int)
         self._barriers: dict[int, BarrierTracker] = {}
         self._reached: list[tuple[str, int]] = []
@@ -83,11 +86,14 @@ class SinkEdge:
         return self._written_barriers
 
     def _take(self, tp: TopicPartition, payload: bytes) -> None:
-        message = codec.decode(payload)
-        if message["t"] == "columns":
-            self._add(message["table"], message["columns"], message["n"])
-        elif message["t"] == "rows":  # written by a worker of an older version
-            self._add(message["table"], columns_of(message["table"], message["rows"]), len(message["rows"]))
+        message, document = codec.header_and_document(payload)
+        if document is not None:  # "facts"
+            self._add(message["table"], document, message["n"])
+        elif message["t"] == "columns":  # written by workers of older versions
+            self._add(message["table"], json_columns(message["table"], message["columns"]), message["n"])
+        elif message["t"] == "rows":
+            table = message["table"]
+            self._add(table, json_columns(table, columns_of(table, message["rows"])), len(message["rows"]))
         elif message["t"] == "barrier":
             tracker = self._barriers.setdefault(
                 tp.partition, BarrierTracker(self._topics.by_person.partitions))
@@ -95,13 +101,8 @@ class SinkEdge:
                 log.debug("barrier %s reached the sink on facts partition %d", message["id"], tp.partition)
                 self._reached.append((message["id"], tp.partition))
 
-    def _add(self, table: str, columns: Columns, count: int) -> None:
-        held = self._buffer.get(table)
-        if held is None:
-            self._buffer[table] = columns
-        else:
-            for name, values in columns.items():
-                held[name] += values
+    def _add(self, table: str, document: bytes | memoryview, count: int) -> None:
+        self._buffer[table].append(document)
         self._counts[table] += count
 
     def _rows(self) -> int:
@@ -141,9 +142,8 @@ class SinkEdge:
                 count = self._counts[table]
                 if count:
                     started = time.perf_counter()
-                    with self._stats.timed("sink_arrow"):
-                        block = columns_to_arrow(table, self._buffer[table])
-                    self._client.insert_arrow(f"parcours.{table}", block)
+                    self._client.raw_insert(f"parcours.{table}", insert_block=b"".join(self._buffer[table]),
+                                            fmt="JSONColumns")
                     self._stats.sink_inserted(table, count, time.perf_counter() - started)
                 del self._buffer[table]
                 del self._counts[table]

@@ -30,6 +30,7 @@ from pipeline.kafka import ensure_topics, producer
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.topics import topics
+from tests.conftest import fact_columns
 
 pytestmark = pytest.mark.integration
 
@@ -69,9 +70,9 @@ def person_merges(address: str) -> list[dict[str, Any]]:
             if message is None or message.error():
                 continue
             quiet_since = time.monotonic()
-            decoded = codec.decode(message.value())
-            if decoded["t"] == "columns" and decoded["table"] == "person_merges":
-                columns = decoded["columns"]
+            decoded = fact_columns(message.value())
+            if decoded is not None and decoded[0] == "person_merges":
+                columns = decoded[1]
                 rows += [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     finally:
         cons.close()

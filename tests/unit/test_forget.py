@@ -27,6 +27,7 @@ from pipeline.identity.rules import node_id
 from pipeline.ingest.logic import IngestConfig, lookup_value
 from pipeline.sessions.agent import Sessionizer
 from pipeline.topics import partition_of, topics
+from tests.conftest import fact_columns
 from tests.unit.recording import person_event, recording_runtime
 
 SUBJECT = Subject(
@@ -127,7 +128,7 @@ def test_the_sessions_stage_forgets_a_persons_sessions_and_profile(tmp_path: Pat
     assert sessionizer.profile(partition, person) is None and not any(s.alive for s in sessions)
     assert book.changed == {person}  # the changelog writes its tombstone
     sessionizer.flush_all()  # nothing of the person is emitted any more
-    facts = [orjson.loads(kw["value"]) for _, kw in rt.producer.sent[sent:]]  # type: ignore[attr-defined]
-    emitted = [p for m in facts if m.get("t") == "columns" for p in m["columns"].get("person_id", [])]
+    facts = [fact_columns(kw["value"]) for _, kw in rt.producer.sent[sent:]]  # type: ignore[attr-defined]
+    emitted = [p for m in facts if m is not None for p in m[1].get("person_id", [])]
     assert emitted and person not in emitted  # the other person's session row, not this one's
     assert sessionizer.profile(partition_of(other, rt.topics.by_person.partitions), other) is not None
