@@ -6,7 +6,8 @@ tag `t`:
   barrier   {"t": "barrier", "id": str, "stage": str, "origin": int}
   merge     {"t": "merge", "remaps": [[from_person, to_person], ...]}          (by_person)
             (from_person == to_person: a split, the person is its own again)
-  handover  {"t": "handover", "person": str, "sessions": [Session wire, ...]}  (by_person)
+  handover  {"t": "handover", "person": str, "sessions": [Session.to_wire, ...],
+             "profile": Profile.fields | null}                                 (by_person)
   links     {"t": "links", "links": [[event_id, [key, ...]], ...]}           (identity links)
   forget    {"t": "forget", "keys": [key, ...], "person": str}              (identity links, every partition)
   forget    {"t": "forget", "person": str}                                  (by_person: drop sessions, profile)

@@ -78,11 +78,12 @@ class Profile:
             self.first_seen = min(self.first_seen or other.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
 
-    def to_wire(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__}  # type: ignore[attr-defined]
-
     @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Profile:
+    def from_wire(cls, person_id: str, data: list[Any] | dict[str, Any]) -> Profile:
+        """From `fields` (changelog records, hand-overs), or the object that changelogs and
+        workers before it wrote (with every field)."""
+        if isinstance(data, list):
+            return cls.from_fields(person_id, data)
         data = dict(data)
         data["last_touchpoints"] = _touchpoints(data["last_touchpoints"])
         data["stage"] = intern(data["stage"])

@@ -157,7 +157,7 @@ class Sessionizer:
             person = self.books[partition].resolve(message["person"])
             self.emit(partition, logic.receive_sessions(self.books[partition], person, sessions))
             if message.get("profile"):
-                self.absorb_profile(partition, person, Profile.from_wire(message["profile"]))
+                self.absorb_profile(partition, person, Profile.from_wire(person, message["profile"]))
         elif kind == "barrier":
             self.on_barrier(partition, message)
         elif kind == "forget":
@@ -209,7 +209,7 @@ class Sessionizer:
                     self.absorb_profile(partition, target, profile)
             else:
                 wire = {"t": "handover", "person": target, "sessions": [s.to_wire() for s in sessions],
-                        "profile": profile.to_wire() if profile else None}
+                        "profile": profile.fields() if profile else None}
                 self.rt.send(self.rt.topics.by_person.name, codec.encode(wire), owner)
 
     def on_barrier(self, partition: int, message: dict[str, Any]) -> None:

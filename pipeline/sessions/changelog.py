@@ -107,11 +107,8 @@ def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> 
                     book.touched(session)
                 else:
                     book.emitted(session)
-            profile = data["p"]
-            if isinstance(profile, list):
-                state.profiles[key] = Profile.from_fields(key, profile)
-            elif profile is not None:
-                state.profiles[key] = Profile.from_wire(profile)
+            if data["p"] is not None:
+                state.profiles[key] = Profile.from_wire(key, data["p"])
     book.changed.clear()
     state.profiles.settle()
     return state

@@ -57,3 +57,10 @@ def test_records_of_earlier_workers_are_still_read() -> None:
     assert [s.to_wire() for s in earlier.book.persons["p1"]] == [s.to_wire() for s in new.book.persons["p1"]]
     assert earlier.profiles["p1"] == new.profiles["p1"] == profile
     assert all(s.touched_at == 7.0 for s in earlier.book.persons["p1"])  # held as if just changed
+
+
+def test_a_profile_reads_back_from_either_wire_form() -> None:
+    """Hand-overs carry `Profile.fields`; those of earlier workers carried the object."""
+    _, profile = person_state("p1")
+    assert Profile.from_wire("p1", orjson.loads(orjson.dumps(profile.fields()))) == profile
+    assert Profile.from_wire("p1", orjson.loads(orjson.dumps(profile))) == profile
