@@ -35,7 +35,7 @@
 -- dropped together with its events.
 -- SETTINGS: a row here holds sets of ids (a day's events of one touchpoint), so a merge that
 -- reads or writes 8 192 rows at a time (the default) holds every state of its parts at once:
--- ~300 MB merging the rollup of 1 M events. 64 rows bound it (0015_kpi_merge_memory.sql).
+-- up to ~300 MB merging the rollup of 1 M events. 8 rows bound it (0015_kpi_merge_memory.sql).
 CREATE TABLE IF NOT EXISTS parcours.kpi_daily_state
 (
     day                Date,
@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS parcours.kpi_daily_state
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(day)
 ORDER BY (day, touchpoint, channel, stage)
-SETTINGS index_granularity = 64, merge_max_block_size = 64;
+SETTINGS index_granularity = 8, merge_max_block_size = 8;
 
 -- Fires on every insert into parcours.events (the raw fact table: materialized views react to
 -- inserts, a view over a view would never fire). Revenue counts on conversion events only, as

@@ -16,10 +16,10 @@ def table_settings(client: Any, table: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+) = (\w+)", create.split("SETTINGS", 1)[1]))
 
 
-def test_a_new_install_reads_and_writes_the_rollup_64_rows_at_a_time(clickhouse: Any) -> None:
+def test_a_new_install_reads_and_writes_the_rollup_8_rows_at_a_time(clickhouse: Any) -> None:
     settings = table_settings(clickhouse, TABLE)
-    assert settings["index_granularity"] == "64"
-    assert settings["merge_max_block_size"] == "64"
+    assert settings["index_granularity"] == "8"
+    assert settings["merge_max_block_size"] == "8"
 
 
 def test_an_install_created_before_gains_the_bound_on_its_merges(clickhouse: Any) -> None:
@@ -33,6 +33,6 @@ def test_an_install_created_before_gains_the_bound_on_its_merges(clickhouse: Any
         assert "merge_max_block_size" not in table_settings(clickhouse, "parcours.kpi_daily_state_before")
         for statement in split_statements((MIGRATIONS_DIR / "0015_kpi_merge_memory.sql").read_text()):
             clickhouse.command(statement.replace(TABLE, "parcours.kpi_daily_state_before"))
-        assert table_settings(clickhouse, "parcours.kpi_daily_state_before")["merge_max_block_size"] == "64"
+        assert table_settings(clickhouse, "parcours.kpi_daily_state_before")["merge_max_block_size"] == "8"
     finally:
         clickhouse.command("DROP TABLE IF EXISTS parcours.kpi_daily_state_before")
