@@ -9,6 +9,8 @@ from typing import Any
 from pipeline.sink.migrations import MIGRATIONS_DIR, split_statements
 
 TABLE = "parcours.kpi_daily_state"
+BEFORE = "parcours.kpi_daily_state_before"
+"""A copy created as 0007 created the table before it had SETTINGS."""
 
 
 def table_settings(client: Any, table: str) -> dict[str, str]:
@@ -26,13 +28,13 @@ def test_an_install_created_before_gains_the_bound_on_its_merges(clickhouse: Any
     """Created by the 0007 of before (no SETTINGS), then migrated by 0015."""
     old = [s for s in split_statements((MIGRATIONS_DIR / "0007_kpi_rollups.sql").read_text())
            if s.startswith(f"CREATE TABLE IF NOT EXISTS {TABLE}")][0]
-    old = old.replace(TABLE, "parcours.kpi_daily_state_before").split("\nSETTINGS")[0]
-    clickhouse.command("DROP TABLE IF EXISTS parcours.kpi_daily_state_before")
+    old = old.replace(TABLE, BEFORE).split("\nSETTINGS")[0]
+    clickhouse.command(f"DROP TABLE IF EXISTS {BEFORE}")
     clickhouse.command(old)
     try:
-        assert "merge_max_block_size" not in table_settings(clickhouse, "parcours.kpi_daily_state_before")
+        assert "merge_max_block_size" not in table_settings(clickhouse, BEFORE)
         for statement in split_statements((MIGRATIONS_DIR / "0015_kpi_merge_memory.sql").read_text()):
-            clickhouse.command(statement.replace(TABLE, "parcours.kpi_daily_state_before"))
-        assert table_settings(clickhouse, "parcours.kpi_daily_state_before")["merge_max_block_size"] == "8"
+            clickhouse.command(statement.replace(TABLE, BEFORE))
+        assert table_settings(clickhouse, BEFORE)["merge_max_block_size"] == "8"
     finally:
-        clickhouse.command("DROP TABLE IF EXISTS parcours.kpi_daily_state_before")
+        clickhouse.command(f"DROP TABLE IF EXISTS {BEFORE}")
