@@ -86,8 +86,8 @@ def produce(prod: Producer, topic: str, value: bytes, partition: int | None = No
     """Produce, waiting for queue space instead of failing when the local buffer is full.
     Failures are recorded whoever made the producer (`_delivered` rides with each message)."""
     while True:
-        try:  # keywords, not a kwargs dict built per call: 1.7 -> 1.3 us a message
-            prod.produce(topic, value, key, partition=-1 if partition is None else partition,
+        try:  # keywords, not a kwargs dict built per call: 1.6 -> 1.4 us a message
+            prod.produce(topic, value=value, key=key, partition=-1 if partition is None else partition,
                          on_delivery=_delivered, headers=headers)
             return
         except BufferError:
