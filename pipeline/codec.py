@@ -6,8 +6,9 @@ tag `t`:
   barrier   {"t": "barrier", "id": str, "stage": str, "origin": int}
   merge     {"t": "merge", "remaps": [[from_person, to_person], ...]}          (by_person)
             (from_person == to_person: a split, the person is its own again)
-  handover  {"t": "handover", "person": str, "sessions": [Session.to_wire, ...],
-             "profile": Profile.fields | null}                                 (by_person)
+  handovers {"t": "handovers", "handovers": [Handover, ...]}                     (by_person)
+            Handover: {"person": str, "sessions": [Session.to_wire, ...], "profile": Profile.fields | null}
+  handover  {"t": "handover", **Handover}        (by_person, workers before 2026-12-07: still read)
   links     {"t": "links", "links": [[event_id, [key, ...]], ...]}           (identity links)
   forget    {"t": "forget", "keys": [key, ...], "person": str}              (identity links, every partition)
   forget    {"t": "forget", "person": str}                                  (by_person: drop sessions, profile)
@@ -65,6 +66,25 @@ def header_and_document(payload: bytes) -> tuple[Message, memoryview | None]:
     if newline < 0:
         return decode(payload), None
     return decode(payload[:newline]), memoryview(payload)[newline + 1:]
+
+
+#: Bytes of encoded hand-overs per message: far under Kafka's default 1 MB message limit.
+HANDOVER_BYTES = 256 * 1024
+
+
+def handovers(items: list[bytes]) -> list[bytes]:
+    """Encoded hand-overs (`encode`d objects) joined into as few messages as fit HANDOVER_BYTES
+    (one item larger than that gets a message of its own), in order."""
+    messages, part, size = [], [], 0
+    for item in items:
+        if part and size + len(item) > HANDOVER_BYTES:
+            messages.append(part)
+            part, size = [], 0
+        part.append(item)
+        size += len(item) + 1
+    if part:
+        messages.append(part)
+    return [b'{"t":"handovers","handovers":[' + b",".join(each) + b"]}" for each in messages]
 
 
 def raw_control(barrier_id: str) -> bytes:

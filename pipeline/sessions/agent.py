@@ -152,12 +152,16 @@ class Sessionizer:
         kind = message["t"]
         if kind == "merge":
             self.on_merge(partition, message["remaps"])
-        elif kind == "handover":
-            sessions = [Session.from_wire(s) for s in message["sessions"]]
-            person = self.books[partition].resolve(message["person"])
-            self.emit(partition, logic.receive_sessions(self.books[partition], person, sessions))
-            if message.get("profile"):
-                self.absorb_profile(partition, person, Profile.from_wire(person, message["profile"]))
+        elif kind == "handovers":
+            out = logic.Output()
+            for handover in message["handovers"]:  # their rows as one message per table
+                received = self.receive(partition, handover)
+                out.events += received.events
+                out.sessions += received.sessions
+                out.remaps += received.remaps
+            self.emit(partition, out)
+        elif kind == "handover":  # one person, as workers before 2026-12-07 sent them
+            self.emit(partition, self.receive(partition, message))
         elif kind == "barrier":
             self.on_barrier(partition, message)
         elif kind == "forget":
@@ -189,6 +193,10 @@ class Sessionizer:
 
     def on_merge(self, partition: int, remaps: list[list[str]]) -> None:
         book = self.books[partition]
+        # Hand-overs per owning partition, in remap order, sent as few messages, not one per
+        # person: a batch of merges hands thousands of persons over, and every message is a
+        # Faust event that fills the receiver's takes (each take waits for acks twice).
+        handovers: dict[int, list[bytes]] = defaultdict(list)
         for from_person, to_person in remaps:
             if from_person == to_person:  # split off the person it was merged into
                 was = logic.release_person(book, from_person)
@@ -208,9 +216,22 @@ class Sessionizer:
                 if profile is not None:
                     self.absorb_profile(partition, target, profile)
             else:
-                wire = {"t": "handover", "person": target, "sessions": [s.to_wire() for s in sessions],
-                        "profile": profile.fields() if profile else None}
-                self.rt.send(self.rt.topics.by_person.name, codec.encode(wire), owner)
+                handovers[owner].append(codec.encode({
+                    "person": target, "sessions": [s.to_wire() for s in sessions],
+                    "profile": profile.fields() if profile else None}))
+        for owner, items in handovers.items():
+            for message in codec.handovers(items):
+                self.rt.send(self.rt.topics.by_person.name, message, owner)
+
+    def receive(self, partition: int, handover: dict[str, Any]) -> logic.Output:
+        """A merged person's sessions and profile, from the partition that owned them; the
+        rows to emit."""
+        sessions = [Session.from_wire(s) for s in handover["sessions"]]
+        person = self.books[partition].resolve(handover["person"])
+        out = logic.receive_sessions(self.books[partition], person, sessions)
+        if handover.get("profile"):
+            self.absorb_profile(partition, person, Profile.from_wire(person, handover["profile"]))
+        return out
 
     def on_barrier(self, partition: int, message: dict[str, Any]) -> None:
         by_person = self.rt.topics.by_person
