@@ -29,7 +29,7 @@ from clickhouse_connect.driver.client import Client
 
 from pipeline.facts.rows import person_merge_row
 from pipeline.facts.tables import to_arrow
-from pipeline.identity.graph import Remap
+from pipeline.identity.changes import Remap
 from pipeline.sink.clickhouse import lock, query_rows, scalar
 
 SQL = Path(__file__).parent / "sql" / "restate"

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from pipeline.facts.tables import Columns
-from pipeline.identity.graph import Changes, Remap
+from pipeline.identity.changes import Changes, Remap
 from pipeline.identity.rules import Key, node_id
 from pipeline.sessions.logic import SessionRemap
 from pipeline.sessions.state import Session

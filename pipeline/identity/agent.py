@@ -20,7 +20,7 @@ from faust.types import EventT
 from pipeline import codec
 from pipeline.barrier import BarrierTracker
 from pipeline.facts.rows import graph_rows, identity_row, person_merge_row
-from pipeline.identity.graph import Changes
+from pipeline.identity.changes import Changes
 from pipeline.identity.logic import Resolved, resolve, wire_links
 from pipeline.ingest.dedupe import RecentIds
 from pipeline.runtime import Runtime, now_ms

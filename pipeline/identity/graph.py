@@ -26,12 +26,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
+from pipeline.identity.changes import Changes, Edge, Remap
 from pipeline.identity.rules import Key, Refusal, Rules, SortKey, cut_persons, node_id, shared_by
 from pipeline.identity.texts import Texts
 
-Edge = frozenset[Key]
 Node = int
 Ids = tuple[Node, ...]
 """A group as the sorted node numbers of its identifiers."""
@@ -41,28 +40,6 @@ UNSEEN = 2**63 - 1
 """First sighting of a node no event of this worker has carried yet."""
 SCAN = 8
 """Edges of a cluster looked through to find a group; larger clusters are indexed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Remap:
-    """Anchor `from_person` (the node id of an identifier used in facts; a person id is the
-    node id of its naming identifier) now belongs to person `to_person`."""
-
-    from_person: str
-    to_person: str
-    reason: str
-    event_id: str
-
-
-@dataclass(slots=True)
-class Changes:
-    """What one `apply` changed, for the facts and the other workers."""
-
-    new_edges: list[tuple[Edge, SortKey]] = field(default_factory=list)
-    """Groups that are new or now have an earlier event: published to the other workers."""
-    shared: list[Key] = field(default_factory=list)
-    refusals: list[Refusal] = field(default_factory=list)
-    remaps: list[Remap] = field(default_factory=list)
 
 
 class IdentityGraph:

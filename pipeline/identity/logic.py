@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.identity.graph import Changes, Edge, IdentityGraph, Remap
+from pipeline.identity.changes import Changes, Edge, Remap
+from pipeline.identity.graph import IdentityGraph
 from pipeline.identity.rules import Key, SortKey, node_id, own_person
 from pipeline.ingest.dedupe import RecentIds
 

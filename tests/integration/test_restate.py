@@ -15,7 +15,8 @@ from jobs import resessionize
 from jobs.restate import restate_persons, retire_session_merges
 from pipeline.facts.rows import person_merge_row
 from pipeline.facts.tables import to_arrow
-from pipeline.identity.graph import IdentityGraph, Remap
+from pipeline.identity.changes import Remap
+from pipeline.identity.graph import IdentityGraph
 from pipeline.identity.logic import resolve
 from pipeline.identity.rules import node_id
 from pipeline.ingest.dedupe import RecentIds
