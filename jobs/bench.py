@@ -10,7 +10,9 @@ start-up do not leak between them:
   (c) ceiling: aiokafka getmany + orjson.loads over the same topic.
 Then the latency from an event produced to its profile update at a steady rate, and the
 memory of one worker's state for a million persons of 3 identifiers (jobs/bench_state.py).
-Prints a table and, last, one JSON line.
+Prints a table and, last, one JSON line. Parcours runs on PARCOURS_EVENT_LOOP (uvloop by
+default); (b) and (c) on asyncio's own loop, as Faust and aiokafka run unless told otherwise
+(measured both ways: the baseline is the same on either, the ceiling faster on asyncio's).
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
         "latency_rate": r["latency"]["rate"],
         "latency_received": r["latency"]["received"],
         "latency_events": r["latency"]["events"],
+        "event_loop": p1.get("event_loop"),
         "event_loop_cpu_share": p1.get("event_loop_cpu_share"),
         "stage_seconds": p1["stage_seconds"],
     }
@@ -172,7 +175,8 @@ def table(r: dict[str, Any], s: dict[str, Any]) -> str:
                f"Parcours / ceiling: {s['ratio_vs_ceiling']:.1%}")
     out.append("time inside each stage (1 worker, s): "
                + ", ".join(f"{k} {v}" for k, v in sorted(s["stage_seconds"].items())))
-    out.append(f"the worker's event loop was busy {s['event_loop_cpu_share']:.0%} of the run (the rest: "
+    out.append(f"the worker's event loop ({s['event_loop']}) was busy {s['event_loop_cpu_share']:.0%} "
+               "of the run (the rest: "
                "waiting for acknowledgements, *_wait_acks above)")
     out.append(f"event -> profile update at {s['latency_rate']:,} events/s (a new person each): "
                f"p50 {s['p50_profile_latency_ms']} ms, p99 {s['p99_profile_latency_ms']} ms, "

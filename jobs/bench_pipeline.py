@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -18,9 +19,9 @@ from pathlib import Path
 import orjson
 
 from jobs.bench_runs import peak_rss_mb
-from pipeline import logs
+from pipeline import event_loop, logs
 from pipeline.embedded.stack import Stack
-from pipeline.settings import Settings
+from pipeline.settings import Settings, event_loop_of
 
 
 async def run(bootstrap: str, data_dir: Path, barrier: str, sink: bool) -> dict[str, object]:
@@ -50,7 +51,8 @@ async def run(bootstrap: str, data_dir: Path, barrier: str, sink: bool) -> dict[
                    "event_loop_cpu_share": round(loop_cpu / max(seconds, 1e-9), 3),
                    "stage_seconds": {k: round(v, 2) for k, v in stats.stage_seconds.items()},
                    "stage_batches": dict(stats.stage_batches), "changelog_records": stats.changelog_records,
-                   "insert_seconds": round(stats.insert_seconds, 2), "rows_inserted": dict(stats.inserted)}
+                   "insert_seconds": round(stats.insert_seconds, 2), "rows_inserted": dict(stats.inserted),
+                   "event_loop": event_loop.name(asyncio.get_running_loop())}
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return figures
 
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sink", action="store_true")
     args = parser.parse_args(argv)
     logs.configure("WARNING")
-    figures = asyncio.run(run(args.bootstrap, args.data_dir, args.barrier, not args.no_sink))
+    figures = event_loop.run(run(args.bootstrap, args.data_dir, args.barrier, not args.no_sink),
+                             event_loop_of(os.environ))
     if not args.no_sink:
         print(orjson.dumps(figures).decode())
     else:

@@ -11,7 +11,7 @@ counted from cell sizes, n*(n-1)/2, never enumerated.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -19,7 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline import event_loop
 from pipeline.ingest.logic import IngestConfig, ingest_one
+from pipeline.settings import event_loop_of
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
-    quality = asyncio.run(replay_and_measure(args.persons, args.seed))
+    quality = event_loop.run(replay_and_measure(args.persons, args.seed), event_loop_of(os.environ))
     print(quality)
     return 0
 

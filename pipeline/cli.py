@@ -15,7 +15,7 @@ from typing import Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from pipeline import logs
+from pipeline import event_loop, logs
 from pipeline.errors import ParcoursError, Terminal, classify_clickhouse
 from pipeline.settings import Settings
 
@@ -113,7 +113,7 @@ def _command(sub: Any, name: str, text: str, run: Callable[..., Any], sync: bool
 
 def _sync(command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[..., int]:
     def run(settings: Settings, args: argparse.Namespace) -> int:
-        return asyncio.run(command(settings, args))
+        return event_loop.run(command(settings, args), settings.event_loop)
     return run
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import ConfigError
+from pipeline.event_loop import LOOPS
 
 #: PARCOURS_LOG_LEVEL values; ALL = DEBUG for Parcours and the client libraries too (pipeline/logs.py).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "ALL")
@@ -93,6 +95,9 @@ class Settings:
     bi_password: str | None = field(default=None, repr=False)
     """PARCOURS_BI_PASSWORD: that user's password, set (or reset) by every `parcours migrate`;
     unset = the user is not created or changed."""
+    event_loop: str = "uvloop"
+    """PARCOURS_EVENT_LOOP: one of LOOPS (uvloop, where installed; asyncio = the standard
+    library's loop), see pipeline/event_loop.py."""
 
     @property
     def embedded_broker(self) -> bool:
@@ -126,6 +131,7 @@ class Settings:
             write_keys=tuple(k.strip() for k in merged.get("PARCOURS_WRITE_KEYS", "").split(",") if k.strip()),
             bi_user=merged.get("PARCOURS_BI_USER") or "parcours_bi",
             bi_password=merged.get("PARCOURS_BI_PASSWORD") or None,
+            event_loop=event_loop_of(merged),
         )
 
 
@@ -151,6 +157,15 @@ def _positive_duration(env: dict[str, str], name: str, default: str) -> float:
         raise ConfigError(f"{name}={env.get(name)!r} must be longer than zero",
                           hint=f"use e.g. 90s, 30m or 6h, or unset it for {default}")
     return seconds
+
+
+def event_loop_of(env: Mapping[str, str]) -> str:
+    """PARCOURS_EVENT_LOOP, checked (the benchmark's processes read it without a Settings)."""
+    raw = env.get("PARCOURS_EVENT_LOOP") or "uvloop"
+    if raw.strip().lower() not in LOOPS:
+        raise ConfigError(f"PARCOURS_EVENT_LOOP={raw!r} is not an event loop",
+                          hint=f"use one of {', '.join(LOOPS)}, or unset it for uvloop")
+    return raw.strip().lower()
 
 
 def _log_level(raw: str) -> str:

@@ -3,11 +3,13 @@ chDB unless configured, migrated), and the pipeline; stops them in reverse order
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import TracebackType
 
 from clickhouse_connect.driver.client import Client
 
+from pipeline import event_loop
 from pipeline.app import Pipeline
 from pipeline.embedded.broker import EmbeddedBroker
 from pipeline.errors import ConfigError
@@ -46,8 +48,8 @@ class Stack:
             if self.broker is not None:
                 self.broker.stop()
             raise
-        log.info("pipeline running: kafka %s, clickhouse %s", self.bootstrap,
-                 redact_url(self.settings.clickhouse_url))
+        log.info("pipeline running: kafka %s, clickhouse %s, event loop %s", self.bootstrap,
+                 redact_url(self.settings.clickhouse_url), event_loop.name(asyncio.get_running_loop()))
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

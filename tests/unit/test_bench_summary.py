@@ -10,7 +10,7 @@ from jobs.bench import summary, table
 
 def results(pipeline_eps: float, p99: float) -> dict[str, Any]:
     run = {"events": 1_100_000, "seconds": 1_100_000 / pipeline_eps, "peak_rss_mb": 900.0,
-           "event_loop_cpu_share": 0.8, "stage_seconds": {"ingest": 1.0}}
+           "event_loop": "uvloop", "event_loop_cpu_share": 0.8, "stage_seconds": {"ingest": 1.0}}
     return {"persons": 1_000_000, "pipeline_1": run, "pipeline_2": {**run, "seconds": run["seconds"] / 1.5, "peer_rss_mb": [800.0]},
             "baseline": {"eps": 1_000.0, "peak_rss_mb": 300.0}, "ceiling": {"eps": 200_000.0, "peak_rss_mb": 100.0},
             "latency": {"rate": 5000, "events": 50_000, "received": 50_000, "p50_ms": 100.0, "p99_ms": p99},
@@ -25,6 +25,7 @@ def test_the_json_line_has_the_issue_keys_and_the_ratios_come_from_the_same_run(
     assert (s["pipeline_eps"], s["ratio_vs_faust_per_event"], s["peak_rss_mb"]) == (5_000, 5.0, 900.0)
     assert s["pipeline_eps_2_workers"] == 7_500
     assert s["peak_rss_mb_without_sink"] == 800.0  # the worker without the embedded engine
+    assert s["event_loop"] == "uvloop" and "event loop (uvloop)" in table(results(5_000, 900.0), s)
 
 
 def test_the_table_says_which_targets_are_met() -> None:
