@@ -7,7 +7,7 @@ that threshold to the size of every such buffer freed (up to 32 MB): from the fi
 they came from the heap, between long-lived objects, and left holes the heap cannot give
 back. Over 1 M events one worker peaked at 1.8 GB of RSS with 443 MB free inside the heap
 (mallinfo2). Setting the threshold fixes it where it is, so those buffers keep their own
-mappings: peak 1 554 MB in the same run (README, "Benchmark"). A periodic `malloc_trim` was
+mappings: peak 1 554 MB in the same run (jobs/BENCHMARKS.md). A periodic `malloc_trim` was
 measured too and not kept: it stalls allocation in every thread for up to 0.45 s.
 """
 

@@ -2,9 +2,9 @@
 
 A worker runs every stage on one event loop, so the loop's own machinery (callbacks, timers,
 sockets, the threads that wait for Kafka acknowledgements) competes with the stages for one
-core. uvloop, asyncio's loop rewritten on libuv, leaves more of it to the stages (README,
-*Event loop*). It is the default where it is installed (not on Windows); `asyncio` keeps the
-standard library's loop.
+core. uvloop, asyncio's loop rewritten on libuv, leaves more of it to the stages
+(jobs/BENCHMARKS.md, *Event loop*). It is the default where it is installed (not on
+Windows); `asyncio` keeps the standard library's loop.
 """
 
 from __future__ import annotations
