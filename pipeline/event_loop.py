@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: PARCOURS_EVENT_LOOP values.
+#: PARCOURS_EVENT_LOOP values; the first is the default.
 LOOPS = ("uvloop", "asyncio")
+DEFAULT = LOOPS[0]
 
 
-def run(main: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
+def run(main: Coroutine[Any, Any, T], loop: str) -> T:
     """`asyncio.run(main)` on the loop named `loop` (one of LOOPS)."""
     with asyncio.Runner(loop_factory=factory(loop)) as runner:
         return runner.run(main)

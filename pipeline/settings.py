@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import ConfigError
+from pipeline.event_loop import DEFAULT as DEFAULT_LOOP
 from pipeline.event_loop import LOOPS
 
 #: PARCOURS_LOG_LEVEL values; ALL = DEBUG for Parcours and the client libraries too (pipeline/logs.py).
@@ -95,7 +96,7 @@ class Settings:
     bi_password: str | None = field(default=None, repr=False)
     """PARCOURS_BI_PASSWORD: that user's password, set (or reset) by every `parcours migrate`;
     unset = the user is not created or changed."""
-    event_loop: str = "uvloop"
+    event_loop: str = DEFAULT_LOOP
     """PARCOURS_EVENT_LOOP: one of LOOPS (uvloop, where installed; asyncio = the standard
     library's loop), see pipeline/event_loop.py."""
 
@@ -161,11 +162,12 @@ def _positive_duration(env: dict[str, str], name: str, default: str) -> float:
 
 def event_loop_of(env: Mapping[str, str]) -> str:
     """PARCOURS_EVENT_LOOP, checked (the benchmark's processes read it without a Settings)."""
-    raw = env.get("PARCOURS_EVENT_LOOP") or "uvloop"
-    if raw.strip().lower() not in LOOPS:
+    raw = env.get("PARCOURS_EVENT_LOOP") or DEFAULT_LOOP
+    loop = raw.strip().lower()
+    if loop not in LOOPS:
         raise ConfigError(f"PARCOURS_EVENT_LOOP={raw!r} is not an event loop",
-                          hint=f"use one of {', '.join(LOOPS)}, or unset it for uvloop")
-    return raw.strip().lower()
+                          hint=f"use one of {', '.join(LOOPS)}, or unset it for {DEFAULT_LOOP}")
+    return loop
 
 
 def _log_level(raw: str) -> str:
