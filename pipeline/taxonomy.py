@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from pipeline import SCHEMAS
@@ -42,17 +42,20 @@ class IdentityKinds:
     default_phone_country: str
     limits: dict[str, int]
     shared_after: int
+    contacts: frozenset[str] = frozenset()
+    devices: frozenset[str] = frozenset()
+    contacts_after: int = 2
 
     def with_extra(self, kinds: tuple[str, ...]) -> IdentityKinds:
         """Extra identifier kinds from configuration, weaker than every built-in kind."""
         ranks = dict(self.ranks)
         for kind in kinds:
             ranks.setdefault(kind, len(ranks))
-        return IdentityKinds(ranks, self.hashed, self.junk_values, self.default_phone_country,
-                             self.limits, self.shared_after)
+        return replace(self, ranks=ranks)
 
     def rules(self) -> Rules:
-        return Rules(self.ranks, self.limits, self.shared_after)
+        return Rules(self.ranks, self.limits, self.shared_after, self.contacts, self.devices,
+                     self.contacts_after)
 
 
 @cache
@@ -76,6 +79,9 @@ def identity_kinds() -> IdentityKinds:
         default_phone_country=data["default_phone_country"],
         limits={kind: int(n) for kind, n in data["limits"].items()},
         shared_after=int(data["shared"]["after"]),
+        contacts=frozenset(data["shared"].get("contacts", ())),
+        devices=frozenset(data["shared"].get("devices", ())),
+        contacts_after=int(data["shared"].get("contacts_after", 2)),
     )
 
 

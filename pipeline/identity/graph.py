@@ -72,9 +72,11 @@ class IdentityGraph:
         self._mapped = array("i")
         """For an anchor used in facts: the namer it was last mapped to; NONE otherwise."""
         self._with = array("i")
-        """A shareable node's first limited partner (rules.shared_by's evidence), or NONE."""
+        """A shareable node's first evidence partner (rules.shared_by), or NONE."""
+        self._with2 = array("i")
+        """Its second, or NONE: a customer's device is seen with a login and its email."""
         self._with_more: dict[Node, Ids] = {}
-        """The further partners of the few nodes seen with more than one."""
+        """The further partners of the few nodes seen with more than two."""
         self._first_seen = array("q")
         """The earliest event time (ms) this worker resolved the node in; UNSEEN if none (a node
         learnt from another worker's links, or from the links of an earlier run)."""
@@ -271,7 +273,7 @@ class IdentityGraph:
         for column in (self._parent, self._ring, self._namer):
             column.append(node)
         self._size.append(1)
-        for column in (self._edge_of, self._mapped, self._with):
+        for column in (self._edge_of, self._mapped, self._with, self._with2):
             column.append(NONE)
         self._edge_count.append(0)
         self._first_seen.append(UNSEEN)
@@ -311,13 +313,16 @@ class IdentityGraph:
         return [n for n in ids if self._keys[n] not in self.shared]
 
     def _partners(self, node: Node) -> Ids:
-        first = self._with[node]
-        return () if first == NONE else (first, *self._with_more.get(node, ()))
+        first, second = self._with[node], self._with2[node]
+        if first == NONE:
+            return ()
+        return (first,) if second == NONE else (first, second, *self._with_more.get(node, ()))
 
     def _set_partners(self, node: Node, partners: Ids) -> None:
         self._with[node] = partners[0] if partners else NONE
-        if len(partners) > 1:
-            self._with_more[node] = partners[1:]
+        self._with2[node] = partners[1] if len(partners) > 1 else NONE
+        if len(partners) > 2:
+            self._with_more[node] = partners[2:]
         else:
             self._with_more.pop(node, None)
 

@@ -12,7 +12,10 @@ the same persons.
 
 An identifier is *shared* once it has been seen with `shared_after` different values of one
 limited kind (a store kiosk with many loyalty cards, a family tablet with two logins): it stops
-linking, and its events get a person only through the other identifiers they carry.
+linking, and its events get a person only through the other identifiers they carry. Contacts
+(email, phone: not limited, a customer may have two) count against devices only: a device seen
+with `contacts_after` different emails (or phones) is a kiosk where customers type theirs, or
+a tablet a family shares (one member signs in, another types an email).
 """
 
 from __future__ import annotations
@@ -38,12 +41,22 @@ class Rules:
     """kind -> most distinct values one person may hold (user_id: 1 ...)."""
     shared_after: int
     """Distinct values of one limited kind seen with an identifier that make it shared."""
+    contacts: frozenset[str] = frozenset()
+    """Unlimited kinds that still name one customer (email, phone): evidence against devices."""
+    devices: frozenset[str] = frozenset()
+    """Kinds a customer's contacts can show to be shared (device_id, anonymous_id)."""
+    contacts_after: int = 2
+    """Distinct values of one contact kind seen with a device that make it shared."""
 
     def rank(self, key: Key) -> int:
         return self.ranks.get(kind_of(key), len(self.ranks))
 
     def shareable(self, key: Key) -> bool:
         return kind_of(key) not in self.limits
+
+    def bar(self, kind: str) -> int:
+        """Distinct values of an evidence kind that make an identifier shared."""
+        return self.shared_after if kind in self.limits else self.contacts_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +148,7 @@ def _clash(a: dict[str, set[str]], b: dict[str, set[str]], rules: Rules) -> str 
 
 
 class Evidence(Protocol):
-    """Shareable identifier -> the limited ones it was seen with (a dict, or the graph's columns)."""
+    """Shareable identifier -> the evidence it was seen with (a dict, or the graph's columns)."""
 
     def get(self, key: Key, default: tuple[Key, ...], /) -> tuple[Key, ...]: ...
 
@@ -143,28 +156,32 @@ class Evidence(Protocol):
 
 
 def shared_by(group: frozenset[Key], seen_with: Evidence, rules: Rules) -> list[Key]:
-    """Record which limited identifiers each shareable one was seen with (at most
-    `shared_after` per limited kind); return the ones this group makes shared (seen with
-    `shared_after` values of one limited kind).
+    """Record which person-level identifiers each shareable one was seen with (at most the
+    bar of each kind): the limited ones, and for a device its contacts too; return the ones
+    this group makes shared. The evidence is a function of the group, so the shared set is
+    one of the set of events, whatever their order.
 
     A flat tuple per identifier, not a set per kind: it holds one or two keys for almost
     every identifier, and is rebuilt only when a new one is seen (about 60 B against 450)."""
     limited = [k for k in group if not rules.shareable(k)]
-    if not limited:
+    contacts = [k for k in group if kind_of(k) in rules.contacts] if rules.contacts else []
+    if not limited and not contacts:
         return []
     newly = []
     for key in group:
         if not rules.shareable(key):
             continue
+        evidence = limited + contacts if kind_of(key) in rules.devices else limited
         seen = before = seen_with.get(key, ())
-        for strong in limited:
+        for strong in evidence:
             if strong in seen:
                 continue
             kind = kind_of(strong)
+            bar = rules.bar(kind)
             count = sum(1 for k in seen if kind_of(k) == kind)
-            if count < rules.shared_after:
+            if count < bar:
                 seen = (*seen, strong)
-                if count + 1 == rules.shared_after:
+                if count + 1 == bar:
                     newly.append(key)
         if seen is not before:
             seen_with[key] = seen

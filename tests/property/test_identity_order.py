@@ -35,16 +35,20 @@ def keys(event: dict[str, object]) -> set[str]:
 
 def reference(events: list[dict[str, object]]) -> tuple[dict[str, str], set[str]]:
     """Offline, written independently of the streaming code: shared = seen with two values of
-    one limited kind; then one greedy pass over all groups in event time, refusing a link that
-    would give a person two values of a limited kind; person = its strongest identifier."""
+    one limited kind, or a device seen with two emails (phones); then one greedy pass over all
+    groups in event time, refusing a link that would give a person two values of a limited
+    kind; person = its strongest identifier."""
     seen_with: dict[str, dict[str, set[str]]] = {}
     for e in events:
-        strong = [k for k in keys(e) if k.split(":")[0] in RULES.limits]
-        for k in keys(e):
-            if k.split(":")[0] not in RULES.limits:
-                for s in strong:
-                    seen_with.setdefault(k, {}).setdefault(s.split(":")[0], set()).add(s)
-    shared = {k for k, by_kind in seen_with.items() if any(len(v) >= RULES.shared_after for v in by_kind.values())}
+        kinds = {k: k.split(":")[0] for k in keys(e)}
+        for k, kind in kinds.items():
+            if kind in RULES.limits:
+                continue
+            for s, other in kinds.items():
+                if other in RULES.limits or (kind in RULES.devices and other in RULES.contacts):
+                    seen_with.setdefault(k, {}).setdefault(other, set()).add(s)
+    bar = {kind: RULES.shared_after for kind in RULES.limits} | {kind: RULES.contacts_after for kind in RULES.contacts}
+    shared = {k for k, by_kind in seen_with.items() if any(len(v) >= bar[kind] for kind, v in by_kind.items())}
     nodes = {k for e in events for k in keys(e)} - shared
     label = {k: k for k in nodes}
 

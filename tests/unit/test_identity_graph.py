@@ -74,6 +74,38 @@ def test_a_family_tablet_is_marked_shared_and_stops_gluing_its_users() -> None:
     assert tap not in persons(g, "user_id:u1", "user_id:u2")  # an anonymous tap is nobody's
 
 
+def test_a_kiosk_where_customers_type_their_email_is_shared_after_two_of_them() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [event("e1", 1, device_id="kiosk", email="alice"),
+                             event("e2", 2, device_id="kiosk", phone="carol")])
+    assert not g.shared and g.person_of("email:alice") == g.person_of("phone:carol")  # glued, for now
+    out = resolve(g, RecentIds(), [event("e3", 3, device_id="kiosk", email="bob")])
+    assert out.changes.shared == ["device_id:kiosk"]
+    assert len(set(persons(g, "email:alice", "email:bob", "phone:carol"))) == 3
+
+
+def test_a_device_with_one_email_and_one_phone_is_not_shared_and_contacts_count_only_against_devices() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [
+        event("e1", 1, device_id="d1", user_id="u1", email="home"),
+        event("e2", 2, device_id="d1", email="home", phone="mobile"),
+        event("e3", 3, email="home", phone="landline"),  # an email is no device: two phones are fine
+        event("e4", 4, phone="mobile", email="work"),
+    ])
+    assert not g.shared
+    assert len(set(persons(g, "user_id:u1", "email:home", "email:work", "phone:mobile", "phone:landline"))) == 1
+
+
+def test_a_tablet_where_one_member_signs_in_and_another_types_an_email_is_shared() -> None:
+    g = graph()
+    out = resolve(g, RecentIds(), [
+        event("e1", 1, device_id="tablet", user_id="u-lea", email="lea"),
+        event("e2", 2, device_id="tablet", email="jean"),
+    ])
+    assert out.changes.shared == ["device_id:tablet"]
+    assert g.person_of("email:jean") != g.person_of("user_id:u-lea") == g.person_of("email:lea")
+
+
 def test_a_shared_identifier_found_late_splits_the_person_and_remaps_its_history() -> None:
     g = graph()
     first = resolve(g, RecentIds(), [event("e1", 1, device_id="kiosk", loyalty_id="L1")])
