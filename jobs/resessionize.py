@@ -8,8 +8,9 @@ events less than the gap apart), after giving each event on a shared identifier 
 around it in event time (jobs/taps.py), then writes
   - event_sessions: event -> new session (wins over the streaming session in the views),
   - sessions: the new sessions' rows, and zero-event rows retiring the sessions they replace.
-Which persons: all, or those merged, those whose taps changed hands, and, until nothing
-changes, every person that shares a session with them: a session is retired only when all
+Which persons: all, or those merged, those whose taps changed hands, those whose sessions are
+not the gap rule's (a late event of this run next to a session of an earlier one), and, until
+nothing changes, every person that shares a session with them: a session is retired only when all
 its events are recomputed, so no event is left pointing at a retired session.
 Session ids are a hash of (person, first event id) in a namespace of their own ("r|"): they
 never collide with a streaming session id that session_merges may have retired, and
@@ -41,11 +42,26 @@ class Result:
     sessions_after: int
 
 
+def runs(events: pl.DataFrame, gap_ms: int) -> pl.DataFrame:
+    """events (event_id, person_id, occurred_at ms, ...) in event time per person, numbered by
+    `run`: the gap rule's sessions."""
+    ordered = events.sort(["person_id", "occurred_at", "event_id"])
+    run = (pl.col("occurred_at").diff().over("person_id").fill_null(gap_ms) >= gap_ms).cum_sum().over("person_id")
+    return ordered.with_columns(run.alias("run"))
+
+
+def disagreeing(numbered: pl.DataFrame) -> set[str]:
+    """Persons whose sessions are not the gap rule's runs: a late event that belongs to a session
+    an earlier run wrote (a replay starts the embedded broker, so the sessions stage, empty),
+    or a session a re-run replay cut under a new id for part of its events."""
+    pairs = numbered.select("person_id", "session_id", "run").unique()
+    split = (pl.len().over("person_id", "run") > 1) | (pl.len().over("session_id") > 1)
+    return set(pairs.filter(split)["person_id"])
+
+
 def sessionize(events: pl.DataFrame, gap_ms: int, conversions: frozenset[str]) -> pl.DataFrame:
     """events (event_id, person_id, occurred_at ms, ...) -> the same with `new_session`."""
-    ordered = events.sort(["person_id", "occurred_at", "event_id"])
-    runs = (pl.col("occurred_at").diff().over("person_id").fill_null(gap_ms) >= gap_ms).cum_sum().over("person_id")
-    ordered = ordered.with_columns(runs.alias("run"))
+    ordered = runs(events, gap_ms)
     first = ordered.group_by("person_id", "run").agg(pl.col("event_id").first().alias("first_event"))
     ids = first.with_columns(pl.struct("person_id", "first_event").map_elements(
         lambda r: hashlib.blake2b(f"r|{r['person_id']}|{r['first_event']}".encode(), digest_size=8).hexdigest(),
@@ -79,7 +95,8 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
     if not everyone:
         merged = _frame(client, (SQL / "merged.sql").read_text())["to_person"]
         moved = frame.filter(pl.col("person_id") != pl.col("was_person"))
-        frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"]))
+        frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"])
+                         | disagreeing(runs(frame, gap_ms)))
         if frame.is_empty():
             return Result(0, 0, 0, 0)
     conversions = taxonomy().conversion_event_types

@@ -93,8 +93,8 @@ def parser() -> argparse.ArgumentParser:
                       sync=False)
     report.add_argument("--out", "--output", "-o", dest="output", type=Path, default=None, metavar="PATH",
                         help="HTML path (default: DATA_DIR/report.html)")
-    reses = _command(sub, "resessionize", "recompute the sessions of merged persons (batch)", cmd_resessionize,
-                     sync=False)
+    reses = _command(sub, "resessionize", "recompute the sessions of merged persons and of sessions that "
+                                          "break the gap rule (batch)", cmd_resessionize, sync=False)
     reses.add_argument("--all", action="store_true", help="every person, not only merged ones")
     forget = _command(sub, "forget", "erase a person (GDPR): its facts, identity state and profile; exit 1 when "
                                      "nothing was erased", cmd_forget, sync=False)

@@ -86,3 +86,30 @@ def test_an_identifier_met_earlier_in_a_later_run_is_first_seen_then(tmp_path: P
         assert run_cli(["replay", str(path)], data_dir).returncode == 0
     rows = query(data_dir, "SELECT kind, toString(first_seen) AS first_seen FROM parcours.v_identities ORDER BY kind")
     assert [(r["kind"], r["first_seen"][11:16]) for r in rows] == [("anonymous_id", "12:00"), ("email", "09:00")]
+
+
+def test_late_events_of_a_later_replay_join_the_sessions_an_earlier_one_wrote(tmp_path: Path) -> None:
+    """Each replay starts the embedded stack, so its sessions stage knows nothing of the
+    sessions an earlier run wrote; the clean-up after the replay re-cuts every person whose
+    sessions break the gap rule, so the result is that of one replay of both files, and
+    replaying a file again changes nothing."""
+    data_dir = tmp_path / "data"
+    user = {"user_id": "u-late"}
+    runs = {"early": [line("c1", 540, "page_view", user), line("c2", 590, "page_view", user),
+                      line("c5", 630, "page_view", user)],  # 09:00, 09:50, 10:30: three sessions
+            "late": [line("c3", 550, "page_view", user), line("c4", 570, "page_view", user),
+                     line("c6", 520, "page_view", user)]}  # 09:10 and 09:30 bridge, 08:40 extends
+    sessions = ("SELECT toString(started_at) AS started, toString(ended_at) AS ended, event_count "
+                "FROM parcours.v_sessions ORDER BY started_at")
+    seen = []
+    for name in ("early", "late", "late"):
+        path = tmp_path / f"{name}.ndjson"
+        path.write_bytes(b"\n".join(runs[name]) + b"\n")
+        assert run_cli(["replay", str(path)], data_dir).returncode == 0
+        seen.append([(r["started"][11:16], r["ended"][11:16], r["event_count"]) for r in query(data_dir, sessions)])
+    assert seen[0] == [("09:00", "09:00", 1), ("09:50", "09:50", 1), ("10:30", "10:30", 1)]
+    assert seen[1] == seen[2] == [("08:40", "09:50", 5), ("10:30", "10:30", 1)]
+    (row,) = query(data_dir, "SELECT count() AS events, uniqExact(session_id) AS sessions, "
+                             "countIf(session_id NOT IN (SELECT session_id FROM parcours.v_sessions)) AS orphans "
+                             "FROM parcours.v_events")
+    assert row == {"events": 6, "sessions": 2, "orphans": 0}
