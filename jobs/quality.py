@@ -5,7 +5,8 @@ one true person. recall: of the pairs the identifiers *allow* to join (events of
 person connected through that person's own identifiers), the share Parcours joined. Pairs are
 counted from cell sizes, n*(n-1)/2, never enumerated.
 
-`python -m jobs.quality FILE.ndjson` replays the file on the embedded stack and prints both.
+`python -m jobs.quality [--persons N] [--seed S]` simulates N persons, replays their events on
+the embedded stack and prints both.
 """
 
 from __future__ import annotations

@@ -11,13 +11,15 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline import event_loop, logs
 from pipeline.errors import ParcoursError, Terminal, classify_clickhouse
 from pipeline.settings import Settings
+
+T = TypeVar("T")
 
 #: A trailing `FORMAT name` clause: `parcours sql` then prints the engine's output as-is.
 TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(?!(?:ASC|DESC)\b)\w+\s*;?\s*$", re.IGNORECASE)
@@ -281,10 +283,10 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             raise Terminal("--json and a FORMAT clause both choose the output format",
                            hint="drop --json to get the FORMAT's output as-is, or drop the FORMAT clause")
-        sys.stdout.buffer.write(connect(settings).raw_query(args.query))
+        sys.stdout.buffer.write(_query(connect(settings).raw_query, args.query))
         sys.stdout.flush()
         return 0
-    result = connect(settings).query(args.query)
+    result = _query(connect(settings).query, args.query)
     columns = list(result.column_names)
     if args.json:
         for row in result.result_rows:
@@ -292,6 +294,20 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(format_table(columns, [list(r) for r in result.result_rows]))
     return 0
+
+
+def _query(run: Callable[[str], T], query: str) -> T:
+    """The sink retries what ClickHouse refuses; a query typed here is the user's to fix. Its
+    position in a syntax error counts the FORMAT clause the client appends."""
+    try:
+        return run(query)
+    except ClickHouseError as exc:
+        error = classify_clickhouse(exc)
+        if error.hint:  # known: unreachable, credentials, a missing table, a syntax error
+            raise error from exc
+        raise Terminal(f"ClickHouse could not run the query: {str(exc)[:400]}",
+                       hint="fix the query and run it again (`parcours sql \"SHOW TABLES FROM parcours\"` "
+                            "lists the tables and views, `DESCRIBE parcours.v_events` a view's columns)") from exc
 
 
 def cmd_attribute(settings: Settings, args: argparse.Namespace) -> int:

@@ -56,5 +56,7 @@ def classify_clickhouse(exc: Exception) -> ParcoursError:
         return SinkUnavailable(f"ClickHouse unreachable: {text[:200]}", retry_after=1.0,
                                hint="is the ClickHouse server up? see PARCOURS_CLICKHOUSE_URL")
     if "SYNTAX_ERROR" in text or "UNKNOWN_IDENTIFIER" in text or "UNKNOWN_FUNCTION" in text:
-        return Terminal(f"ClickHouse rejected the query: {text[:300]}", hint="fix the SQL and run it again")
+        return Terminal(f"ClickHouse rejected the query: {text[:300]}",
+                        hint="fix the SQL and run it again (an error at `FORMAT Native` is at the end of "
+                             "your query: the client appends that clause)")
     return SinkUnavailable(f"ClickHouse error: {text[:300]}", retry_after=1.0)

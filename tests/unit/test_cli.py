@@ -96,3 +96,17 @@ def test_sql_prints_a_format_clause_output_as_is(tmp_path: Path, monkeypatch: py
     assert capfd.readouterr().out == '{"a":1,"b":"x"}\n'
     assert cli.main(["sql", "--json", "SELECT 1 FORMAT JSON"]) == 2
     assert "--json and a FORMAT clause" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("query", ["SELECT throwIf(1)", "SELECT toDate('x')", "SELEC nonsense"])
+def test_sql_a_query_clickhouse_cannot_run_is_the_users_to_fix_with_a_hint(
+        query: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+        clickhouse: Any) -> None:
+    from pipeline.sink.clickhouse import _clients
+
+    (url,) = _clients
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PARCOURS_CLICKHOUSE_URL", url)
+    assert cli.main(["sql", query]) == 2
+    err = capfd.readouterr().err
+    assert "hint: fix the" in err and "retry" not in err.lower()
