@@ -29,7 +29,7 @@ from clickhouse_connect.driver.client import Client
 
 from jobs.taps import attribute_taps
 from pipeline.facts.tables import to_arrow
-from pipeline.taxonomy import taxonomy
+from pipeline.taxonomy import identity_kinds, taxonomy
 
 SQL = Path(__file__).parent / "sql" / "resessionize"
 
@@ -86,7 +86,8 @@ def session_rows(assigned: pl.DataFrame, conversions: frozenset[str], version: i
 
 
 def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
-    frame = _frame(client, (SQL / "events.sql").read_text())
+    kinds = sorted(identity_kinds().ranks, key=identity_kinds().ranks.__getitem__)
+    frame = _frame(client, (SQL / "events.sql").read_text(), {"kinds": kinds})
     if frame.is_empty():
         return Result(0, 0, 0, 0)
     gap_ms = int(gap_s * 1000)
@@ -94,9 +95,11 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
     frame = attribute_taps(frame, _frame(client, (SQL / "shared_keys.sql").read_text()), gap_ms)
     if not everyone:
         merged = _frame(client, (SQL / "merged.sql").read_text())["to_person"]
-        moved = frame.filter(pl.col("person_id") != pl.col("was_person"))
+        # taps given to a login, and events re-anchored to an identifier of their own
+        moved = frame.filter((pl.col("person_id") != pl.col("was_person"))
+                             | (pl.col("person_id") != pl.col("view_person")))
         frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"])
-                         | disagreeing(runs(frame, gap_ms)))
+                         | set(moved["view_person"]) | disagreeing(runs(frame, gap_ms)))
         if frame.is_empty():
             return Result(0, 0, 0, 0)
     conversions = taxonomy().conversion_event_types
@@ -124,8 +127,8 @@ def affected(frame: pl.DataFrame, persons: set[str]) -> pl.DataFrame:
         persons = grown
 
 
-def _frame(client: Client, sql: str) -> pl.DataFrame:
-    frame = pl.from_arrow(client.query_arrow(sql))
+def _frame(client: Client, sql: str, parameters: dict[str, object] | None = None) -> pl.DataFrame:
+    frame = pl.from_arrow(client.query_arrow(sql, parameters=parameters))
     assert isinstance(frame, pl.DataFrame)
     return frame
 

@@ -113,3 +113,22 @@ def test_late_events_of_a_later_replay_join_the_sessions_an_earlier_one_wrote(tm
                              "countIf(session_id NOT IN (SELECT session_id FROM parcours.v_sessions)) AS orphans "
                              "FROM parcours.v_events")
     assert row == {"events": 6, "sessions": 2, "orphans": 0}
+
+
+def test_an_event_whose_anchor_turns_out_shared_follows_an_identifier_of_its_own(tmp_path: Path) -> None:
+    """e1 was resolved through the email (its strongest identifier then); the next run finds the
+    email shared by two logins, and links e1's cookie to u-2: e1 is u-2's, not a tap."""
+    data_dir = tmp_path / "data"
+    runs = {"first": [line("e1", 60, "page_view", {"anonymous_id": "a-1", "email": "home@h.example"})],
+            "second": [line("e2", 600, "login", {"email": "home@h.example", "user_id": "u-1"}),
+                       line("e3", 900, "login", {"email": "home@h.example", "user_id": "u-2"}),
+                       line("e4", 1200, "login", {"anonymous_id": "a-1", "user_id": "u-2"})]}
+    for name, lines in runs.items():
+        path = tmp_path / f"{name}.ndjson"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        assert run_cli(["replay", str(path)], data_dir).returncode == 0
+    persons = {r["event_id"]: r["person_id"] for r in query(data_dir, "SELECT event_id, person_id FROM parcours.v_events")}
+    assert persons["e1"] == persons["e4"] == persons["e3"] != persons["e2"]
+    (row,) = query(data_dir, "SELECT count() AS orphans FROM parcours.v_events "
+                             "WHERE session_id NOT IN (SELECT session_id FROM parcours.v_sessions)")
+    assert row == {"orphans": 0}
