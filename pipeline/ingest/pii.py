@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -60,9 +61,16 @@ _SCALARS = {int, float, bool, type(None)}
 
 
 def normalise_email(value: str) -> str | None:
-    email = value.strip().lower()
+    """Trim and lower-case; also the forms a mail client or a form pastes around an address
+    ("Jane <jane@x.fr>", "mailto:jane@x.fr", full-width letters, a trailing dot)."""
+    email = value.strip()
+    if not email.isascii():
+        email = unicodedata.normalize("NFKC", email).strip()
+    if email.endswith(">") and "<" in email:
+        email = email[email.rindex("<") + 1:-1].strip()
+    email = email.lower().removeprefix("mailto:").rstrip(".")
     local, at, domain = email.partition("@")
-    return email if at and local and "." in domain else None
+    return email if at and local and "." in domain and "@" not in domain and " " not in email else None
 
 
 #: Entries of the PII caches: enough for the identifiers of the customers active now (a

@@ -256,7 +256,10 @@ def test_normalise_phone_impossible_is_none(value: str) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(" Jane.Doe@Example.com", "jane.doe@example.com"), ("A@B.CO ", "a@b.co"),
-     ("jane", None), ("@example.com", None), ("jane@", None), ("jane@localhost", None)],
+     ("jane", None), ("@example.com", None), ("jane@", None), ("jane@localhost", None),
+     ("Jane Doe <Jane.Doe@Example.com>", "jane.doe@example.com"), ("<a@b.co>", "a@b.co"),
+     ("MAILTO:a@b.co", "a@b.co"), ("a@b.co.", "a@b.co"), ("\uff41@b.co", "a@b.co"),
+     ("a b@c.de", None), ("a@b@c.de", None)],
 )
 def test_normalise_email(value: str, expected: str | None) -> None:
     assert normalise_email(value) == expected
