@@ -214,18 +214,20 @@ def kpi_oracle() -> dict[tuple[Any, ...], dict[str, Any]]:
         entry = key[0], key[1], key[2]
         out[key] = {
             "events": len(evs), "sessions": sessions, "conversions": len(conv),
-            "conversion_rate": len(conv) / sessions, "revenue": sum(e["revenue"] for e in conv),
+            "conversion_rate": len({e["session_id"] for e in conv}) / sessions,
+            "revenue": sum(e["revenue"] for e in conv),
             "csat_avg": sum(csats) / len(csats) if csats else None,
             "nps": (100 * (sum(n >= 9 for n in npss) - sum(n <= 6 for n in npss)) / len(npss)
                     if npss else None),
             "bounce_rate": bounced[entry] / entered[entry] if entered[entry] else None,
             "visitors": len({e["anchor_id"] for e in evs}),
+            "converting_sessions": len({e["session_id"] for e in conv}),
         }
     return out
 
 
 KPI_COLUMNS = ["day", "touchpoint", "channel", "stage", "events", "sessions", "conversions",
-               "conversion_rate", "revenue", "csat_avg", "nps", "bounce_rate", "visitors"]
+               "conversion_rate", "revenue", "csat_avg", "nps", "bounce_rate", "visitors", "converting_sessions"]
 
 
 def kpis(client: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -270,7 +272,7 @@ def test_migrations_run_again_harmlessly(loaded: Any) -> None:
     """A migration interrupted half-way is simply run again: every statement is re-runnable,
     and re-running them keeps the rollup's states and the views' numbers."""
     before = kpis(loaded)
-    for name in ("0006_journeys.sql", "0007_kpi_rollups.sql"):
+    for name in ("0006_journeys.sql", "0007_kpi_rollups.sql", "0016_kpi_conversion_rate.sql"):
         for statement in split_statements((MIGRATIONS_DIR / name).read_text()):
             loaded.command(statement)
     assert kpis(loaded) == before

@@ -18,8 +18,10 @@ def test_every_statement_is_idempotent() -> None:
     for migration in discover():
         for statement in migration.statements():
             head = " ".join(statement.split()[:6]).upper()
-            if head.startswith("GRANT "):
-                continue  # granting what is already granted is a no-op
+            if head.startswith("GRANT ") or head.startswith("DROP VIEW IF EXISTS "):
+                continue  # granting what is already granted, dropping what is gone: no-ops
+            if head.startswith("INSERT INTO PARCOURS.KPI_DAILY_STATE "):
+                continue  # its states are sets (0007): inserting the same rows again changes nothing
             if head.startswith("ALTER TABLE "):  # each action adds if missing or states the result
                 actions = re.split(r",\s*(?=ADD|MODIFY|DROP)", " ".join(statement.split()[3:]).upper())
                 unsafe = [a for a in actions if not a.startswith(("ADD COLUMN IF NOT EXISTS", "MODIFY "))]
