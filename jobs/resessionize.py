@@ -86,8 +86,8 @@ def session_rows(assigned: pl.DataFrame, conversions: frozenset[str], version: i
 
 
 def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
-    kinds = sorted(identity_kinds().ranks, key=identity_kinds().ranks.__getitem__)
-    frame = _frame(client, (SQL / "events.sql").read_text(), {"kinds": kinds})
+    ranks = identity_kinds().ranks
+    frame = _frame(client, (SQL / "events.sql").read_text(), {"kinds": sorted(ranks, key=ranks.__getitem__)})
     if frame.is_empty():
         return Result(0, 0, 0, 0)
     gap_ms = int(gap_s * 1000)

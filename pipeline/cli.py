@@ -297,8 +297,7 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _query(run: Callable[[str], T], query: str) -> T:
-    """The sink retries what ClickHouse refuses; a query typed here is the user's to fix. Its
-    position in a syntax error counts the FORMAT clause the client appends."""
+    """The sink retries what ClickHouse refuses; a query typed here is the user's to fix."""
     try:
         return run(query)
     except ClickHouseError as exc:
