@@ -2,7 +2,8 @@
 -- that touched the touchpoint that day, those with a conversion event there. It was
 -- conversions / sessions, which passes 1 when a session buys twice (2.0 at a checkout desk
 -- where one visit made two purchases), unlike every conversion rate a BI user knows. The
--- conversion count stays, and the converting sessions are a new last column.
+-- conversion count stays, and the converting sessions are a new column. Last, csat_pct: the
+-- share of CSAT answers of 4 or 5, the CSAT most CX teams report (csat_avg stays, the mean).
 --
 -- The state is a set of session ids, like the others (duplicate-safe, 0007). The materialized
 -- view is dropped and created again with the new state (compose's ClickHouse rejects CREATE OR
@@ -62,7 +63,8 @@ SELECT
        100 * (arrayCount(x -> x >= 9, k.npss) - arrayCount(x -> x <= 6, k.npss)) / length(k.npss)) AS nps,
     if(b.entered = 0, NULL, b.bounces / b.entered) AS bounce_rate,
     k.visitors AS visitors,
-    k.converting_sessions AS converting_sessions
+    k.converting_sessions AS converting_sessions,
+    if(length(k.csats) = 0, NULL, 100 * arrayCount(x -> x >= 4, k.csats) / length(k.csats)) AS csat_pct
 FROM
 (
     SELECT

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.sink import access
 from pipeline.sink.migrations import MIGRATIONS_DIR, split_statements
 from tests.integration.journeys_data import (
     DAY_MS,
@@ -121,7 +122,9 @@ def test_satisfaction_daily(loaded: Any) -> None:
         csats = [e["csat"] for e in answers if e["csat"] is not None]
         npss = [e["nps"] for e in answers if e["nps"] is not None]
         promoters, detractors = sum(n >= 9 for n in npss), sum(n <= 6 for n in npss)
-        responses_csat, csat_avg, responses_nps, got_p, got_d, nps = got[key]
+        responses_csat, csat_avg, responses_nps, got_p, got_d, nps, satisfied, csat_pct = got[key]
+        assert satisfied == sum(c >= 4 for c in csats)
+        assert csat_pct == (pytest.approx(100 * satisfied / len(csats)) if csats else None)
         assert (responses_csat, responses_nps) == (len(csats), len(npss))
         assert (got_p, got_d) == (promoters, detractors)
         assert csat_avg == (pytest.approx(sum(csats) / len(csats)) if csats else None)
@@ -222,12 +225,14 @@ def kpi_oracle() -> dict[tuple[Any, ...], dict[str, Any]]:
             "bounce_rate": bounced[entry] / entered[entry] if entered[entry] else None,
             "visitors": len({e["anchor_id"] for e in evs}),
             "converting_sessions": len({e["session_id"] for e in conv}),
+            "csat_pct": 100 * sum(c >= 4 for c in csats) / len(csats) if csats else None,
         }
     return out
 
 
 KPI_COLUMNS = ["day", "touchpoint", "channel", "stage", "events", "sessions", "conversions",
-               "conversion_rate", "revenue", "csat_avg", "nps", "bounce_rate", "visitors", "converting_sessions"]
+               "conversion_rate", "revenue", "csat_avg", "nps", "bounce_rate", "visitors", "converting_sessions",
+               "csat_pct"]
 
 
 def kpis(client: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -272,8 +277,9 @@ def test_migrations_run_again_harmlessly(loaded: Any) -> None:
     """A migration interrupted half-way is simply run again: every statement is re-runnable,
     and re-running them keeps the rollup's states and the views' numbers."""
     before = kpis(loaded)
-    for name in ("0006_journeys.sql", "0007_kpi_rollups.sql", "0016_kpi_conversion_rate.sql"):
+    for name in ("0006_journeys.sql", "0007_kpi_rollups.sql", "0016_kpi_conversion_rate.sql", "0017_csat_share.sql"):
         for statement in split_statements((MIGRATIONS_DIR / name).read_text()):
             loaded.command(statement)
+    access.secure_views(loaded)  # as `migrate` does after its statements (other tests read the views)
     assert kpis(loaded) == before
     assert dict(rows(loaded, "SELECT event_id, phase FROM parcours.v_event_phases")) == phase_of()
