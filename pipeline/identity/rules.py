@@ -167,11 +167,12 @@ def shared_by(group: frozenset[Key], seen_with: Evidence, rules: Rules) -> list[
     contacts = [k for k in group if kind_of(k) in rules.contacts] if rules.contacts else []
     if not limited and not contacts:
         return []
+    against_devices = limited + contacts
     newly = []
     for key in group:
         if not rules.shareable(key):
             continue
-        evidence = limited + contacts if kind_of(key) in rules.devices else limited
+        evidence = against_devices if kind_of(key) in rules.devices else limited
         seen = before = seen_with.get(key, ())
         for strong in evidence:
             if strong in seen:

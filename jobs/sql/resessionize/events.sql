@@ -21,8 +21,8 @@ JOIN (SELECT event_id, anchor_id FROM parcours.events FINAL) AS e ON e.event_id 
 LEFT JOIN
 (
     SELECT c.event_id AS event_id,
-           argMin(i.person_id, (if(indexOf({kinds:Array(String)}, c.kind) = 0, 1000, indexOf({kinds:Array(String)}, c.kind)),
-                                c.value)) AS person_id
+           argMin(i.person_id, (if((indexOf({kinds:Array(String)}, c.kind) AS rank) = 0, 1000, rank), c.value))
+               AS person_id
     FROM
     (
         SELECT event_id, kind, value
