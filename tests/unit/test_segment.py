@@ -58,6 +58,26 @@ def code_of(message: dict[str, Any]) -> str:
     return out.code
 
 
+@pytest.mark.parametrize(("properties", "revenue"), [
+    ({"total": 64.5, "subtotal": 50}, 64.5),  # the spec's Order Completed may carry total only
+    ({"total": "64.50"}, 64.5),
+    ({"revenue": 59.9, "total": 64.5}, 59.9),  # revenue wins when both are set
+    ({"revenue": 0, "total": 64.5}, 0.0),  # an explicit 0 is a revenue
+    ({"revenue": None, "total": 64.5}, 64.5),
+    ({"value": 12}, 0.0),  # Segment's `value` is an abstract value, not money
+])
+def test_order_completed_revenue_falls_back_to_total(properties: dict[str, Any], revenue: float) -> None:
+    out = accepted(msg("track", event="Order Completed", userId="u-42", properties=properties))
+    assert out["revenue"] == revenue
+
+
+def test_a_non_conversion_total_is_not_revenue() -> None:
+    out = accepted(msg("track", event="Checkout Started", userId="u-42", properties={"total": 64.5}))
+    assert out["event_type"] == "checkout"
+    assert out["revenue"] == 0.0
+    assert out["properties"] == {"total": 64.5}
+
+
 def test_track_order_completed_is_purchase_with_revenue() -> None:
     out = accepted(msg("track", event="Order Completed", userId="u-42",
                        properties={"revenue": 59.9, "currency": "EUR", "order_id": "O-1"}))
