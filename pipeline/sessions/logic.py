@@ -110,12 +110,13 @@ def merge_into_first(book: SessionBook, sessions: list[Session], group: list[Ses
 
 
 def absorb(survivor: Session, other: Session) -> None:
-    first, second = (other, survivor) if other.start < survivor.start else (survivor, other)
+    earlier = (other.start, other.entry_event) < (survivor.start, survivor.entry_event)
+    first, second = (other, survivor) if earlier else (survivor, other)
     survivor.channels = first.channels + [c for c in second.channels if c not in first.channels]
-    if other.start < survivor.start:
-        survivor.entry_touchpoint = other.entry_touchpoint
-    if other.end >= survivor.end:
-        survivor.exit_touchpoint = other.exit_touchpoint
+    if earlier:
+        survivor.entry_touchpoint, survivor.entry_event = other.entry_touchpoint, other.entry_event
+    if (other.end, other.exit_event) > (survivor.end, survivor.exit_event):
+        survivor.exit_touchpoint, survivor.exit_event = other.exit_touchpoint, other.exit_event
     survivor.start, survivor.end = min(survivor.start, other.start), max(survivor.end, other.end)
     both = survivor.event_ids.keys() & other.event_ids.keys()  # re-deliveries seen by both
     survivor.event_count += other.event_count - len(both)
@@ -127,14 +128,16 @@ def absorb(survivor: Session, other: Session) -> None:
 
 
 def add_event(session: Session, event: Event, conversions: frozenset[str]) -> None:
-    ts = event["occurred_at"]
+    ts, event_id = event["occurred_at"], event["event_id"]
     touchpoint = intern(event["touchpoint"])  # one copy per name in the state, not one per event
-    if session.event_count == 0 or ts < session.start:
-        session.entry_touchpoint = touchpoint
-    if session.event_count == 0 or ts >= session.end:
-        session.exit_touchpoint = touchpoint
+    # In (event time, event id) order, whatever the order of arrival.
+    entry = session.event_count == 0 or (ts, event_id) < (session.start, session.entry_event)
+    if entry:
+        session.entry_touchpoint, session.entry_event = touchpoint, event_id
+    if session.event_count == 0 or (ts, event_id) > (session.end, session.exit_event):
+        session.exit_touchpoint, session.exit_event = touchpoint, event_id
     channel = intern(event["channel"])
-    if session.event_count == 0 or ts < session.start:  # the entry channel is always first
+    if entry:  # the entry channel is always first
         if channel in session.channels:
             session.channels.remove(channel)
         session.channels.insert(0, channel)
@@ -147,7 +150,7 @@ def add_event(session: Session, event: Event, conversions: frozenset[str]) -> No
         session.converted = True
         revenue = event["revenue"]
         session.revenue += revenue
-    session.event_ids[event["event_id"]] = revenue
+    session.event_ids[event_id] = revenue
 
 
 def close_and_evict(book: SessionBook, out: Output) -> None:

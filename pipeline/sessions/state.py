@@ -37,6 +37,11 @@ class Session:
     """Still held by the book (not merged away, evicted or handed over)."""
     touched_at: float = 0.0
     """Wall clock (monotonic s) of the last change: eviction also waits `hold_s` after it."""
+    entry_event: str = ""
+    exit_event: str = ""
+    """The ids of the events the entry and exit touchpoints come from: events at the same
+    millisecond are ordered by id, as in the views and the batch re-sessionization, so the
+    entry does not depend on which of them arrived first."""
 
     @property
     def order(self) -> str:
@@ -48,7 +53,7 @@ class Session:
         of an object, and orjson writes a tuple ~4x faster than the slotted dataclass."""
         return (self.session_id, self.person_id, self.start, self.end, self.event_count, self.channels,
                 self.entry_touchpoint, self.exit_touchpoint, self.revenue, self.converted, self.absorbed,
-                self.event_ids, self.dirty)
+                self.event_ids, self.dirty, self.entry_event, self.exit_event)
 
     @classmethod
     def from_wire(cls, data: list[Any] | dict[str, Any]) -> Session:
@@ -56,12 +61,17 @@ class Session:
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k in WIRE_FIELDS}
             return cls(**data)
-        return cls(*data)
+        # Positional up to `dirty` (alive and touched_at follow it in the class); the arrays of
+        # workers before entry_event/exit_event end there.
+        head, tail = data[:_DIRTY + 1], data[_DIRTY + 1:]
+        return cls(*head, **dict(zip(WIRE_FIELDS[_DIRTY + 1:], tail, strict=False)))
 
 
 #: The fields a session's wire array carries, in order (alive and touched_at are this worker's).
 WIRE_FIELDS = ("session_id", "person_id", "start", "end", "event_count", "channels", "entry_touchpoint",
-               "exit_touchpoint", "revenue", "converted", "absorbed", "event_ids", "dirty")
+               "exit_touchpoint", "revenue", "converted", "absorbed", "event_ids", "dirty", "entry_event",
+               "exit_event")
+_DIRTY = WIRE_FIELDS.index("dirty")
 
 
 @dataclass(slots=True)

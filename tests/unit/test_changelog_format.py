@@ -64,3 +64,14 @@ def test_a_profile_reads_back_from_either_wire_form() -> None:
     _, profile = person_state("p1")
     assert Profile.from_wire("p1", orjson.loads(orjson.dumps(profile.fields()))) == profile
     assert Profile.from_wire("p1", orjson.loads(orjson.dumps(profile))) == profile
+
+
+def test_session_arrays_of_workers_before_the_entry_and_exit_events_are_still_read() -> None:
+    """Arrays written before `entry_event`/`exit_event` end at `dirty`."""
+    session = Session("s1", "p1", 1_000, 1_050, 2, ["web"], "home", "checkout", 0.0, False, [],
+                      {"e1": 0.0, "e2": 0.0}, dirty=False, entry_event="e1", exit_event="e2")
+    wire = list(session.to_wire())
+    assert Session.from_wire(wire).to_wire() == session.to_wire()
+    old = Session.from_wire(wire[:WIRE_FIELDS.index("dirty") + 1])
+    assert (old.entry_touchpoint, old.dirty, old.alive, old.entry_event, old.exit_event) == \
+        ("home", False, True, "", "")
