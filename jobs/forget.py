@@ -44,7 +44,6 @@ rewritten, and expire with the topics' retention.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -55,6 +54,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from jobs import rollup
+from jobs.rollup import ROLLUP
 from pipeline import codec
 from pipeline.errors import Terminal
 from pipeline.identity.logic import key_of
@@ -145,8 +146,7 @@ STEPS: tuple[Step, ...] = (
 #: events, visitors (anchors) and sessions as sets of 128-bit hashes of the ids. So it is
 #: personal data in the GDPR sense (pseudonymous), and an aggregate state cannot be edited:
 #: the rows of the days the person's events were on are deleted and recomputed from the
-#: remaining events (the rollup's own materialized-view query, filtered to those days).
-ROLLUP = "kpi_daily_state"
+#: remaining events (jobs/rollup.py).
 
 #: Tables that hold no customer's personal data, and why.
 NO_PERSONAL_DATA: dict[str, str] = {
@@ -241,7 +241,7 @@ def erase(client: Client, subject: Subject) -> dict[str, int]:
         if rows:
             (scrub if step.assign else delete)(client, step, params)
         counts[step.label] = counts.get(step.label, 0) + rows
-    counts[f"{ROLLUP}:rebuilt"] = rebuild_rollup(client, params)
+    counts[f"{ROLLUP}:rebuilt"] = rollup.restate(client, subject.days)
     return counts
 
 
@@ -266,32 +266,6 @@ def scrub(client: Client, step: Step, params: dict[str, Any]) -> None:
 def lightweight_refused(exc: Exception) -> bool:
     text = str(exc)
     return any(s in text for s in ("NOT_IMPLEMENTED", "SUPPORT_IS_DISABLED", "ightweight"))
-
-
-def rebuild_rollup(client: Client, params: dict[str, Any]) -> int:
-    """Delete the rollup rows of the person's days and recompute them from the remaining
-    events (the states are sets: rows the sink adds meanwhile do not count twice)."""
-    if not params["days"]:
-        return 0
-    where = "day IN {days:Array(Date)}"
-    rows = int(query_rows(client, f"SELECT count() FROM parcours.{ROLLUP} WHERE {where}", params)[0][0])
-    columns = ", ".join(row[0] for row in query_rows(client, sql("rollup_columns")))
-    source = rollup_query(str(query_rows(client, sql("rollup_source"))[0][0]))
-    with lock:
-        if rows:
-            client.command(f"DELETE FROM parcours.{ROLLUP} WHERE {where}", parameters=params)
-        client.command(f"INSERT INTO parcours.{ROLLUP} SELECT {columns} FROM ({source})", parameters=params)
-    return rows
-
-
-def rollup_query(as_select: str) -> str:
-    """The rollup's materialized-view query over the events of {days} only."""
-    days = "(SELECT * FROM parcours.events WHERE toDate(occurred_at) IN {days:Array(Date)}) AS events"
-    query, found = re.subn(r"\bFROM parcours\.events\b(?!_)", "FROM " + days, as_select)
-    if found != 1:
-        raise Terminal("the KPI rollup's view (parcours.kpi_daily_mv) no longer reads parcours.events once",
-                       hint="update jobs/forget.py rollup_query for the new definition")
-    return query
 
 
 def notices(subject: Subject, topics: Topics, at_ms: int) -> list[Notice]:

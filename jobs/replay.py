@@ -116,7 +116,7 @@ async def replay(stack: Stack, paths: list[str], progress: bool = True) -> Repla
     if lost_history:
         restated = await asyncio.to_thread(restate_persons, stack.clickhouse, rt.graph.restatement())
         log.info("restated the person of %d anchors after the interrupted replay", restated)
-    await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings, bool(interrupted))
+    await asyncio.to_thread(after_replay, stack.clickhouse, stack.settings, bool(interrupted), ledger.started_ms)
     await asyncio.to_thread(ledger.record, "done")
     for other in interrupted:
         await asyncio.to_thread(ledger.record, "interrupted", other)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +33,7 @@ from pipeline.facts.tables import to_arrow
 from pipeline.taxonomy import identity_kinds, taxonomy
 
 SQL = Path(__file__).parent / "sql" / "resessionize"
+_EPOCH, _DAY_MS = date(1970, 1, 1), 86_400_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Result:
     events: int
     sessions_before: int
     sessions_after: int
+    days: frozenset[date] = frozenset()
+    """Days (UTC) of the re-cut events: the KPI rollup's rows to restate (jobs/rollup.py)."""
 
 
 def runs(events: pl.DataFrame, gap_ms: int) -> pl.DataFrame:
@@ -111,7 +115,8 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
         "event_id", pl.col("new_session").alias("session_id"), pl.lit(version, pl.UInt64).alias("version")).to_arrow())
     rows = fresh.to_dicts() + [_retired(s, version) for s in sorted(retired)]
     client.insert_arrow("parcours.sessions", to_arrow("sessions", rows))
-    return Result(frame["person_id"].n_unique(), frame.height, frame["session_id"].n_unique(), fresh.height)
+    days = frozenset(_EPOCH + timedelta(days=d) for d in (frame["occurred_at"] // _DAY_MS).unique())
+    return Result(frame["person_id"].n_unique(), frame.height, frame["session_id"].n_unique(), fresh.height, days)
 
 
 def affected(frame: pl.DataFrame, persons: set[str]) -> pl.DataFrame:

@@ -350,12 +350,16 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_resessionize(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs import rollup
     from jobs.resessionize import run
     from pipeline.sink.clickhouse import connect
 
-    result = run(connect(settings), settings.session_gap_s, everyone=args.all)
+    client = connect(settings)
+    result = run(client, settings.session_gap_s, everyone=args.all)
+    rollup.restate(client, result.days)  # the KPI rollup's session counts follow the new cut
     print(f"re-sessionized {result.persons:,} persons ({result.events:,} events): "
-          f"{result.sessions_before:,} sessions -> {result.sessions_after:,}")
+          f"{result.sessions_before:,} sessions -> {result.sessions_after:,}; "
+          f"KPI rollup restated for {len(result.days):,} days")
     return 0
 
 
