@@ -15,7 +15,7 @@ parameters ({s0:String}, ...), never into the SQL text.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class Funnel:
     overall: list[StepCount]
     by_channel: dict[str, list[StepCount]]
     """Entry channel -> counts; empty unless asked for."""
+    never_done: list[Step] = field(default_factory=list)
+    """Steps no event matches at all: a misspelt name, most likely."""
 
 
 def sql(name: str) -> str:
@@ -88,9 +90,13 @@ def parse_window(text: str) -> int:
     return int(seconds)
 
 
+def condition(step: Step, i: int) -> str:
+    return f"{step.column} = {{s{i}:String}}"
+
+
 def funnel_query(steps: list[Step]) -> tuple[str, dict[str, Any]]:
     """The levels query with one condition per step, and its parameters (without the window)."""
-    conditions = [f"{step.column} = {{s{i}:String}}" for i, step in enumerate(steps)]
+    conditions = [condition(step, i) for i, step in enumerate(steps)]
     text = (sql("levels").replace("/*STEPS*/", ", ".join(conditions))
             .replace("/*FIRST*/", conditions[0])
             .replace("/*ANY*/", " OR ".join(conditions)))
@@ -127,7 +133,11 @@ def funnel(client: Any, steps: list[Step], window_s: int, by_channel: bool = Fal
         first = {c: sum(levels.values()) for c, levels in per_channel.items()}
         for channel in sorted(per_channel, key=lambda c: (-first[c], c)):
             channels[channel] = step_counts(steps, per_channel[channel])
-    return Funnel(steps, window_s, step_counts(steps, overall), channels)
+    counts = step_counts(steps, overall)
+    never = [step for i, (step, count) in enumerate(zip(steps, counts, strict=True))
+             if count.persons == 0 and not query_rows(client, sql("seen").replace("/*STEP*/", condition(step, i)),
+                                                      {f"s{i}": step.value})[0][0]]
+    return Funnel(steps, window_s, counts, channels, never)
 
 
 def _percent(value: float | None) -> str:
@@ -146,9 +156,9 @@ def render(result: Funnel) -> str:
     lines = [f"funnel over {len(result.steps)} steps, window {_duration(result.window_s)} "
              "(persons who did the steps in this order)"]
     lines += _table(result.overall)
-    if result.overall and result.overall[0].persons == 0:
-        lines.append(f"nobody did the first step {result.steps[0].label!r}: check the name "
-                     "(`parcours sql \"SELECT DISTINCT event_type FROM parcours.v_events\"`)")
+    for step in result.never_done:
+        lines.append(f"no event matches the step {step.label!r}: check the name "
+                     f"(`parcours sql \"SELECT DISTINCT {step.column} FROM parcours.v_events\"`)")
     for channel, counts in result.by_channel.items():
         lines.append("")
         lines.append(f"entry channel {channel or '(none)'}")

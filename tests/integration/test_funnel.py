@@ -44,6 +44,7 @@ def funnel_levels(steps: list[Step], window_ms: int) -> dict[str, tuple[int, str
     (["page_view", "touchpoint:hotline", "purchase"], "12h"),
     (["touchpoint:homepage", "support_call", "survey_response"], "30d"),
     (["page_view", "touchpoint:it's {s0:String}"], "7d"),  # hostile names are only parameters
+    (["page_view", "page_view", "purchase"], "30d"),  # a repeated step is another event
 ])  # fmt: skip
 def test_funnel(loaded: Any, raw: list[str], window: str) -> None:
     steps, window_s = parse_steps(raw), parse_window(window)
@@ -75,6 +76,13 @@ def test_funnel_numbers_are_the_intended_ones(loaded: Any) -> None:
     assert [c.persons for c in week.overall] == [5, 3, 1]  # pA, pB, pF page views; pA buys
     half_day = funnel(loaded, steps, parse_window("12h"))
     assert [c.persons for c in half_day.overall] == [5, 2, 0]  # pF's hotline is 24 h later
+
+
+def test_a_step_no_event_matches_is_named_as_a_likely_typo(loaded: Any) -> None:
+    result = funnel(loaded, parse_steps(["page_view", "purchase", "touchpoint:hotlnie"]), parse_window("7d"))
+    assert [s.label for s in result.never_done] == ["touchpoint:hotlnie"]
+    assert "SELECT DISTINCT touchpoint FROM parcours.v_events" in render(result)
+    assert not funnel(loaded, parse_steps(["page_view", "purchase"]), parse_window("1s")).never_done
 
 
 def test_funnel_arguments() -> None:

@@ -9,7 +9,7 @@ SELECT
 FROM
 (
     SELECT
-        windowFunnel(7 * 86400 * 1000)(
+        windowFunnel(7 * 86400 * 1000, 'strict_once')(
             toUInt64(toUnixTimestamp64Milli(occurred_at)),
             event_type = 'ad_click',
             event_type = 'product_view',
