@@ -156,6 +156,7 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "channel_taxonomy": "reference data (schemas/taxonomy.toml)",
     "attribution_settings": "reference data (schemas/attribution.toml)",
     "replay_runs": "replay ledger: file names, host, pid",
+    "pii_salt": "a fingerprint of the PII salt (a keyed hash of a fixed text)",
     "erasure_audit": "the erasure log itself: a keyed hash of the identifier and the erased "
                      "person's pseudonymous id, kept as the record that the request was carried out",
 }

@@ -186,7 +186,23 @@ def _clickhouse(s: Settings) -> list[Check]:
     except Exception as exc:  # driver errors are classified in one place
         classified = classify_clickhouse(exc)
         return [Check("clickhouse", FAIL, f"{where}: {str(classified).splitlines()[0]}", classified.hint)]
-    return [Check("clickhouse", OK, f"{where} answers, credentials accepted"), _migrations(s, client)]
+    return [Check("clickhouse", OK, f"{where} answers, credentials accepted"), _migrations(s, client),
+            *_salt_of_the_data(s, client)]
+
+
+def _salt_of_the_data(s: Settings, client: Any) -> list[Check]:
+    """Whether the data in ClickHouse was hashed with this salt (0018; none before a first run)."""
+    from pipeline.sink import pii_salt
+
+    try:
+        known = pii_salt.recorded(client)
+    except Exception:  # noqa: BLE001 - before 0018 is applied: nothing recorded yet
+        return []
+    if not known or pii_salt.fingerprint(s.pii_salt) in known:
+        return []
+    return [Check("pii salt", FAIL, "the data in ClickHouse was hashed with another salt than this one",
+                  "set PARCOURS_PII_SALT to the salt the data was written with (embedded: the data dir's "
+                  "pii_salt file); a new salt needs a new database")]
 
 
 def _migrations(s: Settings, client: object) -> Check:

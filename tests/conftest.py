@@ -50,7 +50,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 FACT_TABLES = ("events", "sessions", "identities", "person_merges", "session_merges", "dead_letters",
                "identity_links", "identity_refusals", "identity_shared", "attribution_markov",
-               "event_sessions", "kpi_daily_state", "identity_first_seen")
+               "event_sessions", "kpi_daily_state", "identity_first_seen", "pii_salt")
 
 
 @pytest.fixture(scope="session")

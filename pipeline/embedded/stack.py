@@ -15,6 +15,7 @@ from pipeline.embedded.broker import EmbeddedBroker
 from pipeline.errors import ConfigError
 from pipeline.http import require_free_port
 from pipeline.settings import Settings, redact_url
+from pipeline.sink import pii_salt
 from pipeline.sink.clickhouse import connect
 from pipeline.sink.migrations import migrate, pending
 
@@ -67,10 +68,9 @@ def open_clickhouse(settings: Settings) -> Client:
     client = connect(settings)
     if settings.embedded_clickhouse:
         migrate(client)
-        return client
-    missing = pending(client)
-    if missing:
+    elif missing := pending(client):
         raise ConfigError(f"ClickHouse at {redact_url(settings.clickhouse_url)} lacks migrations "
                           f"{', '.join(f'{m.version:04d}_{m.name}' for m in missing)}",
                           hint="run `parcours migrate` first")
+    pii_salt.check(client, settings.pii_salt, redact_url(settings.clickhouse_url))
     return client

@@ -109,6 +109,14 @@ def test_replaying_the_same_file_again_adds_no_duplicates(simulated) -> None:  #
     assert dead["n"] == len(sim.truth.malformed_lines)
 
 
+def test_a_run_with_another_pii_salt_than_the_data_refuses_to_start(simulated) -> None:  # type: ignore[no-untyped-def]
+    """Its hashes would match none of the stored ones, and devices would look shared."""
+    path, data_dir, _ = simulated
+    done = run_cli(["replay", str(path)], data_dir, env={"PARCOURS_PII_SALT": "another-salt-than-the-data"})
+    assert done.returncode == 2
+    assert "hashed with another PII salt" in done.stderr and "hint: set PARCOURS_PII_SALT" in done.stderr
+
+
 def test_replay_reads_stdin_and_rejects_garbage_without_failing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     lines = [b"not json", b"[1,2]", orjson.dumps({"event_id": "s1", "event_type": "page_view",

@@ -1,0 +1,38 @@
+"""One PII salt per database (0018, pipeline/sink/pii_salt.py): the first run records its
+salt's fingerprint; a run with another salt is refused, and doctor says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pipeline import doctor
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+from pipeline.sink import pii_salt
+from tests.conftest import empty
+
+
+def test_the_first_salt_is_recorded_and_another_is_refused(clickhouse: Any, tmp_path: Any) -> None:
+    empty(clickhouse)
+    pii_salt.check(clickhouse, b"first-salt", "chdb")
+    pii_salt.check(clickhouse, b"first-salt", "chdb")  # the same salt: nothing to say
+    assert pii_salt.recorded(clickhouse) == {pii_salt.fingerprint(b"first-salt")}
+    with pytest.raises(ConfigError, match="another PII salt") as refused:
+        pii_salt.check(clickhouse, b"second-salt", "chdb")
+    assert "PARCOURS_PII_SALT" in refused.value.hint
+    assert pii_salt.recorded(clickhouse) == {pii_salt.fingerprint(b"first-salt")}
+
+    def checks(salt: str) -> list[doctor.Check]:
+        settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": salt})
+        return doctor._salt_of_the_data(settings, clickhouse)
+
+    assert checks("first-salt") == []
+    (failed,) = checks("second-salt")
+    assert failed.status == doctor.FAIL and "PARCOURS_PII_SALT" in failed.fix
+
+
+def test_the_fingerprint_tells_salts_apart_and_hides_them() -> None:
+    assert pii_salt.fingerprint(b"a") == pii_salt.fingerprint(b"a") != pii_salt.fingerprint(b"b")
+    assert "first-salt" not in pii_salt.fingerprint(b"first-salt")
