@@ -9,7 +9,8 @@ around it in event time (jobs/taps.py), then writes
   - event_sessions: event -> new session (wins over the streaming session in the views),
   - sessions: the new sessions' rows, and zero-event rows retiring the sessions they replace.
 Which persons: all, or those merged, those whose taps changed hands, those whose sessions are
-not the gap rule's (a late event of this run next to a session of an earlier one), and, until
+not the gap rule's (a late event of this run next to a session of an earlier one), those with
+events in a session whose row names another person (split off after their sessions merged), and, until
 nothing changes, every person that shares a session with them: a session is retired only when all
 its events are recomputed, so no event is left pointing at a retired session.
 Session ids are a hash of (person, first event id) in a namespace of their own ("r|"): they
@@ -99,9 +100,11 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
     frame = attribute_taps(frame, _frame(client, (SQL / "shared_keys.sql").read_text()), gap_ms)
     if not everyone:
         merged = _frame(client, (SQL / "merged.sql").read_text())["to_person"]
-        # taps given to a login, and events re-anchored to an identifier of their own
+        # taps given to a login, events re-anchored to an identifier of their own, and events
+        # in a session whose row names another person (a person split off after a merge)
         moved = frame.filter((pl.col("person_id") != pl.col("was_person"))
-                             | (pl.col("person_id") != pl.col("view_person")))
+                             | (pl.col("person_id") != pl.col("view_person"))
+                             | (pl.col("view_person") != pl.col("session_person")))
         frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"])
                          | set(moved["view_person"]) | disagreeing(runs(frame, gap_ms)))
         if frame.is_empty():
