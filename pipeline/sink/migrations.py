@@ -68,6 +68,11 @@ def migrate(client: Client, directory: Path = MIGRATIONS_DIR, bi_password: str |
 
     with_access = access.manages_access(client)
     applied_now = _apply(client, directory, with_access)
+    if missing := missing_objects(client, directory):
+        # Dropped by hand (`parcours sql "DROP ..."`): every statement is idempotent, so running
+        # them all again re-creates what is missing and leaves the rest as it is.
+        log.warning("re-creating parcours objects that migrations made and are missing: %s", ", ".join(missing))
+        _apply(client, directory, with_access, again=True)
     reference.sync(client)
     access.secure_views(client)
     if with_access and bi_password:
@@ -77,8 +82,8 @@ def migrate(client: Client, directory: Path = MIGRATIONS_DIR, bi_password: str |
     return applied_now
 
 
-def _apply(client: Client, directory: Path, with_access: bool = True) -> list[Migration]:
-    done = applied(client)
+def _apply(client: Client, directory: Path, with_access: bool = True, again: bool = False) -> list[Migration]:
+    done = set() if again else applied(client)
     now = []
     for migration in discover(directory):
         if migration.version in done:
@@ -91,6 +96,28 @@ def _apply(client: Client, directory: Path, with_access: bool = True) -> list[Mi
                       column_names=["version", "name", "applied_at"])
         now.append(migration)
     return now
+
+
+_CREATE = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?(?:TABLE|VIEW)\s+"
+                     r"(?:IF\s+NOT\s+EXISTS\s+)?parcours\.(\w+)", re.I)
+_DROP = re.compile(r"^DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?parcours\.(\w+)", re.I)
+
+
+def created_objects(directory: Path = MIGRATIONS_DIR) -> set[str]:
+    """The tables and views the migrations leave behind, in order: created, unless dropped later."""
+    objects: set[str] = {"schema_migrations"}
+    for migration in discover(directory):
+        for statement in migration.statements():
+            if created := _CREATE.match(statement):
+                objects.add(created.group(1))
+            elif dropped := _DROP.match(statement):
+                objects.discard(dropped.group(1))
+    return objects
+
+
+def missing_objects(client: Client, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    present = {row[0] for row in client.query("SELECT name FROM system.tables WHERE database = 'parcours'").result_rows}
+    return sorted(created_objects(directory) - present)
 
 
 def pending(client: Client, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
