@@ -153,20 +153,12 @@ def _lock_holder(status: Path) -> str | None:
         os.close(fd)
 
 
-def require_files(paths: list[str]) -> None:
-    """Before the stack starts (~8 s): every input exists ('-' = stdin)."""
-    for path in paths:
-        if path != "-" and not Path(path).exists():
-            raise Terminal(f"no such file: {path}", hint="pass NDJSON files, or - for stdin")
-        if path != "-" and Path(path).is_dir():
-            raise Terminal(f"{path} is a directory", hint="pass NDJSON files, or - for stdin")
-
-
 async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.replay import replay
+    from jobs.replay_input import require_inputs
     from pipeline.embedded.stack import Stack
 
-    require_files(args.files)
+    require_inputs(args.files)  # before the stack starts (~8 s)
     async with Stack(settings) as stack:
         result = await replay(stack, args.files)
     print(result.render())

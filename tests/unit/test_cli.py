@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from jobs.replay_input import require_inputs
 from pipeline import cli
 from pipeline.errors import Terminal
 from pipeline.settings import Settings
@@ -48,11 +49,13 @@ def test_replay_of_a_missing_file_fails_before_the_stack_starts(tmp_path: Path,
     (tmp_path / "ok.ndjson").write_text("")
     for paths in (["-", str(tmp_path / "ok.ndjson"), "/nonexistent.ndjson"], [str(tmp_path)]):
         with pytest.raises(Terminal) as error:
-            cli.require_files(paths)
+            require_inputs(paths)
         assert error.value.hint == "pass NDJSON files, or - for stdin"
     assert str(error.value).startswith(f"{tmp_path} is a directory")
     assert cli.main(["replay", "/nonexistent.ndjson"]) == 2
-    cli.require_files(["-", str(tmp_path / "ok.ndjson")])
+    (tmp_path / "utf16.ndjson").write_bytes('{"event_id": "1"}\n'.encode("utf-16"))
+    assert cli.main(["replay", str(tmp_path / "utf16.ndjson")]) == 2
+    require_inputs(["-", str(tmp_path / "ok.ndjson")])
 
 
 def test_engine_held_by_another_process_is_named_with_a_hint(tmp_path: Path) -> None:
