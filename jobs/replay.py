@@ -54,17 +54,24 @@ class ReplayResult:
         return self.lines - self.rejected
 
     @property
-    def events_per_second(self) -> float:
+    def lines_per_second(self) -> float:
         return self.lines / self.seconds if self.seconds else 0.0
 
+    @property
+    def events_per_second(self) -> float:
+        """Accepted events only: rejected lines cost little and would flatter the rate."""
+        return self.accepted / self.seconds if self.seconds else 0.0
+
     def render(self) -> str:
+        # the first three lines are this replay's; the last one counts everything in the
+        # database (earlier replays into the same data dir included)
         return "\n".join([
             f"replay {self.replay_id}: {self.lines:,} lines in {self.seconds:.1f}s "
-            f"({self.events_per_second:,.0f} events/s)",
+            f"({self.lines_per_second:,.0f} lines/s, {self.events_per_second:,.0f} accepted events/s)",
             f"  accepted   {self.accepted:,}  (of which {self.duplicates:,} duplicate re-sends)",
             f"  rejected   {self.rejected:,}  -> parcours.dead_letters, topic parcours.events.dlq",
-            f"  in ClickHouse: {self.events_in_clickhouse:,} events, {self.persons:,} persons, "
-            f"{self.sessions:,} sessions",
+            f"  totals in ClickHouse (every replay so far): {self.events_in_clickhouse:,} events, "
+            f"{self.persons:,} persons, {self.sessions:,} sessions",
         ])
 
 
