@@ -342,3 +342,14 @@ def test_group_endpoint_passes_the_message_on_and_says_it_becomes_a_dead_letter(
 
 def batch_reply(body: dict[str, Any]) -> dict[str, Any]:
     return segment_request(orjson.dumps(body), None, None, (), RECEIVED).reply()
+
+
+def test_a_utf8_byte_order_mark_opens_the_body_and_is_no_part_of_it() -> None:
+    bom = b"\xef\xbb\xbf"
+    ndjson = native_request(bom + orjson.dumps(event("e-1")) + b"\n" + orjson.dumps(event("e-2")), None, ())
+    assert [m.key for m in ndjson.messages] == [b"e-1", b"e-2"]  # the first event is no dead letter
+    array = native_request(gzip.compress(bom + orjson.dumps([event("e-1"), event("e-2")])), None, ())
+    assert [m.key for m in array.messages] == [b"e-1", b"e-2"]  # an array, not one bad line
+    assert [m["type"] for m in batch(bom + orjson.dumps({"batch": [{"type": "track"}]}))] == ["track"]
+    (message,) = segment_request(bom + orjson.dumps({"userId": "u-1"}), "identify", None, (), RECEIVED).messages
+    assert orjson.loads(message.value)["userId"] == "u-1"
