@@ -21,6 +21,7 @@ from pipeline.event_loop import LOOPS
 
 #: PARCOURS_LOG_LEVEL values; ALL = DEBUG for Parcours and the client libraries too (pipeline/logs.py).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "ALL")
+DATA_DIR_HINT = "set PARCOURS_DATA_DIR to a directory this user can write, or fix its permissions"
 CLICKHOUSE_URL_FORMS = "chdb://PATH (embedded engine) or http(s)://user:pass@host:port/db (a ClickHouse server)"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -111,7 +112,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
         merged = {**read_dotenv(dotenv or Path(".env")), **(os.environ if env is None else env)}
-        data_dir = Path(merged.get("PARCOURS_DATA_DIR") or "./.parcours").resolve()
+        data_dir = _data_dir(merged.get("PARCOURS_DATA_DIR") or "./.parcours")
         return cls(
             data_dir=data_dir,
             kafka_bootstrap=merged.get("PARCOURS_KAFKA_BOOTSTRAP") or None,
@@ -134,6 +135,22 @@ class Settings:
             bi_password=merged.get("PARCOURS_BI_PASSWORD") or None,
             event_loop=event_loop_of(merged),
         )
+
+
+def _data_dir(raw: str) -> Path:
+    """PARCOURS_DATA_DIR, created if missing. Every run keeps files there (salt, broker log,
+    chDB, Faust): one that cannot be created (a file, under a file, /proc/...) is refused here
+    rather than met later as a traceback."""
+    path = Path(raw).resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = ("is a file" if isinstance(exc, FileExistsError) else "is under a file"
+                   if isinstance(exc, NotADirectoryError) else f"cannot be created ({exc.strerror})")
+        raise ConfigError(f"PARCOURS_DATA_DIR={raw!r} {problem}", hint=DATA_DIR_HINT) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"PARCOURS_DATA_DIR={raw!r} is not writable", hint=DATA_DIR_HINT)
+    return path
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int | None, example: str) -> int:

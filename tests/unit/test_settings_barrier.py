@@ -97,3 +97,15 @@ def test_unknown_log_level_is_refused_with_the_valid_ones(tmp_path: Path) -> Non
     assert "DEBUG, INFO, WARNING, ERROR, ALL" in error.value.hint
     assert _from(tmp_path, PARCOURS_LOG_LEVEL="warning").log_level == "WARNING"
     assert _from(tmp_path, PARCOURS_LOG_LEVEL="all").log_level == "ALL"
+
+
+@pytest.mark.parametrize(("where", "words"), [
+    ("file", "is a file"), ("file/data", "is under a file"), ("/proc/parcours", "cannot be created"),
+])
+def test_a_data_dir_that_cannot_be_one_is_refused_with_a_hint(tmp_path: Path, where: str, words: str) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    for salt in ({}, {"PARCOURS_PII_SALT": "x" * 32}):  # the per-install salt lives there, not only it
+        with pytest.raises(ConfigError) as error:
+            Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / where), **salt}, dotenv=tmp_path / "none")
+        assert str(error.value).startswith("PARCOURS_DATA_DIR=") and words in str(error.value)
+        assert "set PARCOURS_DATA_DIR to a directory" in error.value.hint
