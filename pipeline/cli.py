@@ -23,6 +23,9 @@ T = TypeVar("T")
 
 #: A trailing `FORMAT name` clause: `parcours sql` then prints the engine's output as-is.
 TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(?!(?:ASC|DESC)\b)\w+\s*;?\s*$", re.IGNORECASE)
+#: SQL as ClickHouse reads it: quoted strings and names, comments (--, #, /* */), `;`, the rest.
+_SQL_TOKENS = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`\\]|\\.|``)*`"""
+                         r"|(?P<comment>--[^\n]*|#[^\n]*|/\*.*?\*/)|(?P<end>;)|[^'\"`;#/-]+|.", re.DOTALL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,6 +274,7 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipeline.sink.clickhouse import connect
 
+    require_one_statement(args.query)
     if TRAILING_FORMAT.search(args.query):
         if args.json:
             raise Terminal("--json and a FORMAT clause both choose the output format",
@@ -286,6 +290,29 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(format_table(columns, [list(r) for r in result.result_rows]))
     return 0
+
+
+def count_statements(query: str) -> int:
+    """Statements in `query`: `;` outside quotes and comments ends one; a trailing `;` and
+    what holds only blanks and comments count for none."""
+    count, pending = 0, False
+    for token in _SQL_TOKENS.finditer(query):
+        if token.group("end"):
+            count, pending = count + pending, False
+        elif not token.group("comment") and token.group().strip():
+            pending = True
+    return count + pending
+
+
+def require_one_statement(query: str) -> None:
+    """The client sends one statement per request: a second one would be a syntax error at
+    best, and an empty query an IndexError."""
+    count = count_statements(query)
+    if count == 0:
+        raise Terminal("empty query", hint='pass the SQL, quoted: parcours sql "SELECT count() FROM parcours.v_events"')
+    if count > 1:
+        raise Terminal(f"{count} statements: parcours sql runs one statement at a time",
+                       hint="run each statement in its own `parcours sql` (a `;` at the end is fine)")
 
 
 def _query(run: Callable[[str], T], query: str) -> T:

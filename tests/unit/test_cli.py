@@ -113,3 +113,25 @@ def test_sql_a_query_clickhouse_cannot_run_is_the_users_to_fix_with_a_hint(
     assert cli.main(["sql", query]) == 2
     err = capfd.readouterr().err
     assert "hint: fix the" in err and "retry" not in err.lower()
+
+
+@pytest.mark.parametrize(("query", "count"), [
+    ("", 0), ("  \n", 0), (";", 0), ("-- nothing", 0),
+    ("SELECT 1", 1), ("SELECT 1;", 1), ("SELECT 1 ;\n", 1), ("SELECT 1; -- done", 1), ("SELECT 1;;", 1),
+    ("SELECT ';' AS x", 1), ("SELECT `a;b` FROM t", 1), ("/* a; b */ SELECT 1", 1), ("SELECT 1 -- a; b", 1),
+    ("SELECT 1; SELECT 2", 2), ("SELECT 'it''s;'; SELECT 2;", 2),
+])
+def test_statements_are_counted_outside_quotes_and_comments(query: str, count: int) -> None:
+    assert cli.count_statements(query) == count
+
+
+def test_sql_refuses_an_empty_query_and_several_statements_before_connecting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import pipeline.sink.clickhouse as clickhouse
+
+    monkeypatch.setattr(clickhouse, "connect", lambda *a, **k: pytest.fail("connected"))
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    assert cli.main(["sql", " "]) == 2
+    assert capfd.readouterr().err.startswith("parcours: empty query\n  hint: ")
+    assert cli.main(["sql", "SELECT 1; SELECT 2"]) == 2
+    assert "one statement at a time" in capfd.readouterr().err
