@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import phonenumbers
+
 from pipeline.errors import ConfigError
 from pipeline.event_loop import DEFAULT as DEFAULT_LOOP
 from pipeline.event_loop import LOOPS
@@ -124,7 +126,7 @@ class Settings:
                 merged.get("PARCOURS_ALLOWED_LATENESS", "6h"), "PARCOURS_ALLOWED_LATENESS"
             ),  # 0 is meaningful: no late event joins a closed session
             http_port=_int(merged, "PARCOURS_HTTP_PORT", 6066, 1, 65535, "a free TCP port, e.g. 6066"),
-            phone_country=merged.get("PARCOURS_PHONE_COUNTRY", "FR").upper(),
+            phone_country=_phone_country(merged.get("PARCOURS_PHONE_COUNTRY", "FR")),
             batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000, 1, None, "e.g. 5000 (events per poll)"),
             sink=merged.get("PARCOURS_SINK", "1") not in ("0", "false", "no", "off"),
             log_level=_log_level(merged.get("PARCOURS_LOG_LEVEL") or "INFO"),
@@ -185,6 +187,16 @@ def event_loop_of(env: Mapping[str, str]) -> str:
         raise ConfigError(f"PARCOURS_EVENT_LOOP={raw!r} is not an event loop",
                           hint=f"use one of {', '.join(LOOPS)}, or unset it for {DEFAULT_LOOP}")
     return loop
+
+
+def _phone_country(raw: str) -> str:
+    """A region the phone library knows: any other value would make every phone number in
+    national form (06 12 34 56 78) unparsable, and silently dropped at ingest."""
+    country = raw.strip().upper()
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"PARCOURS_PHONE_COUNTRY={raw!r} is not a country code",
+                          hint="use a two-letter ISO 3166 code such as FR, DE, GB or US, or unset it for FR")
+    return country
 
 
 def _log_level(raw: str) -> str:

@@ -38,6 +38,12 @@ def test_unparsable_settings_stop_the_other_checks(tmp_path: Path) -> None:
     assert "PARCOURS_HTTP_PORT" in checks[0].detail and checks[0].fix
 
 
+def test_unknown_phone_country_is_a_failed_settings_check(tmp_path: Path) -> None:
+    checks = doctor.run(env(tmp_path, PARCOURS_PHONE_COUNTRY="france"), dotenv=tmp_path / "no.env")
+    assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+    assert "PARCOURS_PHONE_COUNTRY='france'" in checks[0].detail and "ISO 3166" in checks[0].fix
+
+
 @pytest.mark.parametrize("port", ["70000", "-1"])
 def test_http_port_out_of_range_is_a_failed_settings_check(tmp_path: Path, port: str) -> None:
     checks = doctor.run(env(tmp_path, PARCOURS_HTTP_PORT=port), dotenv=tmp_path / "no.env")

@@ -109,3 +109,13 @@ def test_a_data_dir_that_cannot_be_one_is_refused_with_a_hint(tmp_path: Path, wh
             Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / where), **salt}, dotenv=tmp_path / "none")
         assert str(error.value).startswith("PARCOURS_DATA_DIR=") and words in str(error.value)
         assert "set PARCOURS_DATA_DIR to a directory" in error.value.hint
+
+
+@pytest.mark.parametrize("value", ["XX", "france", "", "001"])
+def test_phone_country_must_be_a_region_the_phone_library_knows(tmp_path: Path, value: str) -> None:
+    # anything else made every national-form phone number (06 12 34 56 78) a silent drop
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_PHONE_COUNTRY=value)
+    assert str(error.value).startswith(f"PARCOURS_PHONE_COUNTRY={value!r}") and "FR, DE" in error.value.hint
+    assert _from(tmp_path, PARCOURS_PHONE_COUNTRY=" de ").phone_country == "DE"
+    assert _from(tmp_path).phone_country == "FR"
