@@ -38,8 +38,13 @@ def parse_duration(text: str, name: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+#: A .env value as docker compose reads it: quoted ('#' inside is kept), or bare, where a '#'
+#: after a blank starts a comment (`PARCOURS_SESSION_GAP=45m  # comment`).
+_DOTENV_VALUE = re.compile(r"""(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>.*?))(?:\s+#.*)?\s*""")
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; '#' comments; optional quotes. No interpolation."""
+    """KEY=VALUE lines; '#' comments, also after a bare value; optional quotes. No interpolation."""
     if not path.is_file():
         return {}
     values: dict[str, str] = {}
@@ -48,8 +53,16 @@ def read_dotenv(path: Path) -> dict[str, str]:
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+        values[key.strip().removeprefix("export ").strip()] = _dotenv_value(value.strip())
     return values
+
+
+def _dotenv_value(text: str) -> str:
+    match = _DOTENV_VALUE.fullmatch(text)
+    assert match is not None  # the bare form matches anything
+    if match.group("bare") is None:
+        return match.group("double") if match.group("double") is not None else match.group("single")
+    return match.group("bare").strip("'\"")  # an unbalanced quote, as before
 
 
 def redact_url(url: str) -> str:

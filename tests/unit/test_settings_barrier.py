@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.barrier import BarrierTracker
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings, parse_duration, redact_url
+from pipeline.settings import Settings, parse_duration, read_dotenv, redact_url
 
 
 def test_defaults_follow_the_contract(tmp_path: Path) -> None:
@@ -26,6 +26,20 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
     env_file.write_text("# comment\nPARCOURS_SESSION_GAP=45m\nexport PARCOURS_HTTP_PORT='7000'\n")
     s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_HTTP_PORT": "7100"}, dotenv=env_file)
     assert s.session_gap_s == 2700 and s.http_port == 7100
+
+
+def test_dotenv_comments_after_a_bare_value_are_comments_and_quotes_keep_their_hash(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PARCOURS_SESSION_GAP=45m  # compose-style comment\n"
+                        "PARCOURS_BI_PASSWORD=\"s3cr#t # not a comment\"  # this one is\n"
+                        "PARCOURS_BI_USER='bi#1'\n"
+                        "PARCOURS_WRITE_KEYS=key#1,key-2\t# a '#' inside a bare value stays\n"
+                        "PARCOURS_HTTP_PORT=\"7000\"\n")
+    assert read_dotenv(env_file) == {
+        "PARCOURS_SESSION_GAP": "45m", "PARCOURS_BI_PASSWORD": "s3cr#t # not a comment", "PARCOURS_BI_USER": "bi#1",
+        "PARCOURS_WRITE_KEYS": "key#1,key-2", "PARCOURS_HTTP_PORT": "7000"}
+    s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path)}, dotenv=env_file)
+    assert s.session_gap_s == 2700 and s.bi_password == "s3cr#t # not a comment"
 
 
 def test_bad_values_say_what_to_do() -> None:
