@@ -133,12 +133,8 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
                        type(value).__name__)
     out: dict[str, str] = {}
     for kind, raw in value.items():
-        if kind not in cfg.ranks or raw is None or isinstance(raw, bool):
-            continue
-        if not isinstance(raw, str | int):
-            continue
-        text = str(raw).strip()
-        if text.lower() in cfg.junk or len(text) > 256:
+        text = _identifier_text(raw) if kind in cfg.ranks else None
+        if text is None or text.lower() in cfg.junk or len(text) > 256:
             continue
         normal = _normalise(kind, text, cfg)
         if normal:
@@ -146,6 +142,17 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
     if not out:
         raise Rejected("no_identifiers", "no non-empty identifier of a known kind")
     return out
+
+
+def _identifier_text(raw: object) -> str | None:
+    """A string or an integer as text; 42.0 as "42" (JSON encoders that write every number as
+    a float: it must link with the 42 other systems send); None for anything else (bools,
+    42.5, NaN, infinities, objects)."""
+    if isinstance(raw, float):
+        return str(int(raw)) if raw.is_integer() else None  # is_integer() is False for NaN and inf
+    if isinstance(raw, str | int) and not isinstance(raw, bool):
+        return str(raw).strip()
+    return None
 
 
 def lookup_value(kind: str, raw: str, cfg: IngestConfig) -> str:
