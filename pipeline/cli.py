@@ -10,6 +10,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -286,7 +287,8 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     columns = list(result.column_names)
     if args.json:
         for row in result.result_rows:
-            print(orjson.dumps(dict(zip(columns, row, strict=True)), default=str).decode())
+            print(orjson.dumps(dict(zip(columns, row, strict=True)), default=json_value,
+                               option=orjson.OPT_PASSTHROUGH_DATETIME).decode())
     else:
         print(format_table(columns, [list(r) for r in result.result_rows]))
     return 0
@@ -409,6 +411,16 @@ def cmd_funnel(settings: Settings, args: argparse.Namespace) -> int:
     steps, window_s = parse_steps(args.steps), parse_window(args.window)  # before connecting
     print(render(funnel(connect(settings), steps, window_s, by_channel=args.by_channel)))
     return 0
+
+
+def json_value(value: Any) -> str:
+    """What JSON has no type for: datetimes in ISO 8601 with milliseconds and their zone (naive
+    ones are UTC: clickhouse-connect's default naive_utc mode), the rest as text."""
+    if not isinstance(value, datetime):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond % 1000 == 0 else "microseconds")
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def format_table(columns: list[str], rows: list[list[Any]]) -> str:

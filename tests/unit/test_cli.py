@@ -135,3 +135,27 @@ def test_sql_refuses_an_empty_query_and_several_statements_before_connecting(
     assert capfd.readouterr().err.startswith("parcours: empty query\n  hint: ")
     assert cli.main(["sql", "SELECT 1; SELECT 2"]) == 2
     assert "one statement at a time" in capfd.readouterr().err
+
+
+def test_json_times_are_iso_8601_with_milliseconds_and_their_zone() -> None:
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    naive = datetime(2026, 3, 1, 9, 0)  # noqa: DTZ001  (what clickhouse-connect returns for UTC columns)
+    assert cli.json_value(naive) == "2026-03-01T09:00:00.000Z"
+    assert cli.json_value(datetime(2026, 3, 1, 9, 0, 0, 120000, tzinfo=UTC)) == "2026-03-01T09:00:00.120Z"
+    assert cli.json_value(naive.replace(microsecond=123456)) == "2026-03-01T09:00:00.123456Z"  # DateTime64(6)
+    paris = timezone(timedelta(hours=1))
+    assert cli.json_value(datetime(2026, 3, 1, 10, 0, tzinfo=paris)) == "2026-03-01T10:00:00.000+01:00"
+    assert cli.json_value(date(2026, 3, 1)) == "2026-03-01"
+
+
+def test_sql_json_prints_datetime64_with_milliseconds_and_z(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capfd: pytest.CaptureFixture[str], clickhouse: Any) -> None:
+    from pipeline.sink.clickhouse import _clients
+
+    (url,) = _clients
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PARCOURS_CLICKHOUSE_URL", url)
+    assert cli.main(["sql", "--json", "SELECT toDateTime64('2026-03-01 09:00:00', 3, 'UTC') AS t, "
+                                      "toDate('2026-03-01') AS d, 1 AS n"]) == 0
+    assert capfd.readouterr().out == '{"t":"2026-03-01T09:00:00.000Z","d":"2026-03-01","n":1}\n'
