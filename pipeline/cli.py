@@ -342,10 +342,13 @@ def cmd_attribute(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_identity_show(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.identity import explain, render
-    from pipeline.ingest.logic import IngestConfig
+    from pipeline.ingest.logic import IngestConfig, lookup_problem
     from pipeline.sink.clickhouse import connect
 
     cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
+    problem = lookup_problem(args.kind, args.value, cfg)
+    if problem is not None:  # it would only be "no identifier ... in ClickHouse"
+        raise Terminal(problem[0], hint=problem[1])
     print(render(explain(connect(settings), cfg, args.kind, args.value)))
     return 0
 

@@ -155,6 +155,22 @@ def _identifier_text(raw: object) -> str | None:
     return None
 
 
+def lookup_problem(kind: str, raw: str, cfg: IngestConfig) -> tuple[str, str] | None:
+    """Why an identifier lookup (HTTP, CLI) cannot find anyone, as (message, hint); None when
+    it can be made. An unknown kind or an empty value would only answer "unknown identifier"."""
+    if kind not in cfg.ranks:
+        return (f"unknown identifier kind {kind!r}",
+                f"use one of {', '.join(known_kinds(cfg))} (PARCOURS_EXTRA_IDENTIFIER_KINDS adds kinds)")
+    if not raw.strip():
+        return f"no {kind} value given", f"give the {kind} to look up (raw emails and phones are hashed here)"
+    return None
+
+
+def known_kinds(cfg: IngestConfig) -> list[str]:
+    """Identifier kinds, strongest first (schemas/identity.toml, then the extra kinds)."""
+    return sorted(cfg.ranks, key=cfg.ranks.__getitem__)
+
+
 def lookup_value(kind: str, raw: str, cfg: IngestConfig) -> str:
     """An identifier value as stored, for lookups (HTTP, CLI): raw email/phone are hashed."""
     return _normalise(kind, raw.strip(), cfg) or raw.strip()

@@ -159,3 +159,17 @@ def test_sql_json_prints_datetime64_with_milliseconds_and_z(tmp_path: Path, monk
     assert cli.main(["sql", "--json", "SELECT toDateTime64('2026-03-01 09:00:00', 3, 'UTC') AS t, "
                                       "toDate('2026-03-01') AS d, 1 AS n"]) == 0
     assert capfd.readouterr().out == '{"t":"2026-03-01T09:00:00.000Z","d":"2026-03-01","n":1}\n'
+
+
+def test_identity_show_of_an_unknown_kind_names_the_known_ones_before_connecting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import pipeline.sink.clickhouse as clickhouse
+
+    monkeypatch.setattr(clickhouse, "connect", lambda *a, **k: pytest.fail("connected"))
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    assert cli.main(["identity", "show", "emial", "jane@example.com"]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith("parcours: unknown identifier kind 'emial'\n")
+    assert "hint: use one of " in err and "user_id" in err and "email" in err
+    assert cli.main(["identity", "show", "email", " "]) == 2
+    assert "no email value given" in capfd.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest.logic import normalise_identifiers
+from pipeline.ingest.logic import IngestConfig, known_kinds, lookup_problem, normalise_identifiers
 from pipeline.ingest.outcomes import DeadLetter, Rejected
 from tests.unit.ingest_cases import (
     CFG,
@@ -397,3 +397,12 @@ def test_dead_letter_code_property() -> None:
     assert isinstance(out, DeadLetter)
     assert out.reason.startswith("invalid_occurred_at: ")
     assert out.code == "invalid_occurred_at"
+
+
+def test_a_lookup_of_an_unknown_kind_or_an_empty_value_says_so() -> None:
+    assert lookup_problem("email", "jane@example.com", CFG) is None
+    message, hint = lookup_problem("emial", "jane@example.com", CFG) or ("", "")
+    assert message == "unknown identifier kind 'emial'" and hint.startswith("use one of ")
+    assert all(kind in hint for kind in known_kinds(CFG)) and known_kinds(CFG)[-1] == "anonymous_id"
+    assert known_kinds(IngestConfig.build(b"salt", extra_kinds=("shopify_id",)))[-1] == "shopify_id"
+    assert (lookup_problem("email", "  ", CFG) or ("",))[0] == "no email value given"
