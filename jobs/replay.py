@@ -11,16 +11,13 @@ kept in memory); like Flink after a failed checkpoint, the waiter sends a new on
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from jobs.finish import after_replay
+from jobs.replay_input import read_lines, require_inputs
 from jobs.replay_ledger import Ledger
 from jobs.restate import restate_persons, retire_session_merges
 from pipeline.barrier import send_end_of_input
@@ -57,40 +54,29 @@ class ReplayResult:
         return self.lines - self.rejected
 
     @property
-    def events_per_second(self) -> float:
+    def lines_per_second(self) -> float:
         return self.lines / self.seconds if self.seconds else 0.0
 
+    @property
+    def events_per_second(self) -> float:
+        """Accepted events only: rejected lines cost little and would flatter the rate."""
+        return self.accepted / self.seconds if self.seconds else 0.0
+
     def render(self) -> str:
+        # the first three lines are this replay's; the last one counts everything in the
+        # database (earlier replays into the same data dir included)
         return "\n".join([
             f"replay {self.replay_id}: {self.lines:,} lines in {self.seconds:.1f}s "
-            f"({self.events_per_second:,.0f} events/s)",
+            f"({self.lines_per_second:,.0f} lines/s, {self.events_per_second:,.0f} accepted events/s)",
             f"  accepted   {self.accepted:,}  (of which {self.duplicates:,} duplicate re-sends)",
             f"  rejected   {self.rejected:,}  -> parcours.dead_letters, topic parcours.events.dlq",
-            f"  in ClickHouse: {self.events_in_clickhouse:,} events, {self.persons:,} persons, "
-            f"{self.sessions:,} sessions",
+            f"  totals in ClickHouse (every replay so far): {self.events_in_clickhouse:,} events, "
+            f"{self.persons:,} persons, {self.sessions:,} sessions",
         ])
 
 
-def read_lines(paths: list[str]) -> Iterator[bytes]:
-    """Lines of each file ('-' = stdin), without line endings; blank lines are skipped."""
-    for path in paths:
-        handle = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
-        try:
-            for number, line in enumerate(handle):
-                line = line.rstrip(b"\r\n")
-                if number == 0:
-                    line = line.removeprefix(codecs.BOM_UTF8)  # files saved by Windows tools
-                if line.strip():
-                    yield line
-        finally:
-            if handle is not sys.stdin.buffer:
-                handle.close()
-
-
 async def replay(stack: Stack, paths: list[str], progress: bool = True) -> ReplayResult:
-    for path in paths:
-        if path != "-" and not Path(path).is_file():
-            raise Terminal(f"no such file: {path}", hint="pass NDJSON files, or - for stdin")
+    require_inputs(paths)
     assert stack.pipeline is not None and stack.clickhouse is not None
     rt = stack.pipeline.rt
     replay_id = uuid.uuid4().hex[:12]

@@ -10,6 +10,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,9 @@ T = TypeVar("T")
 
 #: A trailing `FORMAT name` clause: `parcours sql` then prints the engine's output as-is.
 TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(?!(?:ASC|DESC)\b)\w+\s*;?\s*$", re.IGNORECASE)
+#: SQL as ClickHouse reads it: quoted strings and names, comments (--, #, /* */), `;`, the rest.
+_SQL_TOKENS = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`\\]|\\.|``)*`"""
+                         r"|(?P<comment>--[^\n]*|#[^\n]*|/\*.*?\*/)|(?P<end>;)|[^'\"`;#/-]+|.", re.DOTALL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,20 +157,12 @@ def _lock_holder(status: Path) -> str | None:
         os.close(fd)
 
 
-def require_files(paths: list[str]) -> None:
-    """Before the stack starts (~8 s): every input exists ('-' = stdin)."""
-    for path in paths:
-        if path != "-" and not Path(path).exists():
-            raise Terminal(f"no such file: {path}", hint="pass NDJSON files, or - for stdin")
-        if path != "-" and Path(path).is_dir():
-            raise Terminal(f"{path} is a directory", hint="pass NDJSON files, or - for stdin")
-
-
 async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.replay import replay
+    from jobs.replay_input import require_inputs
     from pipeline.embedded.stack import Stack
 
-    require_files(args.files)
+    require_inputs(args.files)  # before the stack starts (~8 s)
     async with Stack(settings) as stack:
         result = await replay(stack, args.files)
     print(result.render())
@@ -279,6 +275,7 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipeline.sink.clickhouse import connect
 
+    require_one_statement(args.query)
     if TRAILING_FORMAT.search(args.query):
         if args.json:
             raise Terminal("--json and a FORMAT clause both choose the output format",
@@ -290,10 +287,34 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     columns = list(result.column_names)
     if args.json:
         for row in result.result_rows:
-            print(orjson.dumps(dict(zip(columns, row, strict=True)), default=str).decode())
+            print(orjson.dumps(dict(zip(columns, row, strict=True)), default=json_value,
+                               option=orjson.OPT_PASSTHROUGH_DATETIME).decode())
     else:
         print(format_table(columns, [list(r) for r in result.result_rows]))
     return 0
+
+
+def count_statements(query: str) -> int:
+    """Statements in `query`: `;` outside quotes and comments ends one; a trailing `;` and
+    what holds only blanks and comments count for none."""
+    count, pending = 0, False
+    for token in _SQL_TOKENS.finditer(query):
+        if token.group("end"):
+            count, pending = count + pending, False
+        elif not token.group("comment") and token.group().strip():
+            pending = True
+    return count + pending
+
+
+def require_one_statement(query: str) -> None:
+    """The client sends one statement per request: a second one would be a syntax error at
+    best, and an empty query an IndexError."""
+    count = count_statements(query)
+    if count == 0:
+        raise Terminal("empty query", hint='pass the SQL, quoted: parcours sql "SELECT count() FROM parcours.v_events"')
+    if count > 1:
+        raise Terminal(f"{count} statements: parcours sql runs one statement at a time",
+                       hint="run each statement in its own `parcours sql` (a `;` at the end is fine)")
 
 
 def _query(run: Callable[[str], T], query: str) -> T:
@@ -321,10 +342,13 @@ def cmd_attribute(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_identity_show(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.identity import explain, render
-    from pipeline.ingest.logic import IngestConfig
+    from pipeline.ingest.logic import IngestConfig, lookup_problem
     from pipeline.sink.clickhouse import connect
 
     cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
+    problem = lookup_problem(args.kind, args.value, cfg)
+    if problem is not None:  # it would only be "no identifier ... in ClickHouse"
+        raise Terminal(problem[0], hint=problem[1])
     print(render(explain(connect(settings), cfg, args.kind, args.value)))
     return 0
 
@@ -390,6 +414,16 @@ def cmd_funnel(settings: Settings, args: argparse.Namespace) -> int:
     steps, window_s = parse_steps(args.steps), parse_window(args.window)  # before connecting
     print(render(funnel(connect(settings), steps, window_s, by_channel=args.by_channel)))
     return 0
+
+
+def json_value(value: Any) -> str:
+    """What JSON has no type for: datetimes in ISO 8601 with milliseconds and their zone (naive
+    ones are UTC: clickhouse-connect's default naive_utc mode), the rest as text."""
+    if not isinstance(value, datetime):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond % 1000 == 0 else "microseconds")
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def format_table(columns: list[str], rows: list[list[Any]]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ParcoursError, classify_clickhouse
-from pipeline.settings import Settings, read_dotenv, redact_url
+from pipeline.settings import DATA_DIR_HINT, Settings, read_dotenv, redact_url
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 #: Seconds doctor waits for a Kafka cluster's metadata (a run waits 30: doctor answers fast).
@@ -81,8 +81,7 @@ def _data_dir(s: Settings) -> Check:
         with tempfile.NamedTemporaryFile(dir=s.data_dir, prefix=".doctor-"):
             pass
     except OSError as exc:
-        return Check("data dir", FAIL, f"{s.data_dir} is not writable: {exc.strerror}",
-                     "set PARCOURS_DATA_DIR to a directory this user can write, or fix its permissions")
+        return Check("data dir", FAIL, f"{s.data_dir} is not writable: {exc.strerror}", DATA_DIR_HINT)
     return Check("data dir", OK, f"{s.data_dir} is writable")
 
 

@@ -4,7 +4,8 @@
   GET /ready                    its stages are running
   GET /profiles/{kind}/{value}  the current profile of the person an identifier belongs to;
                                 raw email/phone are hashed here; 404 when unknown
-                                or shared by several customers
+                                or shared by several customers; 400 for an unknown
+                                kind or an empty value
   GET /barriers/{id}            facts partitions this worker's sink has written up to an
                                 end-of-input barrier (replays and tests wait on it)
   GET /metrics                  Prometheus text format (pipeline/metrics.py)
@@ -33,7 +34,7 @@ from pipeline import metrics
 from pipeline.collector import routes as collector
 from pipeline.errors import ConfigError
 from pipeline.identity.logic import key_of
-from pipeline.ingest.logic import IngestConfig, lookup_value
+from pipeline.ingest.logic import IngestConfig, known_kinds, lookup_problem, lookup_value
 from pipeline.topics import partition_of
 
 if TYPE_CHECKING:
@@ -62,9 +63,27 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             return self.json({"ready": ok, "partitions": {t: sorted(p) for t, p in assigned.items()}},
                              status=200 if ok else 503)
 
+    def refused_lookup(view: View, kind: str, value: str) -> Response | None:
+        """400 for a lookup that cannot find anyone (an unknown kind, an empty value)."""
+        problem = lookup_problem(kind, value, cfg)
+        if problem is None:
+            return None
+        message, hint = problem
+        return view.json({"error": message, "kind": kind, "kinds": known_kinds(cfg), "hint": hint}, status=400)
+
+    @app.page("/profiles/{kind}/")
+    class ProfilesWithoutValue(View):  # the route below needs a value: else a 404 "no endpoint"
+        async def get(self, request: Request, kind: str) -> Response:
+            refused = refused_lookup(self, kind, "")
+            assert refused is not None  # an empty value always is
+            return refused
+
     @app.page("/profiles/{kind}/{value}")
     class Profiles(View):
         async def get(self, request: Request, kind: str, value: str) -> Response:
+            refused = refused_lookup(self, kind, value)
+            if refused is not None:
+                return refused
             key = key_of(kind, lookup_value(kind, value, cfg))
             if key in rt.graph.shared:  # its events name no one person: no profile is its
                 return self.json({"error": "shared identifier", "kind": kind,

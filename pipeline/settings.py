@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import phonenumbers
+
 from pipeline.errors import ConfigError
 from pipeline.event_loop import DEFAULT as DEFAULT_LOOP
 from pipeline.event_loop import LOOPS
 
 #: PARCOURS_LOG_LEVEL values; ALL = DEBUG for Parcours and the client libraries too (pipeline/logs.py).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "ALL")
+DATA_DIR_HINT = "set PARCOURS_DATA_DIR to a directory this user can write, or fix its permissions"
 CLICKHOUSE_URL_FORMS = "chdb://PATH (embedded engine) or http(s)://user:pass@host:port/db (a ClickHouse server)"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -35,8 +38,13 @@ def parse_duration(text: str, name: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+#: A .env value as docker compose reads it: quoted ('#' inside is kept), or bare, where a '#'
+#: after a blank starts a comment (`PARCOURS_SESSION_GAP=45m  # comment`).
+_DOTENV_VALUE = re.compile(r"""(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>.*?))(?:\s+#.*)?\s*""")
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; '#' comments; optional quotes. No interpolation."""
+    """KEY=VALUE lines; '#' comments, also after a bare value; optional quotes. No interpolation."""
     if not path.is_file():
         return {}
     values: dict[str, str] = {}
@@ -45,8 +53,16 @@ def read_dotenv(path: Path) -> dict[str, str]:
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+        values[key.strip().removeprefix("export ").strip()] = _dotenv_value(value.strip())
     return values
+
+
+def _dotenv_value(text: str) -> str:
+    match = _DOTENV_VALUE.fullmatch(text)
+    assert match is not None  # the bare form matches anything
+    if match.group("bare") is None:
+        return match.group("double") if match.group("double") is not None else match.group("single")
+    return match.group("bare").strip("'\"")  # an unbalanced quote, as before
 
 
 def redact_url(url: str) -> str:
@@ -111,7 +127,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
         merged = {**read_dotenv(dotenv or Path(".env")), **(os.environ if env is None else env)}
-        data_dir = Path(merged.get("PARCOURS_DATA_DIR") or "./.parcours").resolve()
+        data_dir = _data_dir(merged.get("PARCOURS_DATA_DIR") or "./.parcours")
         return cls(
             data_dir=data_dir,
             kafka_bootstrap=merged.get("PARCOURS_KAFKA_BOOTSTRAP") or None,
@@ -123,7 +139,7 @@ class Settings:
                 merged.get("PARCOURS_ALLOWED_LATENESS", "6h"), "PARCOURS_ALLOWED_LATENESS"
             ),  # 0 is meaningful: no late event joins a closed session
             http_port=_int(merged, "PARCOURS_HTTP_PORT", 6066, 1, 65535, "a free TCP port, e.g. 6066"),
-            phone_country=merged.get("PARCOURS_PHONE_COUNTRY", "FR").upper(),
+            phone_country=_phone_country(merged.get("PARCOURS_PHONE_COUNTRY", "FR")),
             batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000, 1, None, "e.g. 5000 (events per poll)"),
             sink=merged.get("PARCOURS_SINK", "1") not in ("0", "false", "no", "off"),
             log_level=_log_level(merged.get("PARCOURS_LOG_LEVEL") or "INFO"),
@@ -134,6 +150,22 @@ class Settings:
             bi_password=merged.get("PARCOURS_BI_PASSWORD") or None,
             event_loop=event_loop_of(merged),
         )
+
+
+def _data_dir(raw: str) -> Path:
+    """PARCOURS_DATA_DIR, created if missing. Every run keeps files there (salt, broker log,
+    chDB, Faust): one that cannot be created (a file, under a file, /proc/...) is refused here
+    rather than met later as a traceback."""
+    path = Path(raw).resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = ("is a file" if isinstance(exc, FileExistsError) else "is under a file"
+                   if isinstance(exc, NotADirectoryError) else f"cannot be created ({exc.strerror})")
+        raise ConfigError(f"PARCOURS_DATA_DIR={raw!r} {problem}", hint=DATA_DIR_HINT) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"PARCOURS_DATA_DIR={raw!r} is not writable", hint=DATA_DIR_HINT)
+    return path
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int | None, example: str) -> int:
@@ -168,6 +200,16 @@ def event_loop_of(env: Mapping[str, str]) -> str:
         raise ConfigError(f"PARCOURS_EVENT_LOOP={raw!r} is not an event loop",
                           hint=f"use one of {', '.join(LOOPS)}, or unset it for {DEFAULT_LOOP}")
     return loop
+
+
+def _phone_country(raw: str) -> str:
+    """A region the phone library knows: any other value would make every phone number in
+    national form (06 12 34 56 78) unparsable, and silently dropped at ingest."""
+    country = raw.strip().upper()
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"PARCOURS_PHONE_COUNTRY={raw!r} is not a country code",
+                          hint="use a two-letter ISO 3166 code such as FR, DE, GB or US, or unset it for FR")
+    return country
 
 
 def _log_level(raw: str) -> str:

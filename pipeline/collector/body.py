@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import zlib
 from typing import Any
 
@@ -66,6 +67,12 @@ def parse_json(body: bytes) -> Any:
     except orjson.JSONDecodeError as exc:
         raise Refused(400, "invalid_json", f"the body is not valid JSON: {exc}",
                       "send JSON (Content-Type: application/json, gzip allowed)") from None
+
+
+def strip_bom(body: bytes) -> bytes:
+    """A UTF-8 byte order mark (Windows tools, PowerShell) opens the text, it is no part of the
+    JSON: left on, the first NDJSON event would be a dead letter and an array one dead letter."""
+    return body.removeprefix(codecs.BOM_UTF8)
 
 
 def not_empty(body: bytes) -> bytes:

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from pipeline.collector.auth import check_write_key, write_key_of
-from pipeline.collector.body import gunzip, not_empty, parse_json
+from pipeline.collector.body import gunzip, not_empty, parse_json, strip_bom
 from pipeline.collector.errors import Refused
 from pipeline.ingest.logic import MAX_BYTES as MAX_EVENT_BYTES
 from pipeline.ingest.logic import parse_time
@@ -65,7 +65,7 @@ class Accepted:
 def segment_request(body: bytes, kind: str | None, authorization: str | None,
                     allowed: tuple[str, ...], received: datetime) -> Accepted:
     """POST /v1/{kind} (one message, `type` set from the path) or /v1/batch (kind None)."""
-    envelope = _object(gunzip(body), kind)
+    envelope = _object(strip_bom(gunzip(body)), kind)
     check_write_key(write_key_of(authorization, envelope.get("writeKey")), allowed)
     items = [{**envelope, "type": kind}] if kind is not None else envelope.get("batch")
     if not isinstance(items, list):
@@ -87,7 +87,7 @@ def _unmapped(items: list[Any]) -> tuple[str, ...]:
 def native_request(body: bytes, authorization: str | None, allowed: tuple[str, ...]) -> Accepted:
     """POST /v1/events: a JSON array of Parcours events, or NDJSON (one event per line)."""
     check_write_key(write_key_of(authorization), allowed)
-    text = not_empty(gunzip(body)).strip()
+    text = not_empty(strip_bom(gunzip(body))).strip()
     if text[:1] == b"[":
         return Accepted([Message(_key(item, NATIVE_KEYS), orjson.dumps(item)) for item in parse_json(text)])
     # NDJSON: each non-blank line exactly as sent, as `parcours replay` does

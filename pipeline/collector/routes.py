@@ -21,7 +21,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -72,6 +72,9 @@ def register(app: faust.App, rt: Runtime) -> None:
 
 def _view(rt: Runtime, split: Split) -> type[View]:
     class Collect(View):
+        async def head(self, request: Request) -> Response:  # Faust's would answer it with a GET
+            return cast(Response, refuse_method(cast(web.Request, request), ["POST"]))
+
         async def post(self, request: Request) -> Response:
             try:
                 accepted = split(await read_body(request), request.headers.get("Authorization"))
@@ -111,10 +114,19 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         refused = Refused(404, "not_found", f"no endpoint at {request.method} {request.path}", ENDPOINTS_HINT)
         return web.json_response(refused.reply(), status=404)
     except web.HTTPMethodNotAllowed as exc:
-        allowed = ", ".join(sorted(exc.allowed_methods))
-        refused = Refused(405, "method_not_allowed", f"{request.path} does not take {request.method}",
-                          f"use {allowed}" + (f"; {ENDPOINTS_HINT}" if request.path.startswith("/v1/") else ""))
-        return web.json_response(refused.reply(), status=405, headers={"Allow": allowed})
+        return refuse_method(request, exc.allowed_methods)
+
+
+def refuse_method(request: web.Request, registered: Iterable[str]) -> web.Response:
+    """405 naming the methods the route answers. Faust registers HEAD for every view and
+    answers it with the view's GET, so HEAD is one only where GET is."""
+    methods = set(registered)
+    if "GET" not in methods:
+        methods.discard("HEAD")
+    allowed = ", ".join(sorted(methods))
+    refused = Refused(405, "method_not_allowed", f"{request.path} does not take {request.method}",
+                      f"use {allowed}" + (f"; {ENDPOINTS_HINT}" if request.path.startswith("/v1/") else ""))
+    return web.json_response(refused.reply(), status=405, headers={"Allow": allowed})
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

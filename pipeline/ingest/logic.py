@@ -133,12 +133,8 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
                        type(value).__name__)
     out: dict[str, str] = {}
     for kind, raw in value.items():
-        if kind not in cfg.ranks or raw is None or isinstance(raw, bool):
-            continue
-        if not isinstance(raw, str | int):
-            continue
-        text = str(raw).strip()
-        if text.lower() in cfg.junk or len(text) > 256:
+        text = _identifier_text(raw) if kind in cfg.ranks else None
+        if text is None or text.lower() in cfg.junk or len(text) > 256:
             continue
         normal = _normalise(kind, text, cfg)
         if normal:
@@ -146,6 +142,33 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
     if not out:
         raise Rejected("no_identifiers", "no non-empty identifier of a known kind")
     return out
+
+
+def _identifier_text(raw: object) -> str | None:
+    """A string or an integer as text; 42.0 as "42" (JSON encoders that write every number as
+    a float: it must link with the 42 other systems send); None for anything else (bools,
+    42.5, NaN, infinities, objects)."""
+    if isinstance(raw, float):
+        return str(int(raw)) if raw.is_integer() else None  # is_integer() is False for NaN and inf
+    if isinstance(raw, str | int) and not isinstance(raw, bool):
+        return str(raw).strip()
+    return None
+
+
+def lookup_problem(kind: str, raw: str, cfg: IngestConfig) -> tuple[str, str] | None:
+    """Why an identifier lookup (HTTP, CLI) cannot find anyone, as (message, hint); None when
+    it can be made. An unknown kind or an empty value would only answer "unknown identifier"."""
+    if kind not in cfg.ranks:
+        return (f"unknown identifier kind {kind!r}",
+                f"use one of {', '.join(known_kinds(cfg))} (PARCOURS_EXTRA_IDENTIFIER_KINDS adds kinds)")
+    if not raw.strip():
+        return f"no {kind} value given", f"give the {kind} to look up (raw emails and phones are hashed here)"
+    return None
+
+
+def known_kinds(cfg: IngestConfig) -> list[str]:
+    """Identifier kinds, strongest first (schemas/identity.toml, then the extra kinds)."""
+    return sorted(cfg.ranks, key=cfg.ranks.__getitem__)
 
 
 def lookup_value(kind: str, raw: str, cfg: IngestConfig) -> str:

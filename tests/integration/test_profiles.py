@@ -4,6 +4,8 @@ against `parcours up` (broker, workers, chDB and HTTP in one process)."""
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -108,3 +110,25 @@ def published(bootstrap: str, until: Callable[[dict[str, Any]], bool]) -> list[d
     finally:
         consumer.close()
     return documents
+
+
+def test_a_lookup_that_cannot_find_anyone_is_a_400_that_says_why(stack) -> None:  # type: ignore[no-untyped-def]
+    _, http = stack
+    status, body = get(f"{http}/profiles/emial/ann@example.com")
+    assert status == 400 and body["error"] == "unknown identifier kind 'emial'"
+    assert body["kinds"][0] == "user_id" and "email" in body["hint"]
+    for path in ("/profiles/email/", "/profiles/email/%20"):
+        status, body = get(f"{http}{path}")
+        assert (status, body["error"]) == (400, "no email value given") and body["hint"], path
+
+
+def test_the_collector_405_names_only_the_methods_it_takes(stack) -> None:  # type: ignore[no-untyped-def]
+    _, http = stack
+    for method in ("GET", "HEAD"):
+        request = urllib.request.Request(f"{http}/v1/track", method=method)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert (refused.value.code, refused.value.headers["Allow"]) == (405, "POST"), method
+    assert get(f"{http}/health")[0] == 200  # HEAD stays where GET is
+    with urllib.request.urlopen(urllib.request.Request(f"{http}/health", method="HEAD"), timeout=5) as reply:
+        assert reply.status == 200

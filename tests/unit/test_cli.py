@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from jobs.replay_input import require_inputs
 from pipeline import cli
 from pipeline.errors import Terminal
 from pipeline.settings import Settings
@@ -48,11 +49,13 @@ def test_replay_of_a_missing_file_fails_before_the_stack_starts(tmp_path: Path,
     (tmp_path / "ok.ndjson").write_text("")
     for paths in (["-", str(tmp_path / "ok.ndjson"), "/nonexistent.ndjson"], [str(tmp_path)]):
         with pytest.raises(Terminal) as error:
-            cli.require_files(paths)
+            require_inputs(paths)
         assert error.value.hint == "pass NDJSON files, or - for stdin"
     assert str(error.value).startswith(f"{tmp_path} is a directory")
     assert cli.main(["replay", "/nonexistent.ndjson"]) == 2
-    cli.require_files(["-", str(tmp_path / "ok.ndjson")])
+    (tmp_path / "utf16.ndjson").write_bytes('{"event_id": "1"}\n'.encode("utf-16"))
+    assert cli.main(["replay", str(tmp_path / "utf16.ndjson")]) == 2
+    require_inputs(["-", str(tmp_path / "ok.ndjson")])
 
 
 def test_engine_held_by_another_process_is_named_with_a_hint(tmp_path: Path) -> None:
@@ -110,3 +113,63 @@ def test_sql_a_query_clickhouse_cannot_run_is_the_users_to_fix_with_a_hint(
     assert cli.main(["sql", query]) == 2
     err = capfd.readouterr().err
     assert "hint: fix the" in err and "retry" not in err.lower()
+
+
+@pytest.mark.parametrize(("query", "count"), [
+    ("", 0), ("  \n", 0), (";", 0), ("-- nothing", 0),
+    ("SELECT 1", 1), ("SELECT 1;", 1), ("SELECT 1 ;\n", 1), ("SELECT 1; -- done", 1), ("SELECT 1;;", 1),
+    ("SELECT ';' AS x", 1), ("SELECT `a;b` FROM t", 1), ("/* a; b */ SELECT 1", 1), ("SELECT 1 -- a; b", 1),
+    ("SELECT 1; SELECT 2", 2), ("SELECT 'it''s;'; SELECT 2;", 2),
+])
+def test_statements_are_counted_outside_quotes_and_comments(query: str, count: int) -> None:
+    assert cli.count_statements(query) == count
+
+
+def test_sql_refuses_an_empty_query_and_several_statements_before_connecting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import pipeline.sink.clickhouse as clickhouse
+
+    monkeypatch.setattr(clickhouse, "connect", lambda *a, **k: pytest.fail("connected"))
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    assert cli.main(["sql", " "]) == 2
+    assert capfd.readouterr().err.startswith("parcours: empty query\n  hint: ")
+    assert cli.main(["sql", "SELECT 1; SELECT 2"]) == 2
+    assert "one statement at a time" in capfd.readouterr().err
+
+
+def test_json_times_are_iso_8601_with_milliseconds_and_their_zone() -> None:
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    naive = datetime(2026, 3, 1, 9, 0)  # noqa: DTZ001  (what clickhouse-connect returns for UTC columns)
+    assert cli.json_value(naive) == "2026-03-01T09:00:00.000Z"
+    assert cli.json_value(datetime(2026, 3, 1, 9, 0, 0, 120000, tzinfo=UTC)) == "2026-03-01T09:00:00.120Z"
+    assert cli.json_value(naive.replace(microsecond=123456)) == "2026-03-01T09:00:00.123456Z"  # DateTime64(6)
+    paris = timezone(timedelta(hours=1))
+    assert cli.json_value(datetime(2026, 3, 1, 10, 0, tzinfo=paris)) == "2026-03-01T10:00:00.000+01:00"
+    assert cli.json_value(date(2026, 3, 1)) == "2026-03-01"
+
+
+def test_sql_json_prints_datetime64_with_milliseconds_and_z(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capfd: pytest.CaptureFixture[str], clickhouse: Any) -> None:
+    from pipeline.sink.clickhouse import _clients
+
+    (url,) = _clients
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PARCOURS_CLICKHOUSE_URL", url)
+    assert cli.main(["sql", "--json", "SELECT toDateTime64('2026-03-01 09:00:00', 3, 'UTC') AS t, "
+                                      "toDate('2026-03-01') AS d, 1 AS n"]) == 0
+    assert capfd.readouterr().out == '{"t":"2026-03-01T09:00:00.000Z","d":"2026-03-01","n":1}\n'
+
+
+def test_identity_show_of_an_unknown_kind_names_the_known_ones_before_connecting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import pipeline.sink.clickhouse as clickhouse
+
+    monkeypatch.setattr(clickhouse, "connect", lambda *a, **k: pytest.fail("connected"))
+    monkeypatch.setenv("PARCOURS_DATA_DIR", str(tmp_path))
+    assert cli.main(["identity", "show", "emial", "jane@example.com"]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith("parcours: unknown identifier kind 'emial'\n")
+    assert "hint: use one of " in err and "user_id" in err and "email" in err
+    assert cli.main(["identity", "show", "email", " "]) == 2
+    assert "no email value given" in capfd.readouterr().err

@@ -20,7 +20,7 @@ from pipeline.collector.auth import check_write_key, write_key_of
 from pipeline.collector.body import MAX_BODY_BYTES, check_encoding, check_gzip_header, gunzip
 from pipeline.collector.errors import Refused
 from pipeline.collector.logic import Accepted, Message, native_request, segment_request, stamp
-from pipeline.collector.routes import read_body, serve_json_errors
+from pipeline.collector.routes import read_body, refuse_method, serve_json_errors
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.settings import Settings
 
@@ -282,11 +282,16 @@ def serve(routes: list[tuple[str, str]]) -> Callable[..., Any]:
             return web.json_response(error.reply(), status=error.status)
         return web.json_response({"success": True, "bytes": len(body)})
 
+    async def refuse_head(request: web.Request) -> web.Response:
+        return refuse_method(request, ["POST"])
+
     def request(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, str, dict[str, Any]]:
         async def run() -> tuple[int, str, dict[str, Any]]:
             app = web.Application()
             for verb, route in routes:
                 app.router.add_route(verb, route, collect)
+                if verb == "POST":  # as Faust does for every view; the collector's refuses it
+                    app.router.add_route("HEAD", route, refuse_head)
             runner = web.AppRunner(app)
             serve_json_errors(SimpleNamespace(_runner=runner, web_app=app))
             await runner.setup()
@@ -296,7 +301,9 @@ def serve(routes: list[tuple[str, str]]) -> Callable[..., Any]:
             try:
                 async with ClientSession(auto_decompress=False) as session, session.request(
                         method, f"http://127.0.0.1:{port}{path}", data=body, headers=headers) as reply:
-                    return reply.status, reply.content_type, await reply.json()
+                    if method == "HEAD":  # no body: what the client learns is in the headers
+                        return reply.status, reply.content_type, {"allow": reply.headers.get("Allow")}
+                    return reply.status, reply.content_type, {**await reply.json(), "allow": reply.headers.get("Allow")}
             finally:
                 await runner.cleanup()
         return asyncio.run(run())
@@ -322,9 +329,11 @@ def test_server_answers_every_error_in_the_collector_json_shape(caplog: pytest.L
     for case, (status, content_type, reply) in cases.items():
         assert (status, reply["code"]) == expected[case], (case, reply)
         assert content_type == "application/json" and reply["success"] is False and reply["hint"], case
-    assert "/v1/batch" in cases["unknown"][2]["hint"] and "POST" in cases["method"][2]["hint"]
+    assert "/v1/batch" in cases["unknown"][2]["hint"] and cases["method"][2]["hint"].startswith("use POST;")
+    # what the 405 names is what is accepted: HEAD is refused too where there is no GET
+    assert cases["method"][2]["allow"] == "POST" and request("HEAD", "/v1/track")[::2] == (405, {"allow": "POST"})
     assert request("POST", "/v1/track", gzip.compress(body), **{"Content-Encoding": "gzip"})[2] == {
-        "success": True, "bytes": len(body)}
+        "success": True, "bytes": len(body), "allow": None}
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]  # no traceback
 
 
@@ -342,3 +351,14 @@ def test_group_endpoint_passes_the_message_on_and_says_it_becomes_a_dead_letter(
 
 def batch_reply(body: dict[str, Any]) -> dict[str, Any]:
     return segment_request(orjson.dumps(body), None, None, (), RECEIVED).reply()
+
+
+def test_a_utf8_byte_order_mark_opens_the_body_and_is_no_part_of_it() -> None:
+    bom = b"\xef\xbb\xbf"
+    ndjson = native_request(bom + orjson.dumps(event("e-1")) + b"\n" + orjson.dumps(event("e-2")), None, ())
+    assert [m.key for m in ndjson.messages] == [b"e-1", b"e-2"]  # the first event is no dead letter
+    array = native_request(gzip.compress(bom + orjson.dumps([event("e-1"), event("e-2")])), None, ())
+    assert [m.key for m in array.messages] == [b"e-1", b"e-2"]  # an array, not one bad line
+    assert [m["type"] for m in batch(bom + orjson.dumps({"batch": [{"type": "track"}]}))] == ["track"]
+    (message,) = segment_request(bom + orjson.dumps({"userId": "u-1"}), "identify", None, (), RECEIVED).messages
+    assert orjson.loads(message.value)["userId"] == "u-1"

@@ -3,6 +3,7 @@ the servers are unreachable ports or a stub that answers like ClickHouse refusin
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import socket
 import threading
@@ -37,6 +38,12 @@ def test_unparsable_settings_stop_the_other_checks(tmp_path: Path) -> None:
     assert "PARCOURS_HTTP_PORT" in checks[0].detail and checks[0].fix
 
 
+def test_unknown_phone_country_is_a_failed_settings_check(tmp_path: Path) -> None:
+    checks = doctor.run(env(tmp_path, PARCOURS_PHONE_COUNTRY="france"), dotenv=tmp_path / "no.env")
+    assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+    assert "PARCOURS_PHONE_COUNTRY='france'" in checks[0].detail and "ISO 3166" in checks[0].fix
+
+
 @pytest.mark.parametrize("port", ["70000", "-1"])
 def test_http_port_out_of_range_is_a_failed_settings_check(tmp_path: Path, port: str) -> None:
     checks = doctor.run(env(tmp_path, PARCOURS_HTTP_PORT=port), dotenv=tmp_path / "no.env")
@@ -46,13 +53,14 @@ def test_http_port_out_of_range_is_a_failed_settings_check(tmp_path: Path, port:
 
 def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
-    s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / "file" / "data"), "PARCOURS_PII_SALT": "x" * 32},
-                          dotenv=tmp_path / "no.env")
+    s = dataclasses.replace(settings(tmp_path), data_dir=tmp_path / "file" / "data")
     check = doctor._data_dir(s)
     assert check.status == FAIL and "PARCOURS_DATA_DIR" in check.fix
-    # without an explicit salt the settings themselves cannot be built (the salt lives there)
-    checks = doctor.run({"PARCOURS_DATA_DIR": str(tmp_path / "file" / "data")}, dotenv=tmp_path / "no.env")
-    assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+    # the settings themselves cannot be built, whether the salt lives there or not
+    for salt in ({}, {"PARCOURS_PII_SALT": "x" * 32}):
+        checks = doctor.run({"PARCOURS_DATA_DIR": str(tmp_path / "file" / "data"), **salt}, dotenv=tmp_path / "no.env")
+        assert [(c.name, c.status) for c in checks] == [("settings", FAIL)]
+        assert "PARCOURS_DATA_DIR" in checks[0].detail and checks[0].fix == check.fix
 
 
 def test_salt(tmp_path: Path) -> None:

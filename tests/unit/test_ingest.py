@@ -4,6 +4,7 @@ and independent expectations in ingest_cases.py)."""
 from __future__ import annotations
 
 import calendar
+import math
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -11,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest.outcomes import DeadLetter
+from pipeline.ingest.logic import IngestConfig, known_kinds, lookup_problem, normalise_identifiers
+from pipeline.ingest.outcomes import DeadLetter, Rejected
 from tests.unit.ingest_cases import (
+    CFG,
     EMAIL_NORMAL,
     HOUR_MS,
     PHONE_E164,
@@ -355,6 +358,17 @@ def test_invalid_identifiers(ids: object) -> None:
     assert code_of(base(identifiers=ids)) == "invalid_identifiers"
 
 
+def test_an_integral_float_identifier_is_the_integer() -> None:
+    # some encoders write every number as a float: 42.0 must link with the 42 others send
+    assert accepted(base(identifiers={"user_id": 42.0, "crm_id": 7}))["identifiers"] == {"user_id": "42", "crm_id": "7"}
+    assert accepted(base(identifiers={"user_id": 1e20}))["identifiers"] == {"user_id": "100000000000000000000"}
+    for junk in (42.5, True, [42], {"id": 42}):
+        assert code_of(base(identifiers={"user_id": junk})) == "no_identifiers"
+    for never_json in (math.nan, math.inf, -math.inf):  # orjson refuses them; other callers may not
+        with pytest.raises(Rejected):
+            normalise_identifiers({"user_id": never_json}, CFG)
+
+
 @pytest.mark.parametrize("props", [[1, 2], ["revenue", 10], "text", 3])
 def test_invalid_properties(props: object) -> None:
     assert code_of(base(properties=props)) == "invalid_properties"
@@ -383,3 +397,12 @@ def test_dead_letter_code_property() -> None:
     assert isinstance(out, DeadLetter)
     assert out.reason.startswith("invalid_occurred_at: ")
     assert out.code == "invalid_occurred_at"
+
+
+def test_a_lookup_of_an_unknown_kind_or_an_empty_value_says_so() -> None:
+    assert lookup_problem("email", "jane@example.com", CFG) is None
+    message, hint = lookup_problem("emial", "jane@example.com", CFG) or ("", "")
+    assert message == "unknown identifier kind 'emial'" and hint.startswith("use one of ")
+    assert all(kind in hint for kind in known_kinds(CFG)) and known_kinds(CFG)[-1] == "anonymous_id"
+    assert known_kinds(IngestConfig.build(b"salt", extra_kinds=("shopify_id",)))[-1] == "shopify_id"
+    assert (lookup_problem("email", "  ", CFG) or ("",))[0] == "no email value given"

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.barrier import BarrierTracker
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings, parse_duration, redact_url
+from pipeline.settings import Settings, parse_duration, read_dotenv, redact_url
 
 
 def test_defaults_follow_the_contract(tmp_path: Path) -> None:
@@ -26,6 +26,20 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
     env_file.write_text("# comment\nPARCOURS_SESSION_GAP=45m\nexport PARCOURS_HTTP_PORT='7000'\n")
     s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_HTTP_PORT": "7100"}, dotenv=env_file)
     assert s.session_gap_s == 2700 and s.http_port == 7100
+
+
+def test_dotenv_comments_after_a_bare_value_are_comments_and_quotes_keep_their_hash(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PARCOURS_SESSION_GAP=45m  # compose-style comment\n"
+                        "PARCOURS_BI_PASSWORD=\"s3cr#t # not a comment\"  # this one is\n"
+                        "PARCOURS_BI_USER='bi#1'\n"
+                        "PARCOURS_WRITE_KEYS=key#1,key-2\t# a '#' inside a bare value stays\n"
+                        "PARCOURS_HTTP_PORT=\"7000\"\n")
+    assert read_dotenv(env_file) == {
+        "PARCOURS_SESSION_GAP": "45m", "PARCOURS_BI_PASSWORD": "s3cr#t # not a comment", "PARCOURS_BI_USER": "bi#1",
+        "PARCOURS_WRITE_KEYS": "key#1,key-2", "PARCOURS_HTTP_PORT": "7000"}
+    s = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path)}, dotenv=env_file)
+    assert s.session_gap_s == 2700 and s.bi_password == "s3cr#t # not a comment"
 
 
 def test_bad_values_say_what_to_do() -> None:
@@ -97,3 +111,25 @@ def test_unknown_log_level_is_refused_with_the_valid_ones(tmp_path: Path) -> Non
     assert "DEBUG, INFO, WARNING, ERROR, ALL" in error.value.hint
     assert _from(tmp_path, PARCOURS_LOG_LEVEL="warning").log_level == "WARNING"
     assert _from(tmp_path, PARCOURS_LOG_LEVEL="all").log_level == "ALL"
+
+
+@pytest.mark.parametrize(("where", "words"), [
+    ("file", "is a file"), ("file/data", "is under a file"), ("/proc/parcours", "cannot be created"),
+])
+def test_a_data_dir_that_cannot_be_one_is_refused_with_a_hint(tmp_path: Path, where: str, words: str) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    for salt in ({}, {"PARCOURS_PII_SALT": "x" * 32}):  # the per-install salt lives there, not only it
+        with pytest.raises(ConfigError) as error:
+            Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path / where), **salt}, dotenv=tmp_path / "none")
+        assert str(error.value).startswith("PARCOURS_DATA_DIR=") and words in str(error.value)
+        assert "set PARCOURS_DATA_DIR to a directory" in error.value.hint
+
+
+@pytest.mark.parametrize("value", ["XX", "france", "", "001"])
+def test_phone_country_must_be_a_region_the_phone_library_knows(tmp_path: Path, value: str) -> None:
+    # anything else made every national-form phone number (06 12 34 56 78) a silent drop
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_PHONE_COUNTRY=value)
+    assert str(error.value).startswith(f"PARCOURS_PHONE_COUNTRY={value!r}") and "FR, DE" in error.value.hint
+    assert _from(tmp_path, PARCOURS_PHONE_COUNTRY=" de ").phone_country == "DE"
+    assert _from(tmp_path).phone_country == "FR"
