@@ -31,6 +31,11 @@ _PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!
 # slashes are mostly dates (2026/11/20) and URL paths, which a slash before or after excludes.
 # The '0' comes before the lookbehind so that the engine jumps from one '0' to the next (five
 # times faster on a URL than trying the lookbehind at every position).
+# In a dead letter, also a number glued to the word before it ("tél0612345678", "Tel+33..."):
+# free text elsewhere keeps such runs (ids, keys), but a rejected message is kept for repair
+# only, so masking a digit run too many costs nothing. It must still open like a phone number
+# ('+' or '0') and hold 9 to 15 digits, not be the middle of a longer run of digits.
+_PHONE_GLUED = re.compile(rf"(?<![\d+])(?:\+|0)\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!\d)")
 _PHONE_SLASHED = re.compile(r"0(?<![\w/]0)[1-9](?:/\d\d){4}(?![\w/])")
 # A whole identifier value that is a phone number: international (+, 00) or national (0) prefix.
 _PHONE_ID = re.compile(rf"(?:\+|0)[\d{_SEPARATORS}]{{8,24}}")
@@ -42,12 +47,25 @@ _PHONE_ID = re.compile(rf"(?:\+|0)[\d{_SEPARATORS}]{{8,24}}")
 _PHONE_INTL = re.compile(rf"\+\(?\d(?:[{_SEPARATORS}]{{0,2}}\d){{8,14}}(?!\d)")
 # Percent-encoded characters of an address or a number in a URL ("email=jane%40x.fr",
 # "phone=%2B33..."): a text that holds '%' is looked at with these decoded.
-_PERCENT_DECODED = (("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "))
-# An escape that hides a character from the patterns: JSON's \uXXXX, also nested (\\u0040 in a
-# JSON document inside a JSON string), and Python's \xNN (a reason quotes a value with repr).
+# "%25" first: a twice-encoded address ("jane%2540x.fr", a URL inside a URL) decodes to '@' too.
+_PERCENT_DECODED = (("%25", "%"), ("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "))
+# The full-width and small commercial at (＠, ﹫) that a form on a CJK keyboard, or a user
+# dodging a filter, types for '@'; NFKC maps them to it, as email normalisation does.
+_AT_SIGNS = ("\uff20", "\ufe6b")
+# An escape that hides a character from the patterns: JSON's \uXXXX (or \UXXXX), also nested
+# (\\u0040 in a JSON document inside a JSON string), and Python's \xNN (a reason quotes a value
+# with repr).
 # Only from the first backslash of a run: a match tried inside a 64 KiB run of them would make
 # the scan quadratic (seconds).
-_ESCAPE = re.compile(r"(?<!\\)\\++(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
+_ESCAPE = re.compile(r"(?<!\\)\\++(?:[uU]([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))"
+                     # or the last backslash of an odd run and the character it escapes: JSON's
+                     # short escapes read as letters ("\t0612345678": a number glued to a 't').
+                     r"|(?<!\\)((?:\\\\)*+)\\([^\\uU])")
+#: Private-use characters that stand for the escapes JSON must keep (controls, quote,
+#: backslash) while a dead letter is masked: not word characters, so a number after "\t" is a
+#: number of its own; put back afterwards.
+_HOLDERS = range(0xE000, 0xF900)
+_ANY_HOLDER = re.compile("[\ue000-\uf8ff]")
 #: What `parcours.dead_letters.raw` keeps of a rejected message, in characters.
 DEAD_LETTER_CHARS = 65_536
 #: Characters masked past that cut, so that an address or a number straddling it is masked
@@ -107,12 +125,27 @@ class Hasher:
 
 
 def mask_text(text: str) -> str:
-    """Replace anything that looks like an email or a phone number, also percent-encoded (then
-    the text comes back with %40, %2B and %20 decoded around the masks)."""
+    """Replace anything that looks like an email or a phone number, also percent-encoded or
+    written with a full-width '@' (then the text comes back with those decoded around the
+    masks)."""
     text = _without_nul(text)
-    if "%" in text and (decoded := _percent_decoded(text)) != text and (out := _mask(decoded)) != decoded:
+    if (decoded := _revealed(text)) != text and (out := _mask(decoded)) != decoded:
         return out
     return _mask(text)
+
+
+def _revealed(text: str) -> str:
+    """`text` with what hides an address or a number from the patterns decoded: percent
+    escapes, full-width at signs, and \\u0040-style escapes written out as text (a value that
+    went through JSON twice)."""
+    if "\\" in text:
+        text = _ESCAPE.sub(_revealed_char, text)
+    if "%" in text:
+        text = _percent_decoded(text)
+    if not text.isascii():
+        for sign in _AT_SIGNS:
+            text = text.replace(sign, "@")
+    return text
 
 
 def _mask(text: str) -> str:
@@ -121,6 +154,15 @@ def _mask(text: str) -> str:
     if "/" in text:
         text = _PHONE_SLASHED.sub("[phone]", text)
     return _PHONE.sub("[phone]", text) if _may_hold_phone(text) else text
+
+
+def _revealed_char(escape: re.Match[str]) -> str:
+    """A \\uXXXX or \\xNN escape as its character when it is a printable one; else as written."""
+    code = escape.group(1) or escape.group(2)
+    if code is None:
+        return escape.group()
+    char = chr(int(code, 16))
+    return char if char.isprintable() and not 0xD800 <= ord(char) <= 0xDFFF else escape.group()
 
 
 def _percent_decoded(text: str) -> str:
@@ -134,6 +176,7 @@ def identifier_is_pii(text: str) -> bool:
     phone number anywhere, or is a whole phone number: stricter than `looks_like_pii` on
     phones, whose pattern also matches digit runs inside UUIDs and numeric ids, which must be
     kept as they are."""
+    text = _revealed(text)
     if ("@" in text and _EMAIL.search(text)) or _PHONE_INTL.search(text):
         return True
     return bool(_PHONE_ID.fullmatch(text.strip())) and 9 <= sum(c.isdigit() for c in text) <= 15
@@ -144,7 +187,7 @@ def looks_like_pii(text: str) -> bool:
     # One look, at the decoded text: decoding only adds '@', '+' and spaces, which hide nothing
     # a look at the text as written would find (an address whose own local part holds "%40"
     # is still found, from the decoded '@' on).
-    return _holds_pii(_percent_decoded(text) if "%" in text else text)
+    return _holds_pii(_revealed(text))
 
 
 def _holds_pii(text: str) -> bool:
@@ -207,17 +250,39 @@ def dead_letter_text(raw: bytes) -> str:
 
 def masked_through_escapes(text: str) -> str:
     """A dead letter's text (its reason, its raw copy) masked, also where an escape hides a
-    character: ClickHouse's JSONExtract would decode "jane\u0040x.fr". Escapes are decoded only
-    where that reveals something to mask, so the rest keeps the spelling it came with."""
-    if "\\" in text and (plain := _ESCAPE.sub(_escaped_char, text)) != text and (out := mask_text(plain)) != plain:
+    character: ClickHouse's JSONExtract would decode "jane\u0040x.fr", and "\t0612345678" holds
+    a number after a tab. Escapes are decoded only where that reveals something to mask, so the
+    rest keeps the spelling it came with; those JSON must keep stand in as private-use
+    characters while the patterns run, and are put back."""
+    if "\\" not in text or _ANY_HOLDER.search(text):
+        return _glued_numbers_masked(mask_text(text))
+    kept: dict[str, str] = {}
+    plain = _ESCAPE.sub(lambda escape: _escaped_char(escape, kept), text)
+    if plain != text and (out := _glued_numbers_masked(mask_text(plain))) != plain:
+        for escape, holder in kept.items():
+            out = out.replace(holder, escape)
         return out
-    return mask_text(text)
+    return _glued_numbers_masked(mask_text(text))
 
 
-def _escaped_char(escape: re.Match[str]) -> str:
+def _glued_numbers_masked(text: str) -> str:
+    return _PHONE_GLUED.sub("[phone]", text) if _may_hold_phone(text) else text
+
+
+def _escaped_char(escape: re.Match[str], kept: dict[str, str]) -> str:
     """The character, except those JSON must keep escaped (quote, backslash, controls) and
-    surrogates: the masked copy of a JSON document stays a JSON document."""
-    code = int(escape.group(1) or escape.group(2), 16)
-    if code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF:
-        return escape.group()
-    return chr(code)
+    surrogates, which get a holder from `kept`: the masked copy of a JSON document stays a JSON
+    document."""
+    pairs, short = escape.group(3), escape.group(4)
+    if short is not None:
+        if short == "/":
+            return pairs + "/"
+        kept_escape = "\\" + short
+    else:
+        code = int(escape.group(1) or escape.group(2), 16)
+        if not (code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF):
+            return chr(code)
+        pairs, kept_escape = "", escape.group()
+    if kept_escape not in kept and len(kept) < len(_HOLDERS):
+        kept[kept_escape] = chr(_HOLDERS[len(kept)])
+    return pairs + kept.get(kept_escape, kept_escape)

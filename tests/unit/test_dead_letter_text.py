@@ -37,6 +37,7 @@ def clean(text: str) -> bool:
         rb'{"event_type":"x","payload":"{\"email\":\"esc.leak\\u0040example.com\"}"}',  # JSON in JSON
         rb'not json: esc.leak\u0040example.com or 06\u00a011\u00a022\u00a033\u00a044',
         rb'{"event_type":"x","email":"esc.leak\u0040example.com"',  # truncated
+        rb'{"event_type":"x","email":"ESC.LEAK\U0040EXAMPLE.COM"',  # upper-case U: not JSON, still read
     ],
 )
 def test_pii_behind_json_escapes_is_masked(raw: bytes) -> None:
@@ -96,8 +97,45 @@ def test_no_head_of_an_address_or_number_survives_the_cut(pii: str, shift: int) 
     assert not any(text.endswith(head) for head in heads), text[-30:]
 
 
+@pytest.mark.parametrize("escape", ["\\t", "\\n", "\\r", "\\b", "\\f", '\\"', "\\\\", "\\u0009", "\\u000a"])
+@pytest.mark.parametrize("number", ["0611223344", "06 11 22 33 44", "0033611223344", "+33611223344"])
+def test_a_number_right_after_an_escape_is_masked(escape: str, number: str) -> None:
+    """A JSON escape is not a letter the number is glued to: "\t0611223344" (an audit found a
+    phone padded with a tab, raw in dead_letters)."""
+    raw = ('{"event_type":"x","phone":"' + escape + number + '","other":"\\tkeep"').encode()  # truncated JSON
+    text = dead_letter_text(raw)
+    assert "[phone]" in text and "11" not in text.replace("\\u00", ""), text
+    assert text == raw.decode().replace(number, "[phone]")  # the escapes kept as they were sent
+
+
+@pytest.mark.parametrize("written", ["t\\u00e9l0662046610", "tél0662046610", "Tel+33662046610", "ph:0033662046610x"])
+def test_a_number_glued_to_a_word_is_masked_in_dead_letters(written: str) -> None:
+    text = dead_letter_text(('{"event_type":"x","phone":"' + written + '"').encode())
+    assert "662046610" not in text and "[phone]" in text, text
+
+
+@pytest.mark.parametrize("kept", ["e-7-0003916", "5bae81fb-1ad9-4764-8fca-f20824fa3adf", "2026-12-01T00:00:00Z",
+                                  "sku-A0012", "v20261201", "ref00123456x"])
+def test_ids_dates_and_other_digit_runs_stay_in_dead_letters(kept: str) -> None:
+    raw = '{"event_type":"x","id":"' + kept + '"'
+    assert dead_letter_text(raw.encode()) == raw
+
+
+def test_escaped_slashes_hide_no_slashed_number() -> None:
+    text = dead_letter_text(rb'{"event_type":"x","phone":"06\/98\/76\/54\/33"')
+    assert "98" not in text and "[phone]" in text
+
+
+def test_the_masked_copy_keeps_its_escapes_and_stays_json() -> None:
+    raw = rb'{"event_type":"x","p":"\t0611223344","q":"line\nbreak \"q\" \\ end","e":"a\u0040b.fr"}'
+    masked_copy = dead_letter_text(raw)
+    assert json.loads(masked_copy) == {"event_type": "x", "p": "\t[phone]", "q": 'line\nbreak "q" \\ end',
+                                       "e": "[email]"}
+
+
 RUNS_OF_ESCAPES = [b"\\" * 70_000, b"\\" * 70_000 + b"u0040", b"\\u0040" * 12_000, b"\\x40" * 17_000,
-                   b"\\u" * 35_000, b"\\\\u00" * 14_000, (b"\\" * 1000 + b"x") * 70]
+                   b"\\u" * 35_000, b"\\\\u00" * 14_000, (b"\\" * 1000 + b"x") * 70,
+                   (b"\\" * 999 + b"t") * 70, b"\\t" * 35_000, "\\\ue000".encode() * 20_000]
 
 
 @pytest.mark.timeout(2)  # milliseconds each; a quadratic scan of the first one took seconds

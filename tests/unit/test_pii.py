@@ -369,12 +369,23 @@ def test_phone_ids_spaced_by_typesetting_spaces_are_pii(space: str) -> None:
         ("login:Jane.Doe@Example.com", True),  # an email anywhere in an id
         ("sms-+33612345678-20261103", True),  # an international number anywhere
         ("+33 6 12 34 56 78", True), ("0612345678", True),  # whole phone numbers
+        ("jane.doe%40example.com", True), ("jane.doe%2540example.com", True),  # percent-encoded
+        ("john.roe\uff20example.com", True), ("john\ufe6bexample.com", True),  # full-width, small at sign
+        ("jane\\u0040example.com", True),  # an escape written out as text (JSON twice)
         ("sms-0612345678", False),  # a national form inside an id: kept (cannot be told from keys)
         ("1b9d6bcd-0123-4567-8901-123456789012", False), ("123456789012", False), ("u-42", False),
     ],
 )
 def test_identifier_is_pii(value: str, expected: bool) -> None:
     assert identifier_is_pii(value) is expected
+
+
+def test_full_width_and_twice_encoded_at_signs_are_masked() -> None:
+    assert mask_text("write to ann.loe\uff20example.com today") == "write to [email] today"
+    assert mask_text("u=jane%2540example.com&x=1") == "u=[email]&x=1"
+    assert mask_text("note: jane\\u0040example.com") == "note: [email]"
+    assert mask_text("path c:\\u0041 \\t") == "path c:\\u0041 \\t"  # nothing to mask: as written
+    assert mask_text("caf\u00e9 \uff20 noon") == "caf\u00e9 \uff20 noon"  # no address: left as it is
 
 
 def test_mask_text_drops_nuls_so_utf16_text_is_masked() -> None:
