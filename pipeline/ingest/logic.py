@@ -21,6 +21,7 @@ from pipeline.ingest.outcomes import DeadLetter, Event, Rejected
 from pipeline.ingest.pii import (
     Hasher,
     identifier_is_pii,
+    identifier_value_is_pii,
     mask_tree,
     masked,
     normalise_email,
@@ -116,14 +117,14 @@ def parse_time(value: object) -> int:
                        type(value).__name__)
     text = value.strip()
     if not _RFC3339.fullmatch(text):
-        raise Rejected("invalid_occurred_at", repr(value)[:64])
+        raise Rejected("invalid_occurred_at", repr(masked(value) if isinstance(value, str) else value)[:64])
     try:
         # upper(): fromisoformat takes `t` but not `z`; the pattern left only digits and signs
         moment = datetime.fromisoformat(text.upper())
         # exact: timestamp() * 1000 is a float, and .001 s came out as 0.999... ms, cut to 0
         return (moment.astimezone(UTC) - _EPOCH) // _MS  # astimezone refuses years past 9999
     except (ValueError, OverflowError):
-        raise Rejected("invalid_occurred_at", repr(value)[:64]) from None
+        raise Rejected("invalid_occurred_at", repr(masked(value) if isinstance(value, str) else value)[:64]) from None
 
 
 def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
@@ -183,7 +184,7 @@ def _normalise(kind: str, text: str, cfg: IngestConfig) -> str | None:
     if kind == "phone":
         phone = normalise_phone(text, cfg.phone_country)
         return cfg.hasher.hash(kind, phone) if phone else None
-    if identifier_is_pii(text):
+    if identifier_value_is_pii(text):
         # Many systems use the email (or phone) as login: it is hashed like one, under its
         # own kind, so raw PII never leaves ingest and the id still links consistently.
         return cfg.hasher.hash(kind, text.lower())

@@ -8,6 +8,7 @@ guess. Normalisation and hashing are cached: identifiers repeat across a person'
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from functools import lru_cache
@@ -20,25 +21,38 @@ import phonenumbers
 # candidate characters is scanned once.
 _EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w\-]++(?:\.[\w\-]++)++")
 # What separates a phone number's digit groups: spaces (also the no-break, narrow no-break and
-# thin spaces that word processors and French typesetting put there), dots, dashes, parentheses.
-_SEPARATORS = " \u00a0\u202f\u2009.\\-()"
-# 9 to 15 digits, optionally '+'-prefixed and split by separators;
-# not followed by ':' and a digit, so that a date-time "2026-11-03 10:15:22" is left alone.
+# thin spaces that word processors and French typesetting put there, and tabs), dots, dashes
+# (also the en dash, minus and full-width hyphen that autocorrect and CJK keyboards type),
+# parentheses.
+_SEPARATORS = " \t\u00a0\u202f\u2009.\\-\u2010-\u2015\u2212\uff0d()"
+# 9 to 15 digits, optionally '+'-prefixed and split by separators; not followed by a word
+# character (an extension glued on, "x123" or "ext.12", is allowed), nor by ':' and a digit, so
+# that a date-time "2026-11-03 10:15:22" is left alone.
 # The digit count may back off (at most 14 steps per token start, so still linear), so that a
 # number glued to more digits and a letter ("+33 6 12 34 56 78-03T10") is still found.
-_PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!\w|:\d)")
+_PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!(?!x\d|ext)\w|:\d)")
 # A French number in slashes ("06/98/76/54/33"): only that exact shape, since runs of digits and
 # slashes are mostly dates (2026/11/20) and URL paths, which a slash before or after excludes.
 # The '0' comes before the lookbehind so that the engine jumps from one '0' to the next (five
 # times faster on a URL than trying the lookbehind at every position).
-# In a dead letter, also a number glued to the word before it ("tél0612345678", "Tel+33..."):
-# free text elsewhere keeps such runs (ids, keys), but a rejected message is kept for repair
-# only, so masking a digit run too many costs nothing. It must still open like a phone number
-# ('+' or '0') and hold 9 to 15 digits, not be the middle of a longer run of digits.
-_PHONE_GLUED = re.compile(rf"(?<![\d+])(?:\+|0)\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!\d)")
 _PHONE_SLASHED = re.compile(r"0(?<![\w/]0)[1-9](?:/\d\d){4}(?![\w/])")
+# An area code, a slash, then the number ("030/1234567", "0171 / 123 45 67", "+49 171/1234567",
+# US "415/555-2671"): 9 to 15 digits in all (checked by `_masked_area`), so dates are not read.
+_PHONE_AREA = re.compile(r"(?<![\w/+])(?:\+\d{1,3} ?)?\(?\d{2,5}\)? ?/ ?\d(?:[ \-]?\d){4,11}(?![\w/])")
+# In a dead letter, also a number glued to the word before it ("tél0612345678", "Tel+33...")
+# and an address cut short at the end ("jane@exa", a line truncated by a killed writer): free text
+# elsewhere keeps such runs (ids, keys), but a rejected message is kept for repair only, so
+# masking a run too many costs nothing. A number must still open like a phone number ('+' or
+# '0') and hold 9 to 15 digits, not be the middle of a longer run of digits.
+_PHONE_GLUED = re.compile(rf"(?<![\d+])(?:\+|0)\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!\d)")
+_EMAIL_CUT = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w.\-]*+(?=\s*\Z)")
 # A whole identifier value that is a phone number: international (+, 00) or national (0) prefix.
-_PHONE_ID = re.compile(rf"(?:\+|0)[\d{_SEPARATORS}]{{8,24}}")
+_PHONE_ID = re.compile(rf"(?:\+|0)[\d{_SEPARATORS}]{{8,24}}"
+                       # or a North American one written as such: (415) 555-2671, 415-555-2671
+                       r"|\(?[2-9]\d\d\)?[ .\-]\d{3}[ .\-]\d{4}")
+# URI schemes and app prefixes that an id holding a number starts with ("tel:0612345678",
+# "wa:33612345678": WhatsApp ids are the number without its '+').
+_PHONE_SCHEME = re.compile(r"^(?:tel|sms|callto|wa|whatsapp):/{0,2}", re.I)
 # An international number anywhere in an id ("sms-+33612345678"): '+' then 9 to 15 digits.
 # A national form (leading 0) only counts as the whole value: inside an id it cannot be told
 # from a UUID segment or a numeric key.
@@ -48,10 +62,18 @@ _PHONE_INTL = re.compile(rf"\+\(?\d(?:[{_SEPARATORS}]{{0,2}}\d){{8,14}}(?!\d)")
 # Percent-encoded characters of an address or a number in a URL ("email=jane%40x.fr",
 # "phone=%2B33..."): a text that holds '%' is looked at with these decoded.
 # "%25" first: a twice-encoded address ("jane%2540x.fr", a URL inside a URL) decodes to '@' too.
-_PERCENT_DECODED = (("%25", "%"), ("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "))
+_PERCENT_DECODED = (("%25", "%"), ("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "), ("%2E", "."),
+                    ("%2e", "."), ("%28", "("), ("%29", ")"))
+# A '+' between digits in a query string is a space ("?tel=06+12+34+56+78", an HTML form's GET).
+_FORM_PLUS = re.compile(r"(?<=\d)\+(?=\d)")
+# Names of fields that hold a phone number: there, a bare JSON number is one too
+# ({"phone": 612345678} from a Segment identify's traits).
+_PHONE_FIELD = re.compile(r"phone|mobile|msisdn|whatsapp|(?:^|[^a-z])(?:tel|fax|gsm|sms|cell)(?:[^a-z]|$)", re.I)
 # The full-width and small commercial at (＠, ﹫) that a form on a CJK keyboard, or a user
 # dodging a filter, types for '@'; NFKC maps them to it, as email normalisation does.
 _AT_SIGNS = ("\uff20", "\ufe6b")
+# Likewise the ideographic and full-width full stops in a domain ("jane@example。com").
+_FULL_STOPS = ("\u3002", "\uff0e", "\uff61")
 # An escape that hides a character from the patterns: JSON's \uXXXX (or \UXXXX), also nested
 # (\\u0040 in a JSON document inside a JSON string), and Python's \xNN (a reason quotes a value
 # with repr).
@@ -64,8 +86,9 @@ _ESCAPE = re.compile(r"(?<!\\)\\++(?:[uU]([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))"
 #: Private-use characters that stand for the escapes JSON must keep (controls, quote,
 #: backslash) while a dead letter is masked: not word characters, so a number after "\t" is a
 #: number of its own; put back afterwards.
-_HOLDERS = range(0xE000, 0xF900)
-_ANY_HOLDER = re.compile("[\ue000-\uf8ff]")
+#: Two sets, so that a text holding one (a Word bullet, U+F0B7) still gets the other.
+_HOLDER_SETS = ((range(0xE000, 0xF900), re.compile("[\ue000-\uf8ff]")),
+                (range(0xF0000, 0xFFFFE), re.compile("[\U000f0000-\U000ffffd]")))
 #: What `parcours.dead_letters.raw` keeps of a rejected message, in characters.
 DEAD_LETTER_CHARS = 65_536
 #: Characters masked past that cut, so that an address or a number straddling it is masked
@@ -142,9 +165,16 @@ def _revealed(text: str) -> str:
         text = _ESCAPE.sub(_revealed_char, text)
     if "%" in text:
         text = _percent_decoded(text)
+    if "=" in text and "+" in text:
+        text = _FORM_PLUS.sub(" ", text)
+    if "&" in text and ";" in text:  # HTML: jane&#64;x.fr, 06&nbsp;12&nbsp;34...
+        text = html.unescape(text)
     if not text.isascii():
         for sign in _AT_SIGNS:
             text = text.replace(sign, "@")
+        if "@" in text:
+            for stop in _FULL_STOPS:
+                text = text.replace(stop, ".")
     return text
 
 
@@ -152,8 +182,12 @@ def _mask(text: str) -> str:
     if "@" in text:
         text = _EMAIL.sub("[email]", text)
     if "/" in text:
-        text = _PHONE_SLASHED.sub("[phone]", text)
+        text = _PHONE_AREA.sub(_masked_area, _PHONE_SLASHED.sub("[phone]", text))
     return _PHONE.sub("[phone]", text) if _may_hold_phone(text) else text
+
+
+def _masked_area(number: re.Match[str]) -> str:
+    return "[phone]" if 9 <= sum(c.isdigit() for c in number.group()) <= 15 else number.group()
 
 
 def _revealed_char(escape: re.Match[str]) -> str:
@@ -179,7 +213,16 @@ def identifier_is_pii(text: str) -> bool:
     text = _revealed(text)
     if ("@" in text and _EMAIL.search(text)) or _PHONE_INTL.search(text):
         return True
-    return bool(_PHONE_ID.fullmatch(text.strip())) and 9 <= sum(c.isdigit() for c in text) <= 15
+    whole = _PHONE_SCHEME.sub("", text.strip())
+    if whole != text.strip() and whole.isdigit() and 9 <= len(whole) <= 15:
+        return True  # wa:33612345678
+    return bool(_PHONE_ID.fullmatch(whole) or ("/" in whole and _PHONE_AREA.fullmatch(whole))) \
+        and 9 <= sum(c.isdigit() for c in whole) <= 15
+
+
+#: `identifier_is_pii` for identifier values, which repeat on a person's events (event ids do
+#: not: they take the function itself, and leave the cache to the values that come back).
+identifier_value_is_pii = lru_cache(maxsize=PII_CACHE)(identifier_is_pii)
 
 
 def looks_like_pii(text: str) -> bool:
@@ -191,7 +234,8 @@ def looks_like_pii(text: str) -> bool:
 
 
 def _holds_pii(text: str) -> bool:
-    return bool(("@" in text and _EMAIL.search(text)) or ("/" in text and _PHONE_SLASHED.search(text))
+    return bool(("@" in text and _EMAIL.search(text))
+                or ("/" in text and (_PHONE_SLASHED.search(text) or _PHONE_AREA.search(text)))
                 or (_may_hold_phone(text) and _PHONE.search(text)))
 
 
@@ -232,7 +276,8 @@ def mask_tree(value: object, depth: int = 0) -> object:
         return None
     if isinstance(value, dict):
         # Keys too: a form field named after its value ({"jane@x.com": true}) is not rare.
-        return {masked(k): mask_tree(v, depth + 1) for k, v in value.items()}
+        return {masked(k): _phone_number_masked(k, v) if type(v) in (int, float) else mask_tree(v, depth + 1)
+                for k, v in value.items()}
     if isinstance(value, list):
         if set(map(type, value)) <= _SCALARS:  # numbers, booleans, nulls: nothing to mask, no walk
             return value
@@ -240,12 +285,31 @@ def mask_tree(value: object, depth: int = 0) -> object:
     return value
 
 
+def _phone_number_masked(key: str, value: float) -> object:
+    """A number under a phone-named key ({"phone": 612345678}) with 8 to 15 digits: '[phone]'."""
+    if 1e7 <= abs(value) < 1e15 and _PHONE_FIELD.search(key):
+        return "[phone]"
+    return value
+
+
 def dead_letter_text(raw: bytes) -> str:
     """What `parcours.dead_letters.raw` keeps of a rejected message (the DLQ topic keeps the
     bytes): the text, masked through escapes, then cut. Cut first, an address or a number at
     the cut would lose the part the patterns need and keep the rest ("straddle.l")."""
-    text = raw[:4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)].decode("utf-8", errors="replace")
+    text = _decoded(raw[:4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)])
     return masked_through_escapes(text[:DEAD_LETTER_CHARS + _CUT_MARGIN])[:DEAD_LETTER_CHARS]
+
+
+def _decoded(raw: bytes) -> str:
+    """UTF-8; else (an export from a Windows tool) cp1252, so that its no-break spaces stay
+    spaces between a number's digit groups instead of U+FFFD, which the patterns cannot see
+    through. A character cut at the end is not a reason to switch."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start >= len(raw) - 3 and error.reason == "unexpected end of data":
+            return raw.decode("utf-8", errors="replace")
+        return raw.decode("cp1252", errors="replace")
 
 
 def masked_through_escapes(text: str) -> str:
@@ -254,10 +318,11 @@ def masked_through_escapes(text: str) -> str:
     a number after a tab. Escapes are decoded only where that reveals something to mask, so the
     rest keeps the spelling it came with; those JSON must keep stand in as private-use
     characters while the patterns run, and are put back."""
-    if "\\" not in text or _ANY_HOLDER.search(text):
+    holders = next((h for h, present in _HOLDER_SETS if not present.search(text)), None)
+    if "\\" not in text or holders is None:
         return _glued_numbers_masked(mask_text(text))
     kept: dict[str, str] = {}
-    plain = _ESCAPE.sub(lambda escape: _escaped_char(escape, kept), text)
+    plain = _ESCAPE.sub(lambda escape: _escaped_char(escape, kept, holders), text)
     if plain != text and (out := _glued_numbers_masked(mask_text(plain))) != plain:
         for escape, holder in kept.items():
             out = out.replace(holder, escape)
@@ -266,10 +331,12 @@ def masked_through_escapes(text: str) -> str:
 
 
 def _glued_numbers_masked(text: str) -> str:
+    if "@" in text:
+        text = _EMAIL_CUT.sub("[email]", text)
     return _PHONE_GLUED.sub("[phone]", text) if _may_hold_phone(text) else text
 
 
-def _escaped_char(escape: re.Match[str], kept: dict[str, str]) -> str:
+def _escaped_char(escape: re.Match[str], kept: dict[str, str], holders: range) -> str:
     """The character, except those JSON must keep escaped (quote, backslash, controls) and
     surrogates, which get a holder from `kept`: the masked copy of a JSON document stays a JSON
     document."""
@@ -283,6 +350,6 @@ def _escaped_char(escape: re.Match[str], kept: dict[str, str]) -> str:
         if not (code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF):
             return chr(code)
         pairs, kept_escape = "", escape.group()
-    if kept_escape not in kept and len(kept) < len(_HOLDERS):
-        kept[kept_escape] = chr(_HOLDERS[len(kept)])
+    if kept_escape not in kept and len(kept) < len(holders):
+        kept[kept_escape] = chr(holders[len(kept)])
     return pairs + kept.get(kept_escape, kept_escape)

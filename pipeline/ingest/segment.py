@@ -28,7 +28,7 @@ def to_parcours(message: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
     kind = str(message["type"]).lower()
     spec = mapping["types"].get(kind)  # type: ignore[attr-defined]
     if spec is None:
-        raise Rejected("segment_unknown_type", repr(message["type"])[:64])
+        raise Rejected("segment_unknown_type", repr(masked(str(message["type"])))[:64])
     properties = _dict(message.get("properties"))
     context = _dict(message.get("context"))
     traits = {**_dict(context.get("traits")), **_dict(message.get("traits"))}

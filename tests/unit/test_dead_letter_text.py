@@ -64,8 +64,9 @@ def test_escapes_without_pii_are_kept_as_sent(raw: bytes) -> None:
 
 def test_a_reason_quoting_a_value_with_escapes_is_masked() -> None:
     out = run(base(occurred_at="06\u00a011\u00a022\u00a033\u00a044"))
-    assert isinstance(out, DeadLetter) and "\\xa0" in out.reason  # repr() writes NBSP as \xa0
-    assert "[phone]" in masked_through_escapes(out.reason)
+    assert isinstance(out, DeadLetter) and "[phone]" in out.reason  # masked before repr() and the cut
+    # repr() writes NBSP as \xa0: a reason written that way is masked through it
+    assert "[phone]" in masked_through_escapes("invalid_occurred_at: '06\\xa011\\xa022\\xa033\\xa044'")
     out = run(base(occurred_at="06\u202f11\u202f22\u202f33\u202f44"))
     assert isinstance(out, DeadLetter) and "[phone]" in masked_through_escapes(out.reason)
     assert masked_through_escapes("invalid_occurred_at: 'caf\\xe9'") == "invalid_occurred_at: 'caf\\xe9'"
@@ -159,3 +160,20 @@ def test_escaped_emails_never_reach_dead_letters(local: str, escaped: set[str], 
     raw = ('{"event_type":"x","pad":"' + "p" * pad + '","email":"' + written + '"}').encode()
     text = dead_letter_text(raw)
     assert email not in text and email not in orjson.dumps(json.loads(text)).decode()
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"event_type":"x","identifiers":{"email":"janedoe@exa',  # a line cut by a killed writer
+    b'{"event_type":"x","identifiers":{"email":"janedoe@',
+    "{\"note\":\"t\u00e9l 06\u00a012\u00a034\u00a056\u00a078\"}".encode("cp1252"),  # a Windows export
+    "{\"note\":\"\uf0b7 tel 06\\/12\\/34\\/56\\/78 \\t0612345678\"".encode(),  # a Word bullet in the line
+])  # fmt: skip
+def test_more_rejected_lines_are_masked(raw: bytes) -> None:
+    text = dead_letter_text(raw)
+    assert "janedoe" not in text and "12" not in text.replace("\\u00", ""), text
+
+
+def test_a_reason_quoting_a_long_value_is_masked_before_the_cut() -> None:
+    line = b'{"type":"Customer Jean-Baptiste Dupont-Moretti, Paris, contact janedoe@example.com","messageId":"m"}'
+    out = run(line)
+    assert isinstance(out, DeadLetter) and "janedoe" not in out.reason and "[email]" in out.reason

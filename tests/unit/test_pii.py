@@ -391,3 +391,42 @@ def test_full_width_and_twice_encoded_at_signs_are_masked() -> None:
 def test_mask_text_drops_nuls_so_utf16_text_is_masked() -> None:
     utf16_as_utf8 = "mail jane@example.com or 06 12 34 56 78".encode("utf-16-le").decode("utf-8", errors="replace")
     assert mask_text(utf16_as_utf8) == "mail [email] or [phone]"
+
+
+# Forms a second audit found readable (pipeline/ingest/pii.py; repro lines in its report).
+@pytest.mark.parametrize("text", [
+    "Tel 030/1234567, Handy 0171/1234567", "call 079/123 45 67", "+49 171/1234567", "US 415/555-2671",
+    "030 / 123 45 67",  # an area code and a slash (German, Swiss, US forms)
+    "(415) 555-2671x123", "+1-415-555-2671x45", "06 12 34 56 78 ext.12",  # an extension glued on
+    "?tel=06+12+34+56+78", "phone=%2B33+6+12+34+56+78",  # an HTML form's GET
+    "06\u201312\u201334\u201356\u201378", "06\u221212\u221234\u221256\u221278", "06\t12\t34\t56\t78",
+    "06\uff0d12\uff0d34\uff0d56\uff0d78",  # en dash, minus, tab, full-width hyphen
+    "janedoe&#64;example.com", "janedoe&#x40;example.com", "06&nbsp;12&nbsp;34&nbsp;56&nbsp;78",  # HTML
+    "janedoe%40example%2Ecom", "%28415%29%20555-2671", "janedoe@example\u3002com",
+])  # fmt: skip
+def test_more_written_forms_are_masked(text: str) -> None:
+    out = mask_text(text)
+    assert "[phone]" in out or "[email]" in out, out
+    assert not any(run in out for run in ("1234567", "555", "34", "janedoe")), out
+
+
+@pytest.mark.parametrize("text", ["2026/11/20", "12/2026", "see /v1/api/12345678", "3/4 of 1920x1080"])
+def test_slashes_dates_and_sizes_are_not_phones(text: str) -> None:
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("030/1234567", True), ("tel:0612345678", True), ("wa:33612345678", True), ("sms://+33612345678", True),
+    ("(415) 555-2671", True), ("415-555-2671", True), ("2026/11/20", False), ("wa:123", False),
+    ("order-2026-1234", False),
+])  # fmt: skip
+def test_identifiers_holding_a_number_in_other_forms_are_pii(value: str, expected: bool) -> None:
+    assert identifier_is_pii(value) is expected
+
+
+def test_a_bare_number_under_a_phone_named_key_is_masked() -> None:
+    tree = {"phone": 612345678, "mobileNumber": 33612345678, "fax_no": 1.41555526e9, "qty": 612345678,
+            "hotel_id": 612345678, "phone_count": 2, "nested": [{"tel": 612345678}]}
+    assert mask_tree(tree) == {"phone": "[phone]", "mobileNumber": "[phone]", "fax_no": "[phone]",
+                               "qty": 612345678, "hotel_id": 612345678, "phone_count": 2,
+                               "nested": [{"tel": "[phone]"}]}
