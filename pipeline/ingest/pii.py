@@ -31,6 +31,10 @@ _SEPARATORS = " \t\u00a0\u202f\u2009.\\-\u2010-\u2015\u2212\uff0d()"
 # The digit count may back off (at most 14 steps per token start, so still linear), so that a
 # number glued to more digits and a letter ("+33 6 12 34 56 78-03T10") is still found.
 _PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!(?!x\d|ext)\w|:\d)")
+# A French national number (the default country's form) as its own token, tried before the
+# generic pattern: "06 12 34 56 78 07 98 76 54 32" is two numbers, where the generic 15-digit
+# run would take the first and half of the second.
+_PHONE_FR = re.compile(rf"(?<![\w])0[1-9](?:[{_SEPARATORS}]?\d\d){{4}}(?![\w{_SEPARATORS}]\d)(?!\w)")
 # A French number in slashes ("06/98/76/54/33"): only that exact shape, since runs of digits and
 # slashes are mostly dates (2026/11/20) and URL paths, which a slash before or after excludes.
 # The '0' comes before the lookbehind so that the engine jumps from one '0' to the next (five
@@ -181,9 +185,12 @@ def _revealed(text: str) -> str:
 def _mask(text: str) -> str:
     if "@" in text:
         text = _EMAIL.sub("[email]", text)
+    if not _may_hold_phone(text):
+        return text
+    text = _PHONE_FR.sub("[phone]", text)
     if "/" in text:
         text = _PHONE_AREA.sub(_masked_area, _PHONE_SLASHED.sub("[phone]", text))
-    return _PHONE.sub("[phone]", text) if _may_hold_phone(text) else text
+    return _PHONE.sub("[phone]", text)
 
 
 def _masked_area(number: re.Match[str]) -> str:

@@ -430,3 +430,12 @@ def test_a_bare_number_under_a_phone_named_key_is_masked() -> None:
     assert mask_tree(tree) == {"phone": "[phone]", "mobileNumber": "[phone]", "fax_no": "[phone]",
                                "qty": 612345678, "hotel_id": 612345678, "phone_count": 2,
                                "nested": [{"tel": "[phone]"}]}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("06 12 34 56 78 07 98 76 54 32", "[phone] [phone]"),  # the generic run took 15 digits: "[phone] 76 54 32"
+    ("tel 06 12 34 56 78 / 07 98 76 54 32", "tel [phone] / [phone]"),
+    ("06 12 34 56 78 90 12", "[phone]"),  # one longer number stays one
+])  # fmt: skip
+def test_two_french_numbers_in_a_row_are_two(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
