@@ -238,8 +238,34 @@ def _number(value: object) -> float:
     try:
         number = float(value)
     except ValueError:
-        return 0.0
+        number = _amount(value) if isinstance(value, str) else 0.0
     return number if math.isfinite(number) else 0.0
+
+
+# An amount written for people: a currency symbol or code around it, spaces or apostrophes
+# between thousands, a decimal comma ("59,90 €", "EUR 1 234,56", "$1,234.56", "CHF 1'234.50").
+_AMOUNT = re.compile(r"(?:[A-Z]{3}|[€$£¥])?\s*([+-]?\d[\d\s\u00a0\u202f.,']*)\s*(?:[A-Z]{3}|[€$£¥])?")
+
+
+def _amount(text: str) -> float:
+    """A revenue written as text for people; 0 when it is not one. The last '.' or ',' is the
+    decimal point when it has 1, 2 or more than 3 digits after it; with exactly 3, a lone ','
+    groups thousands ("1,234") and a lone '.' with another before it too ("1.234.567")."""
+    found = _AMOUNT.fullmatch(text.strip())
+    if found is None:
+        return 0.0
+    digits = re.sub(r"[\s\u00a0\u202f']", "", found.group(1))
+    point = max(digits.rfind("."), digits.rfind(","))
+    if point >= 0 and (len(digits) - point - 1 != 3 or digits.count(digits[point]) == 1 and digits[point] == "."
+                       and "," not in digits):
+        whole, fraction = digits[:point], digits[point + 1:]
+    else:
+        whole, fraction = digits, ""
+    whole = whole.replace(".", "").replace(",", "")
+    try:
+        return float(f"{whole}.{fraction}" if fraction else whole)
+    except ValueError:
+        return 0.0
 
 
 def _score(value: object, low: int, high: int) -> int | None:

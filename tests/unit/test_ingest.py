@@ -128,7 +128,11 @@ def test_unknown_channel_accepted_with_unknown_stage() -> None:
 @pytest.mark.parametrize(
     ("revenue", "expected"),
     [(59.9, 59.9), (100, 100.0), ("59.90", 59.9), ("abc", 0.0), (None, 0.0), (True, 0.0),
-     ([1], 0.0), ("1e400", 0.0), ("nan", 0.0), (-5, -5.0)],
+     ([1], 0.0), ("1e400", 0.0), ("nan", 0.0), (-5, -5.0),
+     # amounts written for people: currency around them, decimal commas, grouped thousands
+     ("59,90", 59.9), ("59,90 €", 59.9), ("€59.90", 59.9), ("EUR 1 234,56", 1234.56), ("$1,234.56", 1234.56),
+     ("CHF 1'234.50", 1234.5), ("1.234,56", 1234.56), ("1,234", 1234.0), ("-10,5", -10.5), ("12abc", 0.0),
+     ("1\u202f234,50\u00a0€", 1234.5)],
 )
 def test_revenue_is_a_float(revenue: object, expected: float) -> None:
     out = accepted(base(properties={"revenue": revenue}))
