@@ -205,7 +205,7 @@ def _salt_of_the_data(s: Settings, client: Any) -> list[Check]:
 
 
 def _migrations(s: Settings, client: object) -> Check:
-    from pipeline.sink.migrations import discover
+    from pipeline.sink.migrations import discover, missing_objects
 
     try:
         rows = client.query("SELECT version FROM parcours.schema_migrations FINAL").result_rows  # type: ignore[attr-defined]
@@ -217,6 +217,10 @@ def _migrations(s: Settings, client: object) -> Check:
         done = set()
     missing = [f"{m.version:04d}_{m.name}" for m in discover() if m.version not in done]
     if not missing:
+        gone = missing_objects(client)  # type: ignore[arg-type]
+        if gone:
+            return Check("migrations", FAIL, f"all {len(done)} applied, but {', '.join(gone)} missing "
+                                             "(dropped by hand?)", "run `parcours migrate`: it re-creates them")
         return Check("migrations", OK, f"all {len(done)} applied")
     if s.embedded_clickhouse:
         return Check("migrations", OK, f"{len(missing)} pending: the embedded stack applies them at start")

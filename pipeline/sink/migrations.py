@@ -70,7 +70,9 @@ def migrate(client: Client, directory: Path = MIGRATIONS_DIR, bi_password: str |
     applied_now = _apply(client, directory, with_access)
     if missing := missing_objects(client, directory):
         # Dropped by hand (`parcours sql "DROP ..."`): every statement is idempotent, so running
-        # them all again re-creates what is missing and leaves the rest as it is.
+        # them all again re-creates what is missing and leaves the rest as it is. Not their
+        # INSERTs: those backfill data once, when a migration is first applied, and the data is
+        # there (0016's would add each converting session again under its first-written id).
         log.warning("re-creating parcours objects that migrations made and are missing: %s", ", ".join(missing))
         _apply(client, directory, with_access, again=True)
     reference.sync(client)
@@ -91,6 +93,8 @@ def _apply(client: Client, directory: Path, with_access: bool = True, again: boo
         for statement in migration.statements():
             if not with_access and access.is_access_statement(statement):
                 continue  # embedded chDB cannot store roles or users (access.py)
+            if again and _INSERT.match(statement):
+                continue
             client.command(statement)
         client.insert("parcours.schema_migrations", [[migration.version, migration.name, datetime.now(UTC)]],
                       column_names=["version", "name", "applied_at"])
@@ -98,6 +102,7 @@ def _apply(client: Client, directory: Path, with_access: bool = True, again: boo
     return now
 
 
+_INSERT = re.compile(r"^INSERT\s", re.I)
 _CREATE = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?(?:TABLE|VIEW)\s+"
                      r"(?:IF\s+NOT\s+EXISTS\s+)?parcours\.(\w+)", re.I)
 _DROP = re.compile(r"^DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?parcours\.(\w+)", re.I)

@@ -31,7 +31,7 @@ def check(client: Client, salt: bytes, where: str) -> None:
     if known:
         raise ConfigError(
             f"the data in ClickHouse ({where}) was hashed with another PII salt than this run's",
-            hint="set PARCOURS_PII_SALT to the salt that data was written with (embedded stack: the "
-                 "file pii_salt in the data dir it was made with); a new salt needs a new database: "
-                 "hashes cannot be converted")
+            hint="set PARCOURS_PII_SALT to the salt that data was written with (the variable's value "
+                 "then, or, if it was unset, the file pii_salt of the data dir it was made with); a new "
+                 "salt needs a new database: hashes cannot be converted")
     client.insert("parcours.pii_salt", [[mine, datetime.now(UTC)]], column_names=["fingerprint", "recorded_at"])

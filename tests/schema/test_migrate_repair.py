@@ -4,9 +4,12 @@ exists can tell. Every statement is idempotent, so they all run again."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from jobs import rollup
 from pipeline.sink.migrations import created_objects, migrate, missing_objects
+from tests.conftest import empty
 
 
 def test_what_the_migrations_leave_behind_is_known() -> None:
@@ -25,3 +28,19 @@ def test_a_dropped_view_and_table_are_re_created(clickhouse: Any) -> None:
     migrate(clickhouse)
     assert missing_objects(clickhouse) == []
     clickhouse.query("SELECT count() FROM parcours.v_events")  # readable again
+
+
+def test_a_repair_does_not_backfill_again(clickhouse: Any) -> None:
+    """0016's INSERT backfills converting sessions from the ids first written: run again after
+    a re-cut, it would count each converting session twice (an audit saw rates of 2.0)."""
+    empty(clickhouse)
+    clickhouse.command("INSERT INTO parcours.events (event_id, occurred_at, session_id, event_type, channel, "
+                       "touchpoint, stage) VALUES ('m1', '2026-11-03 10:00:00', 's1', 'purchase', 'store', "
+                       "'repair_desk', 'purchase')")
+    clickhouse.command("INSERT INTO parcours.event_sessions (event_id, session_id, version) VALUES ('m1', 'r1', 1)")
+    rollup.restate(clickhouse, {date(2026, 11, 3)})
+    converting = "SELECT converting_sessions FROM parcours.v_kpi_daily WHERE touchpoint = 'repair_desk'"
+    assert clickhouse.query(converting).result_rows == [(1,)]
+    clickhouse.command("DROP VIEW parcours.v_sessions")
+    migrate(clickhouse)
+    assert clickhouse.query(converting).result_rows == [(1,)]

@@ -146,13 +146,17 @@ def test_clickhouse_unreachable(tmp_path: Path) -> None:
 class _Ledger:
     """A client whose schema_migrations holds `versions` (or does not exist)."""
 
-    def __init__(self, versions: list[int] | None) -> None:
+    def __init__(self, versions: list[int] | None, dropped: tuple[str, ...] = ()) -> None:
+        from pipeline.sink.migrations import created_objects
+
         self.versions = versions
+        self.tables = sorted(created_objects() - set(dropped))
 
     def query(self, sql: str) -> Any:
         if self.versions is None:
             raise RuntimeError("Code: 60. DB::Exception: Table parcours.schema_migrations does not exist. (UNKNOWN_TABLE)")
-        return type("Result", (), {"result_rows": [(v,) for v in self.versions]})()
+        rows = [(t,) for t in self.tables] if "system.tables" in sql else [(v,) for v in self.versions]
+        return type("Result", (), {"result_rows": rows})()
 
 
 def test_missing_migrations(tmp_path: Path) -> None:
@@ -162,6 +166,8 @@ def test_missing_migrations(tmp_path: Path) -> None:
     assert doctor._migrations(server, _Ledger(None)).status == FAIL  # nothing applied at all
     every = [m.version for m in doctor_migrations()]
     assert doctor._migrations(server, _Ledger(every)).status == OK
+    dropped = doctor._migrations(server, _Ledger(every, dropped=("v_sessions",)))
+    assert dropped.status == FAIL and "v_sessions" in dropped.detail and "parcours migrate" in dropped.fix
     assert doctor._migrations(settings(tmp_path), _Ledger([1])).status == OK  # the embedded stack migrates itself
 
 
