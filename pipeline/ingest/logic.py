@@ -268,6 +268,9 @@ def _amount(text: str) -> float:
         return 0.0
 
 
+_SCORE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:/\s*(\d+))?")
+
+
 def _score(value: object, low: int, high: int) -> int | None:
     """A satisfaction score in [low, high]; anything else (garbage, out of range) is None."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -275,7 +278,11 @@ def _score(value: object, low: int, high: int) -> int | None:
     try:
         number = float(value)
     except ValueError:
-        return None
+        # "4/5", "9 / 10", "4,5": a score written for people, out of this scale only
+        written = _SCORE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if written is None or written.group(2) not in (None, str(high)):
+            return None
+        number = float(written.group(1).replace(",", "."))
     if not math.isfinite(number) or not (low <= number <= high):
         return None
     return math.floor(number + 0.5)  # half up: round() goes to even, 4.5 would be 4

@@ -18,20 +18,23 @@ def fingerprint(salt: bytes) -> str:
     return Hasher(salt).digest("pii_salt", _PROBE)
 
 
-def recorded(client: Client) -> set[str]:
-    return {row[0] for row in client.query("SELECT DISTINCT fingerprint FROM parcours.pii_salt FINAL").result_rows}
+def recorded(client: Client) -> list[str]:
+    """The fingerprints on record, the first recorded first."""
+    rows = client.query("SELECT fingerprint FROM parcours.pii_salt FINAL ORDER BY recorded_at, fingerprint")
+    return [row[0] for row in rows.result_rows]
 
 
 def check(client: Client, salt: bytes, where: str) -> None:
-    """Record the salt's fingerprint on first use; refuse a salt the data was not hashed with."""
+    """Record the salt's fingerprint on first use; refuse a salt the data was not hashed with.
+    Two first runs with different salts may both record theirs: the first recorded wins."""
     mine = fingerprint(salt)
     known = recorded(client)
-    if mine in known:
-        return
-    if known:
+    if not known:
+        client.insert("parcours.pii_salt", [[mine, datetime.now(UTC)]], column_names=["fingerprint", "recorded_at"])
+        known = recorded(client)
+    if known[0] != mine:
         raise ConfigError(
             f"the data in ClickHouse ({where}) was hashed with another PII salt than this run's",
             hint="set PARCOURS_PII_SALT to the salt that data was written with (the variable's value "
                  "then, or, if it was unset, the file pii_salt of the data dir it was made with); a new "
                  "salt needs a new database: hashes cannot be converted")
-    client.insert("parcours.pii_salt", [[mine, datetime.now(UTC)]], column_names=["fingerprint", "recorded_at"])

@@ -18,11 +18,17 @@ def test_the_first_salt_is_recorded_and_another_is_refused(clickhouse: Any, tmp_
     empty(clickhouse)
     pii_salt.check(clickhouse, b"first-salt", "chdb")
     pii_salt.check(clickhouse, b"first-salt", "chdb")  # the same salt: nothing to say
-    assert pii_salt.recorded(clickhouse) == {pii_salt.fingerprint(b"first-salt")}
+    assert pii_salt.recorded(clickhouse) == [pii_salt.fingerprint(b"first-salt")]
     with pytest.raises(ConfigError, match="another PII salt") as refused:
         pii_salt.check(clickhouse, b"second-salt", "chdb")
     assert "PARCOURS_PII_SALT" in refused.value.hint
-    assert pii_salt.recorded(clickhouse) == {pii_salt.fingerprint(b"first-salt")}
+    assert pii_salt.recorded(clickhouse) == [pii_salt.fingerprint(b"first-salt")]
+    # two first runs that raced with different salts both recorded theirs: the first one wins
+    second = pii_salt.fingerprint(b"second-salt")
+    clickhouse.command(f"INSERT INTO parcours.pii_salt VALUES ('{second}', now64(3) + 1)")
+    pii_salt.check(clickhouse, b"first-salt", "chdb")
+    with pytest.raises(ConfigError):
+        pii_salt.check(clickhouse, b"second-salt", "chdb")
 
     def checks(salt: str) -> list[doctor.Check]:
         settings = Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": salt})

@@ -150,7 +150,8 @@ def test_revenue_absent_is_zero_and_currency_order_id_empty() -> None:
 @pytest.mark.parametrize(
     ("csat", "expected"),
     [(1, 1), (3, 3), (5, 5), ("4", 4), (0, None), (6, None), (-1, None), (5.5, None),
-     (4.5, 5), (2.5, 3), (4.4, 4)],  # a half-point rounds up, as a reader expects (not to even)
+     (4.5, 5), (2.5, 3), (4.4, 4),  # a half-point rounds up, as a reader expects (not to even)
+     ("4/5", 4), ("4 / 5", 4), ("4,5", 5), ("4/10", None), ("8/10", None)],  # written for people, this scale only
 )
 def test_csat_kept_or_none_out_of_range(csat: object, expected: int | None) -> None:
     assert accepted(base(properties={"csat": csat}))["csat"] == expected
@@ -158,7 +159,7 @@ def test_csat_kept_or_none_out_of_range(csat: object, expected: int | None) -> N
 
 @pytest.mark.parametrize(
     ("nps", "expected"),
-    [(0, 0), (9, 9), (10, 10), ("7", 7), (11, None), (-1, None), (100, None)],
+    [(0, 0), (9, 9), (10, 10), ("7", 7), (11, None), (-1, None), (100, None), ("9/10", 9), ("9/5", None)],
 )
 def test_nps_kept_or_none_out_of_range(nps: object, expected: int | None) -> None:
     assert accepted(base(properties={"nps": nps}))["nps"] == expected
