@@ -198,12 +198,14 @@ def _masked_area(number: re.Match[str]) -> str:
 
 
 def _revealed_char(escape: re.Match[str]) -> str:
-    """A \\uXXXX or \\xNN escape as its character when it is a printable one; else as written."""
+    """A \\uXXXX or \\xNN escape as its character (`_decodable`); else as written."""
     code = escape.group(1) or escape.group(2)
-    if code is None:
-        return escape.group()
-    char = chr(int(code, 16))
-    return char if char.isprintable() and not 0xD800 <= ord(char) <= 0xDFFF else escape.group()
+    return chr(int(code, 16)) if code is not None and _decodable(int(code, 16)) else escape.group()
+
+
+def _decodable(code: int) -> bool:
+    """Not a character JSON must keep escaped (controls, quote, backslash), nor a surrogate."""
+    return not (code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF)
 
 
 def _percent_decoded(text: str) -> str:
@@ -220,8 +222,9 @@ def identifier_is_pii(text: str) -> bool:
     text = _revealed(text)
     if ("@" in text and _EMAIL.search(text)) or _PHONE_INTL.search(text):
         return True
-    whole = _PHONE_SCHEME.sub("", text.strip())
-    if whole != text.strip() and whole.isdigit() and 9 <= len(whole) <= 15:
+    stripped = text.strip()
+    whole = _PHONE_SCHEME.sub("", stripped)
+    if whole != stripped and whole.isdigit() and 9 <= len(whole) <= 15:
         return True  # wa:33612345678
     return bool(_PHONE_ID.fullmatch(whole) or ("/" in whole and _PHONE_AREA.fullmatch(whole))) \
         and 9 <= sum(c.isdigit() for c in whole) <= 15
@@ -325,8 +328,9 @@ def masked_through_escapes(text: str) -> str:
     a number after a tab. Escapes are decoded only where that reveals something to mask, so the
     rest keeps the spelling it came with; those JSON must keep stand in as private-use
     characters while the patterns run, and are put back."""
-    holders = next((h for h, present in _HOLDER_SETS if not present.search(text)), None)
-    if "\\" not in text or holders is None:
+    holders = None if "\\" not in text else next((h for h, present in _HOLDER_SETS if not present.search(text)),
+                                                  None)
+    if holders is None:
         return _glued_numbers_masked(mask_text(text))
     kept: dict[str, str] = {}
     plain = _ESCAPE.sub(lambda escape: _escaped_char(escape, kept, holders), text)
@@ -354,7 +358,7 @@ def _escaped_char(escape: re.Match[str], kept: dict[str, str], holders: range) -
         kept_escape = "\\" + short
     else:
         code = int(escape.group(1) or escape.group(2), 16)
-        if not (code < 0x20 or code in (0x22, 0x5C) or 0xD800 <= code <= 0xDFFF):
+        if _decodable(code):
             return chr(code)
         pairs, kept_escape = "", escape.group()
     if kept_escape not in kept and len(kept) < len(holders):
