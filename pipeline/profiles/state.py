@@ -10,6 +10,7 @@ decoded event brings its own copies; 1 640 -> 1 230 B per profile).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Set
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
@@ -114,12 +115,18 @@ class Profile:
     def unpack(cls, person_id: str, packed: bytes) -> Profile:
         return cls.from_fields(person_id, orjson.loads(packed))
 
-    def document(self, open_session: Session | None, at_ms: int) -> dict[str, Any]:
-        """The JSON consumers get (topic and HTTP)."""
+    def document(self, open_session: Session | None, at_ms: int,
+                 shared: Set[str] = frozenset()) -> dict[str, Any]:
+        """The JSON consumers get (topic and HTTP). Identifiers found `shared` ("kind:value": a
+        kiosk, the family tablet) are left out: they are not this person's to target."""
+        identifiers = self.identifiers
+        if shared:
+            identifiers = {kind: kept for kind, values in identifiers.items()
+                           if (kept := [v for v in values if f"{kind}:{v}" not in shared])}
         return {
             "type": "profile",
             "person_id": self.person_id,
-            "identifiers": self.identifiers,
+            "identifiers": identifiers,
             "stage": self.stage,
             "open_session": None if open_session is None else {
                 "session_id": open_session.session_id, "started_at": open_session.start,

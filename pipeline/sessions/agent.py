@@ -281,7 +281,9 @@ class Sessionizer:
         """The profile document of a person this worker holds (HTTP lookups)."""
         person = self.books[partition].resolve(person)
         profile = self.profiles[partition].get(person)
-        return None if profile is None else profile.document(self.open_session(partition, person), now_ms())
+        if profile is None:
+            return None
+        return profile.document(self.open_session(partition, person), now_ms(), self.rt.graph.shared)
 
     def open_session(self, partition: int, person: str) -> Session | None:
         book = self.books[partition]
@@ -294,7 +296,7 @@ class Sessionizer:
         for person in persons:
             profile = self.profiles[partition].get(person)
             if profile is not None:
-                self.publish(person, profile.document(self.open_session(partition, person), at))
+                self.publish(person, profile.document(self.open_session(partition, person), at, self.rt.graph.shared))
 
     def publish(self, person: str, document: dict[str, Any]) -> None:
         self.rt.send_profile(person, document)

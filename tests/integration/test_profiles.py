@@ -88,6 +88,7 @@ def test_a_person_split_by_a_shared_kiosk_gets_its_own_profile_again(stack) -> N
     assert [t["touchpoint"] for t in own["last_touchpoints"]] == ["tp-k5"]  # type: ignore[index]
     status, before = get(f"{http}/profiles/loyalty_id/L-7a")
     assert status == 200 and before["person_id"] == card and before["events"] == 3, before
+    assert "device_id" not in before["identifiers"], before  # the kiosk is no one's device
     notices = published(bootstrap, lambda d: d["type"] == "split")
     assert {"type": "split", "person_id": own["person_id"], "from_person": card} in \
         [{k: d[k] for k in ("type", "person_id", "from_person")} for d in notices if d["type"] == "split"]

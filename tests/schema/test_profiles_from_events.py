@@ -1,7 +1,7 @@
 """The profile computed in ClickHouse from recorded events (pipeline/profiles/sql/profiles.sql,
 used when `parcours up` starts on a broker that kept nothing) is the profile the sessions stage
-builds event by event (Profile.add): same identifiers, stage, touchpoints, conversions, caps,
-and persons as the views name them after a merge."""
+builds event by event (Profile.add): same identifiers (shared ones left out), stage,
+touchpoints, conversions, caps, and persons as the views name them after a merge."""
 
 from __future__ import annotations
 
@@ -42,12 +42,14 @@ def events(seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def live(rows: list[dict[str, Any]], person_of: dict[str, str]) -> dict[str, Profile]:
-    """What the sessions stage holds: every event added in event time to its person's profile."""
+def live(rows: list[dict[str, Any]], person_of: dict[str, str], shared: set[tuple[str, str]]) -> dict[str, Profile]:
+    """What the sessions stage holds: every event added in event time to its person's profile,
+    without the identifiers known to be shared."""
     profiles: dict[str, Profile] = {}
     for event in sorted(rows, key=lambda e: e["occurred_at"]):
         person = person_of.get(event["anchor_id"], event["person_id"])
-        profiles.setdefault(person, Profile(person)).add(dict(event, person_id=person), CONVERSIONS)
+        own = {kind: value for kind, value in event["identifiers"].items() if (kind, value) not in shared}
+        profiles.setdefault(person, Profile(person)).add(dict(event, person_id=person, identifiers=own), CONVERSIONS)
     return profiles
 
 
@@ -60,7 +62,10 @@ def test_the_profile_from_clickhouse_is_the_one_built_event_by_event(clickhouse:
     merged_at = datetime(2026, 11, 3, tzinfo=UTC)
     clickhouse.insert("parcours.person_merges", [["a1", "p-a0", "link", "e-x", merged_at, 1]],
                       column_names=["from_person", "to_person", "reason", "event_id", "merged_at", "version"])
-    expected = live(rows, {"a1": "p-a0"})
+    kiosk = ("anonymous_id", rows[0]["identifiers"]["anonymous_id"])  # seen with others since: not theirs
+    clickhouse.insert("parcours.identity_shared", [[*kiosk, f"{kiosk[0]}:{kiosk[1]}", merged_at]],
+                      column_names=["kind", "value", "anchor_id", "marked_at"])
+    expected = live(rows, {"a1": "p-a0"}, {kiosk})
     got = {p.person_id: p for p in recorded(clickhouse, CONVERSIONS)}
     assert sorted(got) == sorted(expected)
     assert "p-a1" not in got  # its events are p-a0's now

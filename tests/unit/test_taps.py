@@ -70,3 +70,36 @@ def test_affected_grows_to_every_person_sharing_a_session() -> None:
                           "was_person": ["q1", "q2", "q2", "r", "z"], "session_id": ["s", "s", "s2", "s2", "sz"]})
     assert sorted(affected(frame, {"q1"})["event_id"]) == ["a", "b", "c", "d"]
     assert affected(frame, {"nobody"}).is_empty()
+
+
+def test_a_tap_on_two_shared_identifiers_takes_the_latest_login_before_it_on_either() -> None:
+    # a call on the desk phone (d) through the switchboard (s): d's last caller logged in at 30,
+    # s's at 40; the call at 50 goes to S's caller, whichever identifier sorts first by name.
+    events = pl.DataFrame({"event_id": ["ld", "ls", "tap", "late"], "occurred_at": [30, 40, 50, 55],
+                           "person_id": ["D", "S", "?", "?"], "on_shared": [False, False, True, True]})
+    for d, s in (("a", "b"), ("b", "a")):
+        sightings = pl.DataFrame({"via": [d, s, d, s, d], "event_id": ["ld", "ls", "tap", "tap", "late"]})
+        placed = dict(attribute_taps(events, sightings, GAP).select("event_id", "person_id").iter_rows())
+        assert placed == {"ld": "D", "ls": "S", "tap": "S", "late": "D"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.sampled_from(["A", "B", "C", None]),
+                          st.sets(st.sampled_from(["k", "p", "s"]), min_size=1)), min_size=1, max_size=25),
+       st.permutations(["k", "p", "s"]))
+def test_the_answer_does_not_depend_on_the_shared_identifiers_names(
+        timeline: list[tuple[int, str | None, set[str]]], names: list[str]) -> None:
+    # the anchor of a shared email or phone is a salted hash: another install, other names
+    events = pl.DataFrame([{"event_id": f"e{i:02d}", "occurred_at": t, "person_id": login or "?",
+                            "on_shared": login is None} for i, (t, login, _) in enumerate(timeline)],
+                          schema={"event_id": pl.String, "occurred_at": pl.Int64, "person_id": pl.String,
+                                  "on_shared": pl.Boolean})
+    rename = dict(zip(["k", "p", "s"], names, strict=True))
+
+    def placed(name: dict[str, str]) -> dict[str, str]:
+        sightings = pl.DataFrame([{"via": name[v], "event_id": f"e{i:02d}"}
+                                  for i, (_, _, vias) in enumerate(timeline) for v in sorted(vias)],
+                                 schema={"via": pl.String, "event_id": pl.String})
+        return dict(attribute_taps(events, sightings, GAP).select("event_id", "person_id").iter_rows())
+
+    assert placed(rename) == placed({v: v for v in rename})

@@ -16,6 +16,8 @@ identifier_lists AS (
                arraySlice(arrayDistinct(arrayMap(x -> x.2, arraySort(groupArray((at, value))))), 1, {max_values:UInt32}) AS values
         FROM person_events
         ARRAY JOIN mapKeys(identifiers) AS kind, mapValues(identifiers) AS value
+        -- a kiosk or the family tablet is not the person's own (Profile.document leaves it out)
+        WHERE concat(kind, ':', value) NOT IN (SELECT concat(kind, ':', value) FROM parcours.identity_shared)
         GROUP BY person_id, kind
     )
     GROUP BY person_id
