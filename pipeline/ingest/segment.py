@@ -40,9 +40,9 @@ def to_parcours(message: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
         "event_type": event_type,
         "occurred_at": message.get("timestamp") or message.get("originalTimestamp")
         or message.get("sentAt"),
-        "channel": _channel(properties, context, str(spec["default_channel"])),
+        "channel": _channel(properties, context, _default_channel(message, context, spec, mapping["app_source"])),
         "touchpoint": properties.get("touchpoint") or message.get("name") or event_type,
-        "identifiers": _identifiers(message, traits, kind),
+        "identifiers": _identifiers(message, traits, context, kind),
         "properties": {**traits, **properties} if kind == "identify" else properties,
         "context": context,
     }
@@ -91,10 +91,24 @@ def _channel(properties: dict[str, Any], context: dict[str, Any], default: str) 
     return default
 
 
-def _identifiers(message: dict[str, Any], traits: dict[str, Any], kind: str) -> dict[str, Any]:
+def _default_channel(message: dict[str, Any], context: dict[str, Any], spec: dict[str, Any],
+                     app_source: dict[str, Any]) -> str:
+    """The message type's channel, or the app's for any message a mobile SDK sent: a phone
+    session's track and identify calls belong to the app, like its screens."""
+    device, os = _dict(context.get("device")), _dict(context.get("os"))
+    if (_dict(context.get("app")) or str(device.get("type", "")).lower() in app_source["device_types"]
+            or str(os.get("name", "")).lower() in app_source["os_names"]
+            or message.get("channel") in app_source["rudderstack_channels"]):
+        return str(app_source["channel"])
+    return str(spec["default_channel"])
+
+
+def _identifiers(message: dict[str, Any], traits: dict[str, Any], context: dict[str, Any],
+                 kind: str) -> dict[str, Any]:
     ids = {
         "anonymous_id": message.get("anonymousId"),
         "user_id": message.get("userId"),
+        "device_id": _dict(context.get("device")).get("id"),
         "email": traits.get("email"),
         "phone": traits.get("phone"),
     }

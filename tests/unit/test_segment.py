@@ -240,6 +240,33 @@ def test_properties_channel_overrides_default() -> None:
     assert accepted(msg("screen", properties={"channel": "email"}))["channel"] == "email"
 
 
+@pytest.mark.parametrize("context, top", [
+    ({"app": {"name": "Shop", "version": "4.2"}, "os": {"name": "iOS"}}, {}),   # analytics-ios
+    ({"device": {"type": "android", "id": "dev-9"}}, {}),                      # analytics-android
+    ({"os": {"name": "Android"}}, {}),
+    ({}, {"channel": "mobile"}),                                               # RudderStack's platform
+])
+def test_a_mobile_sdks_track_and_identify_are_the_apps(context: dict[str, Any], top: dict[str, Any]) -> None:
+    # a phone session must not switch web <-> app between its screens and its calls
+    for kind, fields in (("track", {"event": "Product Added"}), ("identify", {"userId": "u-1"}),
+                         ("alias", {"userId": "u-1", "previousId": "anon-0"}), ("screen", {})):
+        assert accepted(msg(kind, context=context, **top, **fields))["channel"] == "app", kind
+    assert accepted(msg("track", event="x", context=context, **top, properties={"channel": "store"}))["channel"] == "store"
+
+
+def test_browser_and_server_messages_keep_the_web() -> None:
+    browser = {"page": {"url": "https://shop.example/"}, "userAgent": "Mozilla/5.0 (iPhone)", "os": {"name": "Mac OS X"}}
+    for context, top in (({}, {}), (browser, {}), ({}, {"channel": "web"}), ({}, {"channel": "server"})):
+        assert accepted(msg("track", event="x", context=context, **top))["channel"] == "web"
+
+
+def test_the_sdks_device_id_is_a_device_identifier() -> None:
+    out = accepted(msg("track", event="x", context={"device": {"id": "B5372DB0-C21E-11E4"}}))
+    assert out["identifiers"] == {"anonymous_id": "anon-1", "device_id": "B5372DB0-C21E-11E4"}
+    only = {k: v for k, v in msg("screen", context={"device": {"id": "dev-1"}}).items() if k != "anonymousId"}
+    assert accepted(only)["identifiers"] == {"device_id": "dev-1"}  # was a dead letter: no identifiers
+
+
 def test_context_channel_used_only_when_known() -> None:
     assert accepted(msg("track", event="x", context={"channel": "Email"}))["channel"] == "email"
     assert accepted(msg("track", event="x", context={"channel": "pigeon"}))["channel"] == "web"
