@@ -66,10 +66,11 @@ class SinkEdge:
         try:
             while not (stopping.is_set() and await caught_up(cons)):
                 batch = await cons.getmany(timeout_ms=100, max_records=MAX_MESSAGES)
-                with self._stats.timed("sink_decode"):
-                    for tp, messages in batch.items():
-                        for message in messages:
-                            self._take(tp, message.value)
+                if batch:  # an empty poll is no batch: it would crowd the latency histogram
+                    with self._stats.timed("sink_decode"):
+                        for tp, messages in batch.items():
+                            for message in messages:
+                                self._take(tp, message.value)
                 age = time.monotonic() - last_write
                 if self._rows() >= MAX_ROWS or self._reached or (self._rows() and age >= MAX_AGE_S):
                     await self._write(cons)

@@ -172,3 +172,16 @@ def test_metrics_families_exist(up: Up) -> None:
     raw = {dict(labels)["partition"] for name, labels in got
            if name == "parcours_consumer_lag" and dict(labels)["topic"] == "parcours.events.raw"}
     assert raw == {"0", "1", "2", "3"}
+
+
+def test_an_idle_worker_observes_no_batches(up: Up) -> None:
+    """The edges poll ~10 times a second; an empty poll is not a batch, or the histogram's
+    quantiles would say nothing about the batches that carried events."""
+    scrape_until(up, lambda g: value(g, "parcours_sink_rows_total", table="events") >= len(EVENTS))
+    time.sleep(2)  # the last batches' outputs through every stage
+    before = samples(up.get("/metrics")[1])
+    time.sleep(3)
+    after = samples(up.get("/metrics")[1])
+    for stage in ("sink_decode", "identity_follower", "ingest", "identity", "sessions"):
+        counts = [value(g, "parcours_batch_seconds_count", stage=stage) for g in (before, after)]
+        assert counts[0] == counts[1], (stage, counts)
