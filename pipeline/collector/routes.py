@@ -4,6 +4,11 @@
   POST /v1/{track,identify,page,screen,alias}  one Segment-spec message
   POST /v1/group                              accepted; ingest dead-letters it (no mapping), the reply says so
   POST /v1/events                             Parcours events: a JSON array, or NDJSON
+  POST /v1/{t,i,p,s,a,g}                      analytics.js's short names for the single messages
+
+The /v1/ routes answer browsers too (CORS): analytics.js posts from the shop's own origin, and
+a reply the browser hides from it looks like a network failure, which it retries forever.
+Write keys, not origins, say who may send.
 
 A view reads the body (bounded), lets logic.py split it, produces the messages to the raw
 topic and replies `{"success": true}` only once Kafka has acknowledged every one of them
@@ -52,6 +57,13 @@ READ_CHUNK = 64 * 1024
 Split = Callable[[bytes, str | None], Accepted]
 
 
+#: analytics.js (analytics-next) posts each message to the first letter of its type.
+SHORT_NAMES = {"t": "track", "i": "identify", "p": "page", "s": "screen", "a": "alias", "g": "group"}
+CORS = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "POST",
+             "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+             "Access-Control-Max-Age": "86400"}
+
 ENDPOINTS_HINT = ("the collector takes POST /v1/batch, /v1/{track,identify,page,screen,alias,group} and "
                   "/v1/events (README: Sending events over HTTP)")
 
@@ -66,6 +78,8 @@ def register(app: faust.App, rt: Runtime) -> None:
     for kind in (*SEGMENT_TYPES, *UNMAPPED_TYPES, None):
         name = kind or "batch"
         app.page(f"/v1/{name}", name=f"collector-{name}")(_view(rt, segment(kind)))
+    for short, kind in SHORT_NAMES.items():
+        app.page(f"/v1/{short}", name=f"collector-{short}")(_view(rt, segment(kind)))
     app.page("/v1/events", name="collector-events")(
         _view(rt, lambda body, auth: native_request(body, auth, allowed)))
 
@@ -102,7 +116,21 @@ def serve_json_errors(driver: Any) -> None:
     # Faust builds its AppRunner without a way to pass server options; these kwargs reach
     # aiohttp's RequestHandler when the server starts (after this, in Faust's on_start).
     driver._runner._kwargs["auto_decompress"] = False
+    driver.web_app.middlewares.append(cross_origin)  # the outer one: errors get its headers too
     driver.web_app.middlewares.append(json_errors)
+
+
+@web.middleware
+async def cross_origin(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                       ) -> web.StreamResponse:
+    """CORS on the collector's routes (see the module's doc); a preflight is answered here."""
+    if not request.path.startswith("/v1/"):
+        return await handler(request)
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=PREFLIGHT)
+    response = await handler(request)
+    response.headers.update(CORS)
+    return response
 
 
 @web.middleware

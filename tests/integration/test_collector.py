@@ -52,6 +52,7 @@ class Scenario:
     replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     sdk_refusal: SegmentAPIError | None = None
     sql_while_up: subprocess.CompletedProcess[str] | None = None
+    browser: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)  # method -> status, headers
 
 
 def post(url: str, body: bytes, key: str | None, **headers: str) -> tuple[int, dict[str, Any]]:
@@ -95,6 +96,24 @@ def send_with_rudderstack(url: str, run: Scenario) -> None:
     client.track(user_id=USER, event="Order Completed", message_id=ids[3],
                  properties={"revenue": 20.0, "currency": "EUR", "order_id": f"O-{RUN}-2"})
     client.alias(previous_id=f"rud-old-{RUN}", user_id=USER, message_id=ids[4])
+
+
+def send_from_a_browser(url: str, run: Scenario) -> None:
+    """As analytics.js does: the message to /v1/{first letter of its type}, as text/plain (no
+    preflight), the write key in the body, from the shop's origin; and a preflight, as a
+    browser sends before a request with an Authorization header."""
+    run.ids["browser"] = [f"web-{RUN}"]
+    message = {"type": "track", "event": "Product Viewed", "anonymousId": f"web-anon-{RUN}",
+               "messageId": run.ids["browser"][0], "writeKey": SEGMENT_KEY,
+               "context": {"page": {"url": "https://shop.example/p/1"}, "userAgent": "Mozilla/5.0"}}
+    for method, path, body, headers in (
+            ("POST", "/v1/t", orjson.dumps(message), {"Content-Type": "text/plain"}),
+            ("OPTIONS", "/v1/batch", None, {"Access-Control-Request-Method": "POST",
+                                            "Access-Control-Request-Headers": "authorization,content-type"})):
+        request = urllib.request.Request(f"{url}{path}", data=body, method=method,
+                                         headers={"Origin": "https://shop.example", **headers})
+        with urllib.request.urlopen(request, timeout=15) as reply:
+            run.browser[method] = (reply.status, dict(reply.headers))
 
 
 def send_raw(url: str, run: Scenario) -> None:
@@ -161,6 +180,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
         send_with_segment(url, run)
         send_with_rudderstack(url, run)
         send_raw(url, run)
+        send_from_a_browser(url, run)
         end_of_input(bootstrap, url, run.data_dir / "up.log")
         run.sql_while_up = subprocess.run(  # chDB allows one process per data dir: `up` holds it
             [sys.executable, "-m", "pipeline.cli", "sql", "SELECT 1"], cwd=ROOT, capture_output=True, text=True,
@@ -197,6 +217,16 @@ def test_both_sdks_events_land_under_one_person_with_the_orders(scenario: Scenar
     (identity,) = query(scenario.data_dir, "SELECT person_id, value FROM parcours.v_identities "
                                            f"WHERE kind = 'user_id' AND value = '{USER}'")
     assert identity["person_id"] == rows[0]["person_id"]
+
+
+def test_a_browser_sdk_gets_readable_replies_and_its_short_routes(scenario: Scenario) -> None:
+    status, headers = scenario.browser["POST"]
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*", headers
+    status, headers = scenario.browser["OPTIONS"]
+    assert status == 204 and "POST" in headers["Access-Control-Allow-Methods"], headers
+    assert {"authorization", "content-type"} <= set(headers["Access-Control-Allow-Headers"].lower().split(", "))
+    (row,) = events(scenario, "browser")
+    assert (row["event_type"], row["channel"]) == ("product_view", "web")
 
 
 def test_no_raw_email_reaches_clickhouse(scenario: Scenario) -> None:
