@@ -71,9 +71,11 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise Rejected("not_json", str(exc)[:120]) from None
+        raise _not_json(raw, exc) from None
     if not isinstance(message, dict):
         raise Rejected("not_an_object", type(message).__name__)
+    if "event_type" not in message and ("type" in message or isinstance(message.get("batch"), list)):
+        _check_segment_shape(message)
     if segment.is_segment(message):
         message = segment.to_parcours(message, cfg.hasher)
     event_id = _event_id(_text(message, "event_id", 128), cfg)
@@ -110,14 +112,41 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
 
+def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
+    """not_json with orjson's words, or naming the first byte that is not UTF-8 (a Latin-1 or
+    Windows export), of which orjson says only "surrogates not allowed"."""
+    try:
+        raw.decode()
+    except UnicodeDecodeError as bad:
+        return Rejected("not_json", f"not UTF-8 (byte 0x{raw[bad.start]:02x} at {bad.start}); "
+                                    "re-encode the source as UTF-8")
+    return Rejected("not_json", str(exc)[:120])
+
+
+def _check_segment_shape(message: dict[str, Any]) -> None:
+    """Segment-looking messages that would otherwise read as an event without an id."""
+    if isinstance(message.get("batch"), list) and "type" not in message:
+        raise Rejected("segment_batch", "a whole Segment batch as one event: POST it to /v1/batch, "
+                                        "or write its messages one per line")
+    if not isinstance(message["type"], str):
+        raise Rejected("segment_unknown_type", f"type is {type(message['type']).__name__}, not a string")
+
+
+_DIGITS = re.compile(r"[0-9]+(?:\.[0-9]*)?")
+_EPOCH_HINT = "a number (epoch?); RFC 3339 text expected, e.g. 2026-11-03T10:15:22Z"
+
+
 def parse_time(value: object) -> int:
     """RFC 3339 with an offset -> epoch milliseconds (UTC)."""
-    if not isinstance(value, str) or not value:
-        raise Rejected("missing_occurred_at" if value in (None, "") else "invalid_occurred_at",
-                       type(value).__name__)
+    if value is None or value == "":
+        raise Rejected("missing_occurred_at", type(value).__name__)
+    if not isinstance(value, str):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        raise Rejected("invalid_occurred_at", _EPOCH_HINT if number else type(value).__name__)
     text = value.strip()
     if not _RFC3339.fullmatch(text):
-        raise Rejected("invalid_occurred_at", repr(masked(value) if isinstance(value, str) else value)[:64])
+        # an epoch is said, not shown: the masking reads ten digits as a phone number
+        raise Rejected("invalid_occurred_at", _EPOCH_HINT if _DIGITS.fullmatch(text) else repr(masked(value))[:64])
     try:
         # upper(): fromisoformat takes `t` but not `z`; the pattern left only digits and signs
         moment = datetime.fromisoformat(text.upper())

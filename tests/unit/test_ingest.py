@@ -209,6 +209,21 @@ def test_not_json(raw: bytes) -> None:
 )
 def test_invalid_utf8_is_not_json(raw: bytes) -> None:
     assert code_of(raw) == "not_json"
+    reason = run(raw).reason  # type: ignore[union-attr]
+    assert "not UTF-8" in reason and "re-encode" in reason, reason  # not orjson's "surrogates not allowed"
+
+
+@pytest.mark.parametrize("stamp", [1793700922, 1793700922123, 1793700922.5, "1793700922", " 1793700922123 "])
+def test_an_epoch_occurred_at_is_named_as_such_not_masked_as_a_phone(stamp: object) -> None:
+    reason = run(orjson.dumps(base(occurred_at=stamp))).reason  # type: ignore[union-attr]
+    assert reason.startswith("invalid_occurred_at: a number (epoch?)") and "RFC 3339" in reason, reason
+
+
+def test_segment_shaped_lines_say_what_they_are() -> None:
+    batch = orjson.dumps({"batch": [{"type": "track", "event": "x", "anonymousId": "a"}]})
+    assert code_of(batch) == "segment_batch" and "/v1/batch" in run(batch).reason  # type: ignore[union-attr]
+    for kind in (None, 3, ["track"]):
+        assert code_of(orjson.dumps({"type": kind, "event": "x", "anonymousId": "a"})) == "segment_unknown_type"
 
 
 @pytest.mark.parametrize("raw", [b"[1, 2]", b"[]", b'"a string"', b"42", b"4.2", b"null", b"true"])
