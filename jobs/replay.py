@@ -36,6 +36,7 @@ STALL_TIMEOUT_S = 120.0
 #: Seconds without progress after which a new barrier is sent (the last one may be lost).
 RESEND_S = 20.0
 HEARTBEAT_S = 10.0  # the ledger row is refreshed this often while a replay waits
+OUTAGE_LOG_S = 30.0  # a replay waiting out a ClickHouse outage says so this often
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool,
     bar = Progress("process", lines) if show else None
     last_progress, last_done = time.monotonic(), -1
     last_beat = last_sent = time.monotonic()
+    paused_since = last_outage_log = 0.0
     barriers = [replay_id]
     while True:
         if ledger is not None and time.monotonic() - last_beat > HEARTBEAT_S:
@@ -158,7 +160,16 @@ async def wait_for_barrier(stack: Stack, replay_id: str, lines: int, show: bool,
         if await barrier_count(stack, barriers) >= expected:
             break
         now = time.monotonic()
-        if done != last_done:
+        paused = pipeline.sink is not None and pipeline.sink.paused
+        paused_since = (paused_since or now) if paused else 0.0
+        if paused:  # an outage is waited out, not a stall: the sink holds its rows, Kafka the rest
+            if now - max(paused_since, last_outage_log) > OUTAGE_LOG_S:
+                log.warning("the replay waits for ClickHouse to accept inserts again (%.0fs so far); nothing "
+                            "is lost, and Ctrl-C is safe: a rerun of the same files writes each event once",
+                            now - paused_since)
+                last_outage_log = now
+            last_progress = last_sent = now  # nothing to resend or give up on while the sink holds it
+        elif done != last_done:
             last_progress, last_done = now, done
         elif now - last_progress > STALL_TIMEOUT_S:
             raise Terminal(f"replay made no progress for {STALL_TIMEOUT_S:.0f}s",

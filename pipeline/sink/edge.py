@@ -127,7 +127,9 @@ class SinkEdge:
                     cons.pause(*cons.assignment())
                     self.paused = True
                 log.warning("ClickHouse refuses inserts (%s); holding %d rows, consumption paused, "
-                            "retrying in %.1fs", str(error).splitlines()[0], self._rows(), delay)
+                            "retrying in %.1fs; nothing is lost, the rest waits in Kafka: see why on the "
+                            "ClickHouse side (`parcours doctor` checks it)", str(error).splitlines()[0],
+                            self._rows(), delay)
                 await asyncio.sleep(delay)
                 await cons.getmany(timeout_ms=0)  # paused: returns nothing, but keeps group membership
                 delay = min(delay * 2, MAX_BACKOFF_S)

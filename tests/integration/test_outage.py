@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs import replay as replay_job
 from jobs.replay import replay
 from jobs.simulate import simulate
 from pipeline.embedded.stack import Stack
@@ -28,7 +29,11 @@ def command(client, sql: str) -> None:  # type: ignore[no-untyped-def]
         client.command(sql)
 
 
-def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # an outage longer than the replay's stall limit is waited out (and said), not a failure
+    monkeypatch.setattr(replay_job, "STALL_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(replay_job, "OUTAGE_LOG_S", 1.0)
     empty(clickhouse)
     url = next(u for u, c in ch._clients.items() if c is clickhouse)
     sim = simulate(persons=600, seed=21)
@@ -58,13 +63,14 @@ def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog:
             await running
             assert not sink.paused
 
-    with caplog.at_level(logging.WARNING, logger="pipeline.sink.edge"):
+    with caplog.at_level(logging.WARNING):
         asyncio.run(scenario())
     assert max(held) <= MAX_ROWS + MAX_MESSAGES * 1000  # bounded while paused: the rest waits in Kafka
     assert len(set(held)) == 1  # nothing consumed while paused
     messages = [r.getMessage() for r in caplog.records]
     assert any("consumption paused" in m for m in messages)
     assert any("consumption resumed" in m for m in messages)
+    assert any("the replay waits for ClickHouse" in m for m in messages)
     command(clickhouse, "DELETE FROM parcours.events WHERE event_id = 'warm-up'")
     rows = ch.query_rows(clickhouse, "SELECT count(), uniqExact(event_id) FROM parcours.v_events")
     assert rows == [(sim.truth.valid_event_count, sim.truth.valid_event_count)]
