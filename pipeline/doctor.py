@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.errors import ParcoursError, classify_clickhouse
 from pipeline.settings import DATA_DIR_HINT, Settings, read_dotenv, redact_url
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+#: How the placeholder secrets of infra/compose/.env.example began before its secrets were left
+#: empty (compose refuses an empty one): an env file copied from an older example may hold them.
+PLACEHOLDER = "change-me"
 #: Seconds doctor waits for a Kafka cluster's metadata (a run waits 30: doctor answers fast).
 KAFKA_TIMEOUT_S = 5.0
 
@@ -50,7 +54,7 @@ def run(env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> lis
                       "set PARCOURS_DATA_DIR to a directory this user can write")]
     merged = {**read_dotenv(dotenv or Path(".env")), **env}
     checks = [_settings(settings)]
-    for check in (_data_dir, lambda s: _salt(s, merged), _http_port, _kafka, _clickhouse):
+    for check in (_data_dir, lambda s: _salt(s, merged), _placeholders, _http_port, _kafka, _clickhouse):
         checks.extend(_guarded(check, settings))
     return checks
 
@@ -97,6 +101,16 @@ def _salt(s: Settings, env: Mapping[str, str]) -> Check:
                      "use 32+ random characters; changing it later splits every known person")
     where = "PARCOURS_PII_SALT" if explicit else f"{s.data_dir / 'pii_salt'} (per install)"
     return Check("pii salt", OK, f"from {where}")
+
+
+def _placeholders(s: Settings) -> list[Check]:
+    """Secrets still holding an example's placeholder: anyone who read the example knows them."""
+    secrets = {"PARCOURS_PII_SALT": s.pii_salt.decode(errors="replace"), "PARCOURS_BI_PASSWORD": s.bi_password or "",
+               "the password in PARCOURS_CLICKHOUSE_URL": urlsplit(s.clickhouse_url).password or ""}
+    return [Check("secrets", FAIL, f"{name} is still a placeholder of infra/compose/.env.example",
+                  "replace it with a random value (`openssl rand -hex 32`); the PII salt only before the "
+                  "first run (data hashed with one salt is not found with another)")
+            for name, value in secrets.items() if value.startswith(PLACEHOLDER)]
 
 
 def _http_port(s: Settings) -> Check:

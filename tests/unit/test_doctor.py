@@ -117,6 +117,16 @@ def test_topic_configs_against_declared_configs() -> None:
     assert unreadable[links.name] == WARN and unreadable[topics().raw.name] == OK
 
 
+def test_placeholder_secrets_fail(tmp_path: Path) -> None:
+    placeholders = settings(tmp_path, PARCOURS_PII_SALT="change-me-long-random-pii-salt",
+                            PARCOURS_BI_PASSWORD="change-me-bi-password",
+                            PARCOURS_CLICKHOUSE_URL="http://parcours:change-me-clickhouse-password@clickhouse:8123/parcours")
+    checks = doctor._placeholders(placeholders)
+    assert [c.status for c in checks] == [FAIL] * 3
+    assert all("change-me" not in c.detail + c.fix for c in checks)  # the values are never shown
+    assert doctor._placeholders(settings(tmp_path, PARCOURS_BI_PASSWORD="Zq3-random")) == []
+
+
 class _RefusesPassword(http.server.BaseHTTPRequestHandler):
     """Answers every request as a ClickHouse server refusing the credentials."""
 
