@@ -188,9 +188,10 @@ class Erasure:
 
 def forget(client: Client, cfg: IngestConfig, kind: str, raw_value: str, topics: Topics,
            bootstrap: str | None = None, request_id: str | None = None,
-           settle_s: float = SETTLE_S) -> Erasure:
+           settle_s: float = SETTLE_S, replication: int = -1) -> Erasure:
     """Erase the person `kind`/`raw_value` belongs to; `bootstrap` set = tell the running
-    pipeline on that Kafka cluster too. Always records an audit row."""
+    pipeline on that Kafka cluster too (`replication`: of topics missing there,
+    Settings.kafka_replication). Always records an audit row."""
     if kind not in cfg.ranks:
         raise Terminal(f"unknown identifier kind {kind!r}",
                        hint=f"one of: {', '.join(sorted(cfg.ranks, key=cfg.ranks.__getitem__))}")
@@ -203,7 +204,7 @@ def forget(client: Client, cfg: IngestConfig, kind: str, raw_value: str, topics:
             return result
         result.subject = subject = collect(client, key_of(kind, value), found[0][0])
         if bootstrap:
-            publish(bootstrap, notices(subject, topics, now_ms()))
+            publish(bootstrap, notices(subject, topics, now_ms()), replication)
             result.notified = True
         result.deleted = erase(client, subject)
         if result.notified and settle_s > 0:
@@ -290,11 +291,11 @@ def deletion_notice(person: str, at_ms: int) -> dict[str, Any]:
     return {"type": "deleted", "person_id": person, "deleted_at": at_ms, "updated_at": at_ms}
 
 
-def publish(bootstrap: str, messages: list[Notice]) -> None:
+def publish(bootstrap: str, messages: list[Notice], replication: int = -1) -> None:
     from pipeline.kafka import ensure_topics, flush, produce, producer
     from pipeline.topics import topics
 
-    ensure_topics(bootstrap, topics().all())
+    ensure_topics(bootstrap, topics().all(), replication=replication)
     prod = producer(bootstrap)
     for m in messages:
         produce(prod, m.topic, m.value, partition=m.partition, key=m.key)  # type: ignore[arg-type]

@@ -88,7 +88,7 @@ class Pipeline:
     async def start(self) -> None:
         gc_tuning.tune()
         allocator.tune()
-        ensure_topics(self.rt.bootstrap, self.rt.topics.all())
+        ensure_topics(self.rt.bootstrap, self.rt.topics.all(), replication=self.settings.kafka_replication)
         self._spawn("ingest", lambda: ingest_edge.run(self.rt, self._stopping))
         restored: Callable[[], history.Published] | None = None
         client = self.clickhouse

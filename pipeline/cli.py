@@ -395,7 +395,8 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
 
     cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
     result = forget(open_clickhouse(settings), cfg, args.kind, args.value, topics(),
-                    bootstrap=settings.kafka_bootstrap or None, request_id=args.request_id)
+                    bootstrap=settings.kafka_bootstrap or None, request_id=args.request_id,
+                    replication=settings.kafka_replication)
     print(render(result))
     if result.status == "shared":
         print(f"parcours: this {args.kind} is shared by several customers; nothing was erased\n"

@@ -3,9 +3,9 @@
 Checks, in the order a run meets them: settings parse; the data dir is writable; the PII salt
 (explicit, or kept in the data dir); the HTTP port is free; Kafka (the configured cluster
 answers, or the embedded broker binary is there and starts); the declared topics and their
-partition counts (configured cluster only: the embedded broker starts empty); ClickHouse
-(connects, credentials accepted, migrations applied). Read-only against the servers: it
-creates no topic, table or ledger.
+partition counts and configs (configured cluster only: the embedded broker starts empty);
+ClickHouse (connects, credentials accepted, migrations applied). Read-only against the servers:
+it creates no topic, table or ledger.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.errors import ParcoursError, classify_clickhouse
 from pipeline.settings import DATA_DIR_HINT, Settings, read_dotenv, redact_url
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+#: How the placeholder secrets of infra/compose/.env.example began before its secrets were left
+#: empty (compose refuses an empty one): an env file copied from an older example may hold them.
+PLACEHOLDER = "change-me"
 #: Seconds doctor waits for a Kafka cluster's metadata (a run waits 30: doctor answers fast).
 KAFKA_TIMEOUT_S = 5.0
 
@@ -50,7 +54,7 @@ def run(env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> lis
                       "set PARCOURS_DATA_DIR to a directory this user can write")]
     merged = {**read_dotenv(dotenv or Path(".env")), **env}
     checks = [_settings(settings)]
-    for check in (_data_dir, lambda s: _salt(s, merged), _http_port, _kafka, _clickhouse):
+    for check in (_data_dir, lambda s: _salt(s, merged), _placeholders, _http_port, _kafka, _clickhouse):
         checks.extend(_guarded(check, settings))
     return checks
 
@@ -99,6 +103,16 @@ def _salt(s: Settings, env: Mapping[str, str]) -> Check:
     return Check("pii salt", OK, f"from {where}")
 
 
+def _placeholders(s: Settings) -> list[Check]:
+    """Secrets still holding an example's placeholder: anyone who read the example knows them."""
+    secrets = {"PARCOURS_PII_SALT": s.pii_salt.decode(errors="replace"), "PARCOURS_BI_PASSWORD": s.bi_password or "",
+               "the password in PARCOURS_CLICKHOUSE_URL": urlsplit(s.clickhouse_url).password or ""}
+    return [Check("secrets", FAIL, f"{name} is still a placeholder of infra/compose/.env.example",
+                  "replace it with a random value (`openssl rand -hex 32`); the PII salt only before the "
+                  "first run (data hashed with one salt is not found with another)")
+            for name, value in secrets.items() if value.startswith(PLACEHOLDER)]
+
+
 def _http_port(s: Settings) -> Check:
     from pipeline.http import port_in_use
 
@@ -116,7 +130,8 @@ def _kafka(s: Settings) -> list[Check]:
         existing = _topic_partitions(s.kafka_bootstrap)
     except ParcoursError as error:
         return [Check("kafka", FAIL, str(error).splitlines()[0], error.hint)]
-    return [Check("kafka", OK, f"{s.kafka_bootstrap} answers"), *_topics(existing)]
+    configs = _topic_configs(s.kafka_bootstrap, [name for name in existing if name in _declared_configs()])
+    return [Check("kafka", OK, f"{s.kafka_bootstrap} answers"), *_topics(existing, configs)]
 
 
 def _embedded_broker(s: Settings) -> Check:
@@ -152,8 +167,33 @@ def _topic_partitions(bootstrap: str) -> dict[str, int]:
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
 
 
-def _topics(existing: Mapping[str, int]) -> list[Check]:
-    """Each declared topic against the cluster's {name: partitions}."""
+def _declared_configs() -> dict[str, dict[str, str]]:
+    from pipeline.topics import topics
+
+    return {t.name: dict(t.config) for t in topics().all() if t.config}
+
+
+def _topic_configs(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]] | None:
+    """{topic: {config: value}} as the cluster has them; None when it does not tell (ACLs)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+    if not names:
+        return {}
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")}
+    admin = AdminClient(config)
+    try:
+        futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in names],
+                                         request_timeout=KAFKA_TIMEOUT_S)
+        return {resource.name: {k: str(v.value) for k, v in future.result().items()}
+                for resource, future in futures.items()}
+    except KafkaException:
+        return None
+
+
+def _topics(existing: Mapping[str, int], configs: Mapping[str, Mapping[str, str]] | None = None) -> list[Check]:
+    """Each declared topic against the cluster's {name: partitions} and, where topics.toml
+    declares configs, the cluster's {name: {config: value}} (None: could not be read)."""
     from pipeline.topics import topics
 
     checks = []
@@ -161,14 +201,36 @@ def _topics(existing: Mapping[str, int]) -> list[Check]:
         have = existing.get(topic.name)
         if have is None:
             checks.append(Check("topic", WARN, f"{topic.name} is missing ({topic.partitions} partitions declared)",
-                                "workers create it at start; where they may not, create it with that many partitions"))
+                                "workers create it at start; where they may not, create it with that many "
+                                "partitions and the configs infra/kafka/topics.toml declares"))
         elif have != topic.partitions:
             checks.append(Check("topic", FAIL, f"{topic.name} has {have} partitions, infra/kafka/topics.toml "
                                                f"declares {topic.partitions}",
                                 "keys are placed by the declared count: make the topic and the file agree"))
         else:
-            checks.append(Check("topic", OK, f"{topic.name}: {have} partitions"))
+            checks.append(_topic_config(topic.name, have, dict(topic.config), configs))
     return checks
+
+
+def _topic_config(name: str, partitions: int, declared: dict[str, str],
+                  configs: Mapping[str, Mapping[str, str]] | None) -> Check:
+    """A topic created before topics.toml declared its configs (e.g. the links topic with the
+    broker's 7 days of retention) keeps the old ones: workers only create missing topics."""
+    shown = "".join(f", {k}={v}" for k, v in declared.items())
+    if not declared:
+        return Check("topic", OK, f"{name}: {partitions} partitions")
+    if configs is None:
+        return Check("topic", WARN, f"{name}: {partitions} partitions; its configs could not be read",
+                     f"check that it has {shown[2:]} (allow DescribeConfigs on the topic to let doctor check)")
+    have = configs.get(name, {})
+    wrong = {k: v for k, v in declared.items() if have.get(k) != v}
+    if not wrong:
+        return Check("topic", OK, f"{name}: {partitions} partitions{shown}")
+    found = ", ".join(f"{k}={have.get(k, '(unset)')}" for k in wrong)
+    return Check("topic", FAIL, f"{name} has {found}, infra/kafka/topics.toml declares "
+                                f"{', '.join(f'{k}={v}' for k, v in wrong.items())}",
+                 f"kafka-configs.sh --bootstrap-server BROKER --alter --entity-type topics --entity-name {name} "
+                 f"--add-config {','.join(f'{k}={v}' for k, v in wrong.items())}")
 
 
 def _clickhouse(s: Settings) -> list[Check]:

@@ -107,8 +107,10 @@ def describe(exc: KafkaException) -> str:
     return str(error.str()) if hasattr(error, "str") else str(exc)
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0) -> None:
-    """Create missing topics with their declared partition counts."""
+def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0, replication: int = 1) -> None:
+    """Create missing topics with their declared partition counts and configs (topics.toml),
+    `replication` copies of each partition (-1 = the cluster's default.replication.factor;
+    Settings.kafka_replication). An existing topic is left as it is."""
     # librdkafka's connection retries go through logging (quiet unless PARCOURS_LOG_LEVEL=ALL)
     # instead of dozens of raw stderr lines before the one-line error below.
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")}
@@ -118,7 +120,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0
     except KafkaException as exc:
         raise Terminal(f"cannot reach Kafka at {bootstrap}: {describe(exc)}",
                        hint="check PARCOURS_KAFKA_BOOTSTRAP, or unset it to use the embedded broker") from exc
-    missing = [NewTopic(t.name, t.partitions, 1, config={"cleanup.policy": "compact"} if t.compact else {})
+    missing = [NewTopic(t.name, t.partitions, replication, config=dict(t.config))
                for t in topics if t.name not in existing]
     if not missing:
         return

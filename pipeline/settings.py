@@ -84,6 +84,10 @@ class Settings:
     """PARCOURS_CLICKHOUSE_URL: chdb://PATH (embedded engine) or http(s)://user:pass@host:port/db."""
     pii_salt: bytes = field(repr=False)
     """PARCOURS_PII_SALT: salt for hashing email and phone; default a per-install random salt."""
+    kafka_replication: int = 1
+    """PARCOURS_KAFKA_REPLICATION: replication factor of the topics Parcours creates (missing
+    ones only), >= 1, or -1 = the cluster's default.replication.factor (KIP-464, Kafka 2.4+).
+    Default 1 on the embedded broker (one node), -1 on a cluster."""
     session_gap_s: float = 1800.0
     """PARCOURS_SESSION_GAP: inactivity gap that ends a session, seconds, > 0 (env: 30m)."""
     allowed_lateness_s: float = 6 * 3600.0
@@ -131,6 +135,7 @@ class Settings:
         return cls(
             data_dir=data_dir,
             kafka_bootstrap=merged.get("PARCOURS_KAFKA_BOOTSTRAP") or None,
+            kafka_replication=_replication(merged),
             clickhouse_url=_clickhouse_url(
                 merged.get("PARCOURS_CLICKHOUSE_URL") or f"chdb://{data_dir / 'clickhouse'}"),
             pii_salt=_salt(merged.get("PARCOURS_PII_SALT"), data_dir),
@@ -181,6 +186,16 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int | Non
         span = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ConfigError(f"{name}={raw!r} is out of range: it must be {span}",
                           hint=f"set it to {example}, or unset it for {default}")
+    return value
+
+
+def _replication(env: dict[str, str]) -> int:
+    """PARCOURS_KAFKA_REPLICATION: unset = 1 on the embedded broker (a single node), else -1."""
+    default = 1 if not env.get("PARCOURS_KAFKA_BOOTSTRAP") else -1
+    value = _int(env, "PARCOURS_KAFKA_REPLICATION", default, -1, None, "e.g. 3, or -1 for the cluster's default")
+    if value == 0:
+        raise ConfigError("PARCOURS_KAFKA_REPLICATION=0 is not a replication factor",
+                          hint=f"set it to 1 or more, or -1 for the cluster's default, or unset it for {default}")
     return value
 
 

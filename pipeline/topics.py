@@ -1,4 +1,4 @@
-"""Topic names and partition counts, read once from infra/kafka/topics.toml."""
+"""Topic names, partition counts and topic configs, read once from infra/kafka/topics.toml."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ class Topic:
     role: str
     name: str
     partitions: int
-    compact: bool = False
-    """Log compaction: the topic is a changelog, only the latest value per key matters."""
+    config: tuple[tuple[str, str], ...] = ()
+    """Kafka topic configs the topic is created with, as (name, value) pairs: e.g. compaction
+    for a keyed changelog, no time limit for one that is not keyed (topics.toml says why)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class Topics:
 @cache
 def topics() -> Topics:
     data = tomllib.loads((INFRA / "kafka" / "topics.toml").read_text())["topics"]
-    return Topics(**{role: Topic(role, t["name"], int(t["partitions"]), bool(t.get("compact", False)))
+    return Topics(**{role: Topic(role, t["name"], int(t["partitions"]),
+                                 tuple((k, str(v)) for k, v in t.get("config", {}).items()))
                       for role, t in data.items()})
 
 

@@ -4,10 +4,13 @@ its .env.example and the Grafana data source. Docker itself is not needed."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from pipeline.topics import topics
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -15,10 +18,17 @@ DOCKERFILE = ROOT / "infra" / "compose" / "Dockerfile"
 ENV_EXAMPLE = ROOT / "infra" / "compose" / ".env.example"
 DATASOURCE = ROOT / "infra" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml"
 SETTINGS = ROOT / "pipeline" / "settings.py"
+README = ROOT / "README.md"
+#: Settings deliberately not passed to the containers that run Parcours' code, with the reason.
+NOT_PASSED = {
+    "PARCOURS_SINK": "every compose worker writes to ClickHouse; `--scale` gives all one environment",
+}
 
 # ${VAR}, ${VAR:-default}, ${VAR:?message} ... but not the escaped $${VAR}.
 COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 PARCOURS_VAR = re.compile(r"PARCOURS_[A-Z_]+")
+# ${VAR:-default}: the variable, its default.
+OPTIONAL_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}")
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +71,18 @@ def host_ports(service: dict) -> list[str]:
     return result
 
 
+def host_ips(service: dict) -> list[str]:
+    """The host address of each published port ('' = every interface)."""
+    result = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            result.append(str(port.get("host_ip") or ""))
+            continue
+        parts = str(port).split("/", 1)[0].rsplit(":", 2)
+        result.append(parts[0] if len(parts) == 3 else "")
+    return result
+
+
 def container_ports(service: dict) -> list[str]:
     result = []
     for port in service.get("ports") or []:
@@ -81,13 +103,18 @@ def depends_condition(service: dict, other: str) -> str | None:
 
 
 def documented_vars() -> set[str]:
+    return set(example_values())
+
+
+def example_values() -> dict[str, str]:
+    """{name: value} of the lines of .env.example, commented-out ones included."""
     assert ENV_EXAMPLE.is_file(), f"{ENV_EXAMPLE} is missing"
-    names = set()
+    values = {}
     for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\s*#?\s*([A-Za-z_][A-Za-z0-9_]*)=", line)
+        m = re.match(r"\s*#?\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
         if m:
-            names.add(m.group(1))
-    return names
+            values[m.group(1)] = m.group(2).strip()
+    return values
 
 
 # --- services and images ---------------------------------------------------------------
@@ -132,11 +159,31 @@ def test_published_ports(services):
     assert "3000" in host_ports(services["grafana"])
 
 
+def test_clickhouse_is_published_on_loopback_only(services):
+    """The pipeline's read-write user must not face the network by default (README says how
+    to let a BI tool in deliberately)."""
+    clickhouse = services["clickhouse"]
+    assert {"8123", "9000"} <= set(container_ports(clickhouse))
+    assert set(host_ips(clickhouse)) == {"127.0.0.1"}, clickhouse["ports"]
+
+
 def test_worker_can_scale(services):
     worker = services["worker"]
-    fixed = [p for p in host_ports(worker) if p]
+    fixed = [p for p in host_ports(worker) if p and "-" not in p]
     assert not fixed, f"worker publishes fixed host ports {fixed}; --scale worker=N would clash"
     assert "container_name" not in worker, "container_name prevents --scale worker=N"
+
+
+def test_every_scaled_worker_publishes_its_collector(services):
+    """SDKs outside the Docker network reach /v1/batch on any worker: 6066 is published on a
+    host port range with one port per worker, as many as the partitions that bound them."""
+    worker = services["worker"]
+    published = dict(zip(container_ports(worker), host_ports(worker), strict=True))
+    assert "6066" in published, "the worker's HTTP port 6066 is not published on the host"
+    low, _, high = published["6066"].partition("-")
+    assert high, f"6066 is published on one host port ({low}): a second worker could not start"
+    partitions = max(t.partitions for t in topics().all())
+    assert int(high) - int(low) + 1 >= partitions, f"{low}-{high} has fewer ports than the {partitions} partitions"
 
 
 # --- commands, environment, dependencies ------------------------------------------------
@@ -181,6 +228,46 @@ def test_worker_dependencies(services):
     assert "healthcheck" in worker
 
 
+def test_grafana_waits_for_the_bi_user(services):
+    """Grafana's data source logs in as the BI user, which migrate creates."""
+    assert depends_condition(services["grafana"], "migrate") == "service_completed_successfully"
+
+
+def test_every_setting_reaches_the_containers_or_is_excluded_with_a_reason(services):
+    """What pipeline/settings.py reads, a deployment can set: each is passed through (an
+    optional one as ${VAR:-}, empty = its default) or listed in NOT_PASSED."""
+    read = set(PARCOURS_VAR.findall(SETTINGS.read_text(encoding="utf-8")))
+    passed = {name for svc in services.values() if svc.get("build") for name in env_of(svc)}
+    missing = sorted(read - passed - set(NOT_PASSED))
+    assert not missing, f"settings neither passed by docker-compose.yml nor in NOT_PASSED: {missing}"
+    assert not set(NOT_PASSED) & passed, "a setting in NOT_PASSED is passed after all"
+    worker = env_of(services["worker"])
+    optional = {name for name, value in worker.items() if value.startswith(f"${{{name}:-")}
+    assert "PARCOURS_WRITE_KEYS" in optional and "PARCOURS_KAFKA_REPLICATION" in optional
+    undocumented = sorted(optional - documented_vars())
+    assert not undocumented, f"optional settings not listed in {ENV_EXAMPLE.name}: {undocumented}"
+
+
+def test_compose_defaults_are_the_settings_defaults(services, tmp_path):
+    """An optional setting left out of the env file gets compose's ${VAR:-default}, which must
+    be what the settings would choose themselves on a cluster."""
+    from pipeline.settings import Settings
+
+    fixed = {"PARCOURS_DATA_DIR": str(tmp_path), "PARCOURS_PII_SALT": "a-test-salt-of-some-length",
+             "PARCOURS_CLICKHOUSE_URL": "http://u:p@clickhouse:8123/parcours"}
+    defaults = {name: m.group(2) for name, value in env_of(services["worker"]).items()
+                if (m := OPTIONAL_VAR.fullmatch(value)) and m.group(1) == name}
+    assert len(defaults) >= 8, defaults
+    unset = Settings.from_env({"PARCOURS_KAFKA_BOOTSTRAP": "kafka:9092", **fixed}, dotenv=tmp_path / "none")
+    compose = Settings.from_env({**env_of(services["worker"]), **defaults, **fixed}, dotenv=tmp_path / "none")
+    assert compose == unset
+
+
+def test_grafana_plugin_version_is_pinned(services):
+    plugins = env_of(services["grafana"]).get("GF_INSTALL_PLUGINS", "")
+    assert re.fullmatch(r"grafana-clickhouse-datasource \d+\.\d+\.\d+", plugins), plugins
+
+
 def test_clickhouse_password_comes_from_the_environment(services):
     env = env_of(services["clickhouse"])
     password = env.get("CLICKHOUSE_PASSWORD", "")
@@ -202,6 +289,35 @@ def test_grafana_admin_password_is_required_and_provisioning_mounted(services):
 
 
 # --- variables --------------------------------------------------------------------------
+
+
+def test_example_secrets_are_empty_so_compose_refuses_to_start(compose_text):
+    """A placeholder password would run; an empty one is refused by ${VAR:?} (with the colon:
+    ${VAR?} accepts an empty value)."""
+    secrets = {name: value for name, value in example_values().items() if SECRET_NAME.search(name)}
+    assert {"CLICKHOUSE_PASSWORD", "PARCOURS_PII_SALT", "PARCOURS_BI_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= set(secrets)
+    assert {name: value for name, value in secrets.items() if value} == {}
+    for name in secrets:
+        assert f"${{{name}:?" in compose_text, f"{name} is not required (${{{name}:?...}})"
+
+
+def test_compose_commands_name_their_env_file():
+    """The compose env file lives in infra/compose/: at the root it would be the `.env` the CLI
+    reads too. Every compose command shown must then name it."""
+    for path in (README, COMPOSE, ENV_EXAMPLE):
+        text = path.read_text(encoding="utf-8")
+        bare = re.findall(r"docker compose (?:up|down|port|exec|logs|ps|run|config|pull|build|restart|stop|start)\b.*",
+                          text)
+        assert not bare, f"{path.name}: compose commands without --env-file infra/compose/.env: {bare}"
+        assert "cp infra/compose/.env.example .env" not in text
+    assert "cp infra/compose/.env.example infra/compose/.env" in README.read_text(encoding="utf-8")
+
+
+def test_the_compose_env_file_is_ignored_by_git():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(["git", "check-ignore", "-q", "infra/compose/.env"], cwd=ROOT, check=False)
+    assert done.returncode == 0, "infra/compose/.env (secrets) is not in .gitignore"
 
 
 def test_every_compose_variable_is_documented(compose_text):

@@ -315,4 +315,5 @@ def test_dashboards_provider_points_at_the_mounted_folder() -> None:
     assert any(m.startswith("./infra/grafana/provisioning:/etc/grafana/provisioning") for m in mounts)
     env = grafana["environment"]
     plugins = f"{env.get('GF_INSTALL_PLUGINS', '')},{env.get('GF_PLUGINS_PREINSTALL', '')}"
-    assert PLUGIN in plugins.split(",") or any(p.startswith(f"{PLUGIN}@") for p in plugins.split(","))
+    # "ID", "ID VERSION" (GF_INSTALL_PLUGINS) or "ID@VERSION" (GF_PLUGINS_PREINSTALL)
+    assert PLUGIN in {p.strip().split(" ")[0].split("@")[0] for p in plugins.split(",")}

@@ -101,6 +101,32 @@ def test_topics_against_declared_partitions() -> None:
     assert len(checks) == len(declared)
 
 
+def test_topic_configs_against_declared_configs() -> None:
+    """A topic created before topics.toml declared its configs keeps the broker's defaults
+    (workers only create missing topics): the links topic would expire after 7 days."""
+    links, sessions, profiles = topics().links, topics().sessions_changelog, topics().profiles
+    existing = {t.name: t.partitions for t in topics().all()}
+    configs = {links.name: {"retention.ms": "604800000", "cleanup.policy": "delete"},
+               sessions.name: {"cleanup.policy": "compact"}, profiles.name: {"cleanup.policy": "compact"}}
+    checks = {c.detail.split()[0].rstrip(":"): c for c in doctor._topics(existing, configs)}
+    assert checks[links.name].status == FAIL and "retention.ms=604800000" in checks[links.name].detail
+    assert checks[links.name].fix.endswith(f"--entity-name {links.name} --add-config retention.ms=-1")
+    assert checks[sessions.name].status == OK and "cleanup.policy=compact" in checks[sessions.name].detail
+    assert checks[topics().raw.name].status == OK  # declares no config: the broker's are fine
+    unreadable = {c.detail.split()[0].rstrip(":"): c.status for c in doctor._topics(existing, None)}
+    assert unreadable[links.name] == WARN and unreadable[topics().raw.name] == OK
+
+
+def test_placeholder_secrets_fail(tmp_path: Path) -> None:
+    placeholders = settings(tmp_path, PARCOURS_PII_SALT="change-me-long-random-pii-salt",
+                            PARCOURS_BI_PASSWORD="change-me-bi-password",
+                            PARCOURS_CLICKHOUSE_URL="http://parcours:change-me-clickhouse-password@clickhouse:8123/parcours")
+    checks = doctor._placeholders(placeholders)
+    assert [c.status for c in checks] == [FAIL] * 3
+    assert all("change-me" not in c.detail + c.fix for c in checks)  # the values are never shown
+    assert doctor._placeholders(settings(tmp_path, PARCOURS_BI_PASSWORD="Zq3-random")) == []
+
+
 class _RefusesPassword(http.server.BaseHTTPRequestHandler):
     """Answers every request as a ClickHouse server refusing the credentials."""
 

@@ -133,3 +133,18 @@ def test_phone_country_must_be_a_region_the_phone_library_knows(tmp_path: Path, 
     assert str(error.value).startswith(f"PARCOURS_PHONE_COUNTRY={value!r}") and "FR, DE" in error.value.hint
     assert _from(tmp_path, PARCOURS_PHONE_COUNTRY=" de ").phone_country == "DE"
     assert _from(tmp_path).phone_country == "FR"
+
+
+def test_kafka_replication_defaults_to_one_embedded_and_to_the_clusters_default(tmp_path: Path) -> None:
+    def replication(**env: str) -> int:
+        return Settings.from_env({"PARCOURS_DATA_DIR": str(tmp_path), **env}, dotenv=tmp_path / "none").kafka_replication
+
+    assert replication() == 1  # the embedded broker is one node
+    assert replication(PARCOURS_KAFKA_BOOTSTRAP="kafka:9092") == -1  # default.replication.factor
+    assert replication(PARCOURS_KAFKA_BOOTSTRAP="kafka:9092", PARCOURS_KAFKA_REPLICATION="3") == 3
+    assert replication(PARCOURS_KAFKA_BOOTSTRAP="kafka:9092", PARCOURS_KAFKA_REPLICATION="") == -1
+    for bad in ("0", "-2", "three"):
+        with pytest.raises(ConfigError, match="PARCOURS_KAFKA_REPLICATION") as error:
+            replication(PARCOURS_KAFKA_REPLICATION=bad)
+        assert error.value.hint
+
