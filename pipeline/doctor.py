@@ -153,8 +153,9 @@ def _topic_partitions(bootstrap: str) -> dict[str, int]:
     from confluent_kafka.admin import AdminClient
 
     from pipeline.errors import Terminal
-    from pipeline.kafka import describe
+    from pipeline.kafka import check_reachable, describe
 
+    check_reachable(bootstrap)
     # librdkafka's retry lines go through logging (quiet unless PARCOURS_LOG_LEVEL=ALL), not stderr.
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")}
     admin = AdminClient(config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -107,12 +108,32 @@ def describe(exc: KafkaException) -> str:
     return str(error.str()) if hasattr(error, "str") else str(exc)
 
 
+def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
+    """Terminal at once when no bootstrap server takes a TCP connection (a refused port, a
+    name that does not resolve): librdkafka would retry for the whole metadata timeout (30 s)
+    before saying the same. A server that answers may still refuse Kafka's requests: that is
+    for the metadata call to find."""
+    reasons = []
+    for server in bootstrap.split(","):
+        address = server.strip().rsplit("://", 1)[-1]
+        host, _, port = address.rpartition(":") if ":" in address else (address, ":", "9092")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError) as exc:
+            reasons.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
+    raise Terminal(f"cannot reach Kafka at {bootstrap}: {'; '.join(reasons)}",
+                   hint="check PARCOURS_KAFKA_BOOTSTRAP (host:port, reachable from here), "
+                        "or unset it to use the embedded broker")
+
+
 def ensure_topics(bootstrap: str, topics: Iterable[Topic], timeout: float = 30.0, replication: int = 1) -> None:
     """Create missing topics with their declared partition counts and configs (topics.toml),
     `replication` copies of each partition (-1 = the cluster's default.replication.factor;
     Settings.kafka_replication). An existing topic is left as it is."""
     # librdkafka's connection retries go through logging (quiet unless PARCOURS_LOG_LEVEL=ALL)
     # instead of dozens of raw stderr lines before the one-line error below.
+    check_reachable(bootstrap)
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("kafka.admin")}
     admin = AdminClient(config)
     try:

@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka.admin import NewTopic
 
 from pipeline import kafka
+from pipeline.errors import Terminal
 from pipeline.topics import topics
 
 
@@ -33,7 +34,18 @@ class _Admin:
 def admin(monkeypatch: pytest.MonkeyPatch) -> type[_Admin]:
     _Admin.created = []
     monkeypatch.setattr(kafka, "AdminClient", _Admin)
+    monkeypatch.setattr(kafka, "check_reachable", lambda bootstrap: None)  # no server behind the recorder
     return _Admin
+
+
+def test_a_refused_or_unknown_bootstrap_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # librdkafka would retry for the whole 30 s timeout, then say "Failed to get metadata"
+    monkeypatch.setattr(kafka, "AdminClient", lambda config: pytest.fail("asked the cluster"))
+    for bootstrap, why in (("127.0.0.1:1", "Connection refused"), ("PLAINTEXT://127.0.0.1:1,127.0.0.1:2", "127.0.0.1:2"),
+                           ("nosuchhost.invalid:9092", "nosuchhost.invalid:9092: ")):
+        with pytest.raises(Terminal) as error:
+            kafka.ensure_topics(bootstrap, topics().all())
+        assert why in str(error.value) and "PARCOURS_KAFKA_BOOTSTRAP" in (error.value.hint or ""), error.value
 
 
 def test_declared_configs_and_replication_reach_every_new_topic(admin: type[_Admin]) -> None:
