@@ -11,16 +11,26 @@ test: add it here, from the plugin's source, before using it in a dashboard.
 The data source logs in as the BI user, whose role may read the parcours.v_* views and nothing
 else (infra/clickhouse/0008_bi_access.sql): ClickHouse itself says which tables each panel reads
 (EXPLAIN QUERY TREE), and each must be such a view, running with its definer's rights.
+
+How fields are shown is read from the JSON (defaults, then byName overrides, as Grafana applies
+them): a column named as a ratio, rate or share is a percentage of 0..1, CSAT sits on 1..5 and NPS
+on -100..100, revenue (summed over currencies) carries no currency symbol and its panel says so;
+with the column types ClickHouse reports (DESCRIBE), every number has a unit, every time an
+explicit UTC zone, and a chart's fields of different units are on different axes.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -298,6 +308,175 @@ def test_panel_reads_only_views_the_bi_user_may_read(clickhouse: Any, name: str,
     ddl = dict(clickhouse.query("SELECT concat(database, '.', name), create_table_query FROM system.tables "
                                 "WHERE database = 'parcours' AND engine = 'View'").result_rows)
     assert all("SQL SECURITY DEFINER" in ddl.get(view, "") for view in read), (name, panel["title"], read)
+
+
+# --- how the panels show their fields -------------------------------------------------------
+
+
+def field_config(panel: dict[str, Any], column: str) -> dict[str, Any]:
+    """The config Grafana gives the field `column`: the panel's defaults, then its byName overrides
+    in order (a dotted property id such as `custom.axisPlacement` sets a nested key, as in Grafana)."""
+    config = copy.deepcopy(panel["fieldConfig"]["defaults"])
+    for override in panel["fieldConfig"]["overrides"]:
+        if override["matcher"] == {"id": "byName", "options": column}:
+            for prop in override["properties"]:
+                *path, key = prop["id"].split(".")
+                node = config
+                for part in path:
+                    node = node.setdefault(part, {})
+                node[key] = prop["value"]
+    return config
+
+
+def _top_level(sql: str) -> str:
+    """`sql` with everything inside parentheses and quotes blanked out (same length), so that the
+    keywords and commas left are those of the outer query."""
+    out, depth, quote = [], 0, ""
+    for ch in sql:
+        if quote:
+            quote = "" if ch == quote else quote
+            out.append(" ")
+        elif ch in "'\"`":
+            quote = ch
+            out.append(" ")
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+            out.append(" ")
+        else:
+            out.append(ch if depth == 0 else " ")
+    return "".join(out)
+
+
+def select_list(sql: str) -> dict[str, str]:
+    """alias -> expression of the outer SELECT's columns (a bare `t.col` is named `col`)."""
+    top = _top_level(sql)
+    start = re.search(r"\bSELECT\b", top, re.IGNORECASE)
+    end = re.compile(r"\bFROM\b", re.IGNORECASE).search(top, start.end()) if start else None
+    assert start and end, f"no outer SELECT ... FROM in {sql[:80]!r}"
+    body = top[start.end():end.start()]
+    bounds = [start.end(), *(start.end() + m.start() for m in re.finditer(",", body)), end.start()]
+    items = [sql[a:b].strip().removeprefix(",").strip() for a, b in pairwise(bounds)]
+    columns: dict[str, str] = {}
+    for item in items:
+        named = re.fullmatch(r"(.*\S)\s+AS\s+(\w+)", item, re.IGNORECASE | re.DOTALL)
+        alias, expression = (named.group(2), named.group(1)) if named else (item.split(".")[-1], item)
+        columns[alias] = expression
+    return columns
+
+
+#: What a column's name says about its scale, from the views' SQL (infra/clickhouse/*.sql):
+#: (name pattern, Grafana unit, min, max). The first pattern that matches decides.
+SCALES: list[tuple[re.Pattern[str], str, int, int]] = [
+    # 0-1 fractions: v_dropoffs.share, v_touchpoint_pareto.cumulative_share, v_kpi_daily and
+    # v_channel_switches conversion_rate, v_moments_of_truth repurchase_rate_*, bounce_rate ...
+    (re.compile(r"(^|_)(rate|share|ratio)(_|$)"), "percentunit", 0, 1),
+    # v_moments_of_truth: repurchase_rate_satisfied - repurchase_rate_dissatisfied.
+    (re.compile(r"^separation$"), "percentunit", -1, 1),
+    # v_satisfaction_daily.csat_pct: 100 * answers of 4-5 / answers.
+    (re.compile(r"^csat_pct$"), "percent", 0, 100),
+    # The mean of the 1-5 answers (csat_avg).
+    (re.compile(r"^csat(_avg)?$"), "none", 1, 5),
+    # 100 * (promoters 9-10 - detractors 0-6) / answers.
+    (re.compile(r"^nps$"), "none", -100, 100),
+]
+
+
+def test_select_list_reads_every_panel() -> None:
+    for name, panel, target in TARGETS:
+        assert list(select_list(target["rawSql"])) == target["expectedColumns"], (name, panel["title"])
+
+
+def test_overrides_name_a_column_of_their_panel() -> None:
+    for name, panel, target in TARGETS:
+        for override in panel["fieldConfig"]["overrides"]:
+            assert override["matcher"]["id"] == "byName", (name, panel["title"], override)
+            assert override["matcher"]["options"] in target["expectedColumns"], (name, panel["title"], override)
+
+
+def test_ratios_scores_and_rates_are_on_their_scale() -> None:
+    wrong, matched = [], set()
+    for name, panel, target in TARGETS:
+        for column in target["expectedColumns"]:
+            for pattern, unit, low, high in SCALES:
+                if pattern.search(column):
+                    matched.add(pattern.pattern)
+                    config = field_config(panel, column)
+                    shown = (config.get("unit"), config.get("min"), config.get("max"))
+                    if shown != (unit, low, high):
+                        wrong.append(f"{name}: {panel['title']}: {column} has (unit, min, max) {shown}, "
+                                     f"not {(unit, low, high)}")
+                    break
+    assert not wrong, "\n".join(wrong)
+    # The dashboards still show such columns: a rename must not leave this test checking nothing.
+    assert matched >= {p.pattern for p, *_ in SCALES} - {"^csat_pct$"}, matched
+
+
+def test_revenue_has_no_currency_symbol_and_says_it_adds_currencies() -> None:
+    """Revenue is the events' `revenue` summed whatever their `currency`: no currency unit, and
+    the panel says so."""
+    wrong, money = [], 0
+    for name, panel, target in TARGETS:
+        for column, expression in select_list(target["rawSql"]).items():
+            if "revenue" not in f"{column} {expression}".lower():
+                continue
+            money += 1
+            unit = field_config(panel, column).get("unit") or ""
+            if not unit or unit.startswith("currency"):
+                wrong.append(f"{name}: {panel['title']}: {column} has unit {unit!r}")
+            if "currenc" not in panel["description"].lower():
+                wrong.append(f"{name}: {panel['title']}: the description does not say how currencies add up")
+    assert money >= 6 and not wrong, "\n".join(wrong)
+
+
+def test_the_demo_range_is_a_click_away() -> None:
+    """`parcours demo` simulates fixed dates: the journey dashboards link to them, and README says how."""
+    from jobs.simulate import DEFAULT_START, simulate
+
+    days = inspect.signature(simulate).parameters["days"].default
+    start = int(DEFAULT_START.timestamp()) * 1000
+    end = start + days * 86_400_000
+    for name in ("journeys", "touchpoints"):
+        board = dashboards()[name]
+        urls = [urlsplit(link["url"]) for link in board["links"] if link["type"] == "link"]
+        assert any(url.path == f"/d/{board['uid']}" and parse_qs(url.query) == {"from": [str(start)], "to": [str(end)]}
+                   for url in urls), (name, board["links"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Dashboards\n", 1)[1].split("\n## ", 1)[0]
+    last_day = DEFAULT_START + timedelta(days=days)
+    for text in (f"{DEFAULT_START:%Y-%m-%d}", f"{last_day:%Y-%m-%d}", f"from={start}&to={end}"):
+        assert text in section, text
+
+
+def column_types(client: Any, sql: str) -> dict[str, str]:
+    """name -> ClickHouse type of each column `sql` returns (DESCRIBE keeps a DateTime's zone)."""
+    return {row[0]: row[1] for row in client.query(f"DESCRIBE ({expand(sql)})").result_rows}
+
+
+_NUMERIC = re.compile(r"(Nullable\()?(U?Int\d+|Float\d+|Decimal)")
+_DATETIME = re.compile(r"(Nullable\()?DateTime(64)?\b")
+_UTC = re.compile(r"(Nullable\()?DateTime(64)?\((\d+, )?'UTC'\)\)?")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "panel", "target"), TARGETS, ids=[f"{n}:{p['title']}" for n, p, _ in TARGETS])
+def test_panel_fields_have_units_and_utc_times(clickhouse: Any, name: str, panel: dict[str, Any],
+                                               target: dict[str, Any]) -> None:
+    """What ClickHouse says each column is: numbers need a unit, times an explicit UTC zone (one
+    without is midnight in the server's zone, hours off on Grafana's axis), and a chart's fields of
+    different units need different axes."""
+    types = column_types(clickhouse, target["rawSql"])
+    assert list(types) == target["expectedColumns"]
+    axes: dict[str, set[str]] = {}
+    for column, kind in types.items():
+        config = field_config(panel, column)
+        if _DATETIME.match(kind):
+            assert _UTC.fullmatch(kind), f"{panel['title']}: {column} is {kind}, without 'UTC'"
+        elif _NUMERIC.match(kind):
+            assert config.get("unit"), f"{panel['title']}: {column} ({kind}) has no unit"
+            placement = config.get("custom", {}).get("axisPlacement", "auto")
+            axes.setdefault("left" if placement == "auto" else placement, set()).add(config["unit"])
+    if panel["type"] in ("timeseries", "barchart"):
+        assert all(len(units) == 1 for units in axes.values()), f"{panel['title']}: units sharing an axis: {axes}"
 
 
 # --- provisioning -------------------------------------------------------------------------
