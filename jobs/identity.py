@@ -40,6 +40,13 @@ def explain(client: Client, cfg: IngestConfig, kind: str, raw_value: str) -> Exp
     value = lookup_value(kind, raw_value, cfg)
     found = query_rows(client, sql("person_of"), {"kind": kind, "value": value})
     if not found:
+        from jobs.forget import audit_hash
+
+        erased = query_rows(client, sql("erased"), {"kind": kind, "hash": audit_hash(cfg, kind, value)})
+        if erased:
+            at, request = erased[0]
+            raise Terminal(f"{kind}={raw_value!r} was erased by `parcours forget` at {str(at)[:19]} UTC "
+                           f"(request {request})", hint="its person is gone from every table by design")
         raise Terminal(f"no identifier {kind}={raw_value!r} in ClickHouse",
                        hint="check the kind (user_id, email, phone, device_id, ...) and the value; "
                             "has the event that carried it been replayed?")

@@ -120,6 +120,8 @@ def test_the_cli_erases_by_any_identifier_and_says_when_nobody_matches(erased) -
     assert audits["ticket-2"] == "done" and list(audits.values()).count("not_found") == 1
     left = query(data_dir, f"SELECT count() AS n FROM parcours.v_events WHERE person_id = {literal(other['person'])}")
     assert left == [{"n": 0}]
+    shown = run_cli(["identity", "show", "user_id", subject["other_user"]], data_dir)
+    assert shown.returncode == 2 and "was erased by `parcours forget`" in shown.stderr and "ticket-2" in shown.stderr
 
 
 def test_the_plan_on_literal_rows(clickhouse: Any) -> None:
