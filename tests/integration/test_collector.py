@@ -137,6 +137,10 @@ def send_raw(url: str, run: Scenario) -> None:
              for event_id in run.ids["native"]]
     run.replies["native"] = post(f"{url}/v1/events", b"\n".join([lines[0], b"not json", lines[1]]), RUDDER_KEY,
                                  **{"Content-Type": "application/x-ndjson"})
+    run.ids["members"] = [f"mem-{RUN}-1", f"mem-{RUN}-2"]  # `cat a.gz b.gz`: two gzip members, one body
+    members = b"".join(gzip.compress(line.replace(native.encode(), member.encode()) + b"\n")
+                       for line, native, member in zip(lines, run.ids["native"], run.ids["members"], strict=True))
+    run.replies["members"] = post(f"{url}/v1/events", members, RUDDER_KEY, **{"Content-Encoding": "gzip"})
 
 
 def start(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -268,6 +272,11 @@ def test_native_ndjson_endpoint_events_land_and_a_bad_line_is_a_dead_letter(scen
     dead = query(scenario.data_dir, "SELECT source, reason FROM parcours.dead_letters FINAL WHERE raw = 'not json'")
     assert len(dead) == 1 and dead[0]["source"].startswith("parcours.events.raw/")
     assert dead[0]["reason"].startswith("not_json")
+
+
+def test_every_member_of_a_multi_member_gzip_body_lands(scenario: Scenario) -> None:
+    assert scenario.replies["members"] == (200, {"success": True, "messages": 2})
+    assert sorted(r["event_id"] for r in events(scenario, "members")) == scenario.ids["members"]
 
 
 def test_bad_gzip_is_400_and_logged_as_one_warning_line(scenario: Scenario) -> None:

@@ -183,6 +183,29 @@ def test_bad_gzip_is_400_and_a_gzip_bomb_is_413() -> None:
     assert refused(gunzip, b" " * (MAX_BODY_BYTES + 1)).status == 413
 
 
+def test_every_gzip_member_is_read_and_the_size_limit_bounds_their_total() -> None:
+    # `cat a.gz b.gz`: one gzip file of two members (RFC 1952, 2.2), read whole by gzip.decompress
+    lines = [orjson.dumps(event("e-1")), orjson.dumps(event("e-2"))]
+    body = gzip.compress(lines[0] + b"\n") + gzip.compress(lines[1])
+    assert gzip.decompress(body) == lines[0] + b"\n" + lines[1]
+    assert [m.key for m in native_request(body, None, ()).messages] == [b"e-1", b"e-2"]
+    json_body = orjson.dumps({"batch": [{"type": "page", "anonymousId": "a"}, {"type": "track", "anonymousId": "b"}]})
+    split = gzip.compress(json_body[:30]) + gzip.compress(b"") + gzip.compress(json_body[30:])
+    assert [m["anonymousId"] for m in batch(split)] == ["a", "b"]
+    assert gunzip(gzip.compress(b"ab") + gzip.compress(b"cd") + b"\0" * 8) == b"abcd"  # NUL padding, as gzip(1)
+    half = gzip.compress(b" " * (MAX_BODY_BYTES // 2 + 1))  # each member under the limit, not the total
+    assert (refused(gunzip, half + half).status, refused(gunzip, half + half).code) == (413, "body_too_large")
+    assert gunzip(gzip.compress(b" " * (MAX_BODY_BYTES - 1)) + gzip.compress(b" ")) == b" " * MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("trailing", [b"junk", b"\n", b"\x1f", b"\0\0x"])
+def test_bytes_after_the_gzip_data_that_are_no_member_are_a_400_with_a_hint(trailing: bytes) -> None:
+    error = refused(segment_request, gzip.compress(b'{"batch": []}') + trailing, None, None, (), RECEIVED)
+    assert (error.status, error.code) == (400, "invalid_gzip")
+    assert f"{len(trailing)} bytes after the gzip data" in error.message and "gzip members" in error.hint
+    assert refused(gunzip, gzip.compress(b"ab") + gzip.compress(b"cd")[:-4]).code == "invalid_gzip"  # cut
+
+
 @pytest.mark.parametrize(("body", "code", "words"), [
     (b"", "empty_body", "empty"),
     (b"  \n", "empty_body", "empty"),
