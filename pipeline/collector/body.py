@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.collector import lenient
 from pipeline.collector.errors import Refused
 
 MAX_BODY_BYTES = 500 * 1024
@@ -101,12 +102,18 @@ def check_size(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
     return body
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> tuple[Any, bool]:
+    """The body's value, and whether only Python's json could read it (a bare NaN from a Python
+    SDK, 1e400, a lone surrogate: lenient.py). Python's parser runs only once orjson has
+    refused the body; when it refuses too, the body is a 400 with orjson's reason."""
     try:
-        return orjson.loads(body)
+        return orjson.loads(body), False
     except orjson.JSONDecodeError as exc:
-        raise Refused(400, "invalid_json", f"the body is not valid JSON: {exc}",
-                      "send JSON (Content-Type: application/json, gzip allowed)") from None
+        try:
+            return lenient.loads(body), True
+        except (ValueError, RecursionError):
+            raise Refused(400, "invalid_json", f"the body is not valid JSON: {exc}",
+                          "send JSON (Content-Type: application/json, gzip allowed)") from None
 
 
 def strip_bom(body: bytes) -> bytes:
