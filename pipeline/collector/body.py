@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.collector import lenient
 from pipeline.collector.errors import Refused
 
 MAX_BODY_BYTES = 500 * 1024
@@ -15,20 +16,60 @@ MAX_BODY_BYTES = 500 * 1024
 Kafka's default 1 MB message size, so producing never fails for size."""
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+#: Compressed bytes handed to zlib per call. At a member's end zlib copies the input it did not
+#: use (`unused_data`): fed the whole rest of the body, a body of thousands of tiny members
+#: would cost a copy of itself per member.
+INFLATE_FEED = 4 * 1024
+TRAILING_HINT = "send the gzip data alone (several gzip members one after another are fine)"
+
+
 def gunzip(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
     """A gzip body decompressed, at most `limit` bytes. Recognised by its magic bytes, so a
-    client that gzips without saying so is understood too (routes.py checks the header)."""
-    if body[:2] != b"\x1f\x8b":
+    client that gzips without saying so is understood too (routes.py checks the header).
+
+    Every member is read: a gzip file is a series of members (RFC 1952, 2.2), what
+    `cat a.gz b.gz` makes, and what gzip.decompress and `parcours replay` read. `limit` bounds
+    the total, so a gzip bomb split over members is refused as one. After the last member only
+    NUL padding may follow (gzip(1) and GzipFile skip it); other bytes are refused, not dropped."""
+    if body[:2] != GZIP_MAGIC:
         return check_size(body, limit)
+    view, parts = memoryview(body), list[bytes]()
+    offset = size = 0
+    while offset < len(body) and size <= limit:
+        if not body.startswith(GZIP_MAGIC, offset):
+            _check_padding(body, offset)
+            break
+        part, offset = _member(view, offset, limit - size)
+        parts.append(part)
+        size += len(part)
+    return check_size(b"".join(parts), limit)
+
+
+def _member(body: memoryview, offset: int, budget: int) -> tuple[bytes, int]:
+    """The gzip member at `offset` decompressed (more than `budget` bytes: cut at budget + 1)
+    and the offset after it."""
     inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise Refused(400, "invalid_gzip", f"the body is not valid gzip ({exc})",
-                      "gzip the whole JSON body, or send it uncompressed") from None
-    if not inflater.eof and len(out) <= limit:
+    parts: list[bytes] = []
+    size = 0
+    while not inflater.eof and size <= budget and offset < len(body):
+        chunk = body[offset:offset + INFLATE_FEED]
+        try:
+            parts.append(inflater.decompress(chunk, budget + 1 - size))  # max_length >= 1 (0: unbounded)
+        except zlib.error as exc:
+            raise Refused(400, "invalid_gzip", f"the body is not valid gzip ({exc})",
+                          "gzip the whole JSON body, or send it uncompressed") from None
+        size += len(parts[-1])
+        offset += len(chunk) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+    if not inflater.eof and size <= budget:
         raise Refused(400, "invalid_gzip", "the gzip body is truncated", "send the whole gzip stream")
-    return check_size(out, limit)
+    return b"".join(parts), offset
+
+
+def _check_padding(body: bytes, offset: int) -> None:
+    if body.count(0, offset) != len(body) - offset:
+        raise Refused(400, "invalid_gzip", f"{len(body) - offset:,} bytes after the gzip data are not gzip",
+                      TRAILING_HINT)
 
 
 #: Content-Encoding values a body may have: none, or gzip (what the Segment and RudderStack SDKs send).
@@ -48,7 +89,7 @@ def check_encoding(header: str | None) -> str:
 
 def check_gzip_header(body: bytes, encoding: str) -> bytes:
     """A body announced as gzip must be gzip (an unannounced gzip body is recognised anyway)."""
-    if encoding in GZIP and body[:2] != b"\x1f\x8b":
+    if encoding in GZIP and body[:2] != GZIP_MAGIC:
         raise Refused(400, "invalid_gzip", "Content-Encoding says gzip but the body is not gzip",
                       "gzip the whole JSON body, or drop the Content-Encoding header")
     return body
@@ -61,12 +102,18 @@ def check_size(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
     return body
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> tuple[Any, bool]:
+    """The body's value, and whether only Python's json could read it (a bare NaN from a Python
+    SDK, 1e400, a lone surrogate: lenient.py). Python's parser runs only once orjson has
+    refused the body; when it refuses too, the body is a 400 with orjson's reason."""
     try:
-        return orjson.loads(body)
+        return orjson.loads(body), False
     except orjson.JSONDecodeError as exc:
-        raise Refused(400, "invalid_json", f"the body is not valid JSON: {exc}",
-                      "send JSON (Content-Type: application/json, gzip allowed)") from None
+        try:
+            return lenient.loads(body), True
+        except (ValueError, RecursionError):
+            raise Refused(400, "invalid_json", f"the body is not valid JSON: {exc}",
+                          "send JSON (Content-Type: application/json, gzip allowed)") from None
 
 
 def strip_bom(body: bytes) -> bytes:

@@ -6,7 +6,9 @@ and passes every message on, one JSON object per Kafka message. Whether a messag
 valid event is ingest's decision: a message without an id, with a bad timestamp or above
 ingest's 64 KiB limit becomes a dead letter with its reason and exact bytes, as a malformed
 line of `parcours replay` does. So one bad message never costs its batch, nothing is
-dropped silently, and oversized messages are also named in the reply's `warnings`.
+dropped silently, and oversized messages are also named in the reply's `warnings`. That holds
+for values only Python's json reads (a bare NaN from a Python SDK): the body is split with its
+parser, and only the message that holds one becomes a dead letter (lenient.py).
 
 Segment's server-side additions are made here, because only the collector knows them: the
 batch's shared `context`, `integrations` and `sentAt` go into each message (the message's
@@ -22,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.collector import lenient
 from pipeline.collector.auth import check_write_key, write_key_of
 from pipeline.collector.body import gunzip, not_empty, parse_json, strip_bom
 from pipeline.collector.errors import Refused
@@ -65,14 +68,29 @@ class Accepted:
 def segment_request(body: bytes, kind: str | None, authorization: str | None,
                     allowed: tuple[str, ...], received: datetime) -> Accepted:
     """POST /v1/{kind} (one message, `type` set from the path) or /v1/batch (kind None)."""
-    envelope = _object(strip_bom(gunzip(body)), kind)
+    envelope, lenient_body = _object(strip_bom(gunzip(body)), kind)
     check_write_key(write_key_of(authorization, envelope.get("writeKey")), allowed)
     items = [{**envelope, "type": kind}] if kind is not None else envelope.get("batch")
     if not isinstance(items, list):
         raise Refused(400, "invalid_batch", '"batch" must be an array of messages',
                       'send {"batch": [{"type": "track", "event": ..., "anonymousId": ...}, ...]}')
     shared = envelope if kind is None else {}
-    return Accepted([_segment_message(item, shared, received) for item in items], _unmapped(items))
+    messages = [_segment_message(item, shared, received) for item in items]
+    return _accepted(messages, SEGMENT_KEYS, lenient_body, _unmapped(items))
+
+
+def _accepted(messages: list[Any], keys: tuple[str, ...], lenient_body: bool,
+              notes: tuple[str, ...] = ()) -> Accepted:
+    """Each message as one JSON object, keyed. From a body only Python's json could read, a
+    message holding what JSON cannot (NaN, a lone surrogate) is produced as Python writes it,
+    for ingest to dead-letter as not_json, and the reply says which and why (lenient.py)."""
+    if not lenient_body:
+        return Accepted([Message(_key(m, keys), orjson.dumps(m)) for m in messages], notes)
+    encoded = [lenient.encode(m) for m in messages]
+    flawed = tuple(f"message {i}: {flaw}: it becomes a dead letter (parcours.dead_letters, reason not_json)"
+                   for i, (_, flaw) in enumerate(encoded) if flaw is not None)
+    return Accepted([Message(_key(m, keys), value) for m, (value, _) in zip(messages, encoded, strict=True)],
+                    flawed + notes)
 
 
 def _unmapped(items: list[Any]) -> tuple[str, ...]:
@@ -89,7 +107,8 @@ def native_request(body: bytes, authorization: str | None, allowed: tuple[str, .
     check_write_key(write_key_of(authorization), allowed)
     text = not_empty(strip_bom(gunzip(body))).strip()
     if text[:1] == b"[":
-        return Accepted([Message(_key(item, NATIVE_KEYS), orjson.dumps(item)) for item in parse_json(text)])
+        items, lenient_body = parse_json(text)
+        return _accepted(items, NATIVE_KEYS, lenient_body)
     # NDJSON: each non-blank line exactly as sent, as `parcours replay` does
     return Accepted([Message(_key(_loads_or_none(line), NATIVE_KEYS), line)
                      for line in (raw.strip() for raw in text.splitlines()) if line])
@@ -113,9 +132,9 @@ def stamp(message: dict[str, Any], received: datetime) -> None:
     # else: left to ingest, which reads originalTimestamp (and dead-letters it if it is bad)
 
 
-def _segment_message(item: object, envelope: dict[str, Any], received: datetime) -> Message:
+def _segment_message(item: object, envelope: dict[str, Any], received: datetime) -> object:
     if not isinstance(item, dict):
-        return Message(None, orjson.dumps(item))  # ingest dead-letters it: not_an_object
+        return item  # ingest dead-letters it: not_an_object
     message = {k: v for k, v in item.items() if k != "writeKey"}  # a credential: kept off Kafka
     for field in ("context", "integrations"):
         shared, own = envelope.get(field), message.get(field)
@@ -124,7 +143,7 @@ def _segment_message(item: object, envelope: dict[str, Any], received: datetime)
     if "sentAt" not in message and "sentAt" in envelope:
         message["sentAt"] = envelope["sentAt"]
     stamp(message, received)
-    return Message(_key(message, SEGMENT_KEYS), orjson.dumps(message))
+    return message
 
 
 def _key(message: object, fields: tuple[str, ...]) -> bytes | None:
@@ -132,17 +151,17 @@ def _key(message: object, fields: tuple[str, ...]) -> bytes | None:
         for field in fields:
             value = message.get(field)
             if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-                return str(value).encode()
+                return str(value).encode(errors="backslashreplace")  # a lone surrogate (lenient.py)
     return None
 
 
-def _object(body: bytes, kind: str | None) -> dict[str, Any]:
-    value = parse_json(not_empty(body))
+def _object(body: bytes, kind: str | None) -> tuple[dict[str, Any], bool]:
+    value, lenient_body = parse_json(not_empty(body))
     if not isinstance(value, dict):
         shape = "one message object" if kind else '{"batch": [...]}'
         raise Refused(400, "invalid_body", f"expected a JSON object, got {type(value).__name__}",
                       f"send {shape}; Parcours events as an array or NDJSON go to /v1/events")
-    return value
+    return value, lenient_body
 
 
 def _loads_or_none(line: bytes) -> Any:

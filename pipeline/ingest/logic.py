@@ -108,6 +108,17 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     }
 
 
+def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
+    """orjson's reason; for a bare NaN or Infinity, which Python's json writes (and so the
+    Python SDKs send), it only says "unexpected character": the literal is named instead."""
+    word = next((w for w in ("NaN", "Infinity") if raw.startswith(w.encode(), exc.pos)), None)
+    if word is None:
+        return Rejected("not_json", str(exc)[:120])
+    sign = "-" if raw[exc.pos - 1:exc.pos] == b"-" else ""
+    return Rejected("not_json", f"{sign}{word} is not a JSON number (send null or leave the field out): "
+                                f"line {exc.lineno} column {exc.colno} (char {exc.pos})")
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 

@@ -51,6 +51,7 @@ class Scenario:
     ids: dict[str, list[str]] = field(default_factory=dict)  # source -> messageId / event_id
     replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     sdk_refusal: SegmentAPIError | None = None
+    sdk_errors: list[Exception] = field(default_factory=list)  # the batching SDK's on_error
     sql_while_up: subprocess.CompletedProcess[str] | None = None
     browser: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)  # method -> status, headers
 
@@ -83,6 +84,18 @@ def send_with_segment(url: str, run: Scenario) -> None:
         SegmentClient("wrong-key", host=url, sync_mode=True).track(user_id=USER, event="x")
     except SegmentAPIError as error:
         run.sdk_refusal = error
+
+
+def send_a_nan_with_segment(url: str, run: Scenario) -> None:
+    """20 orders and one with revenue NaN, batched by the SDK's thread: Python's json writes a
+    bare NaN, which no JSON parser reads; the SDK drops a batch answered with a 400."""
+    ids = run.ids["nan"] = [f"nan-{RUN}-{i}" for i in range(21)]
+    client = SegmentClient(SEGMENT_KEY, host=url, upload_interval=1.0,
+                           on_error=lambda error, _batch: run.sdk_errors.append(error))
+    for i, message_id in enumerate(ids):
+        client.track(user_id=f"nan-{RUN}", event="Order Completed", message_id=message_id,
+                     properties={"revenue": float("nan") if i == 10 else 1.5, "order_id": f"O-{message_id}"})
+    client.shutdown()  # flush, then end its thread
 
 
 def send_with_rudderstack(url: str, run: Scenario) -> None:
@@ -137,6 +150,10 @@ def send_raw(url: str, run: Scenario) -> None:
              for event_id in run.ids["native"]]
     run.replies["native"] = post(f"{url}/v1/events", b"\n".join([lines[0], b"not json", lines[1]]), RUDDER_KEY,
                                  **{"Content-Type": "application/x-ndjson"})
+    run.ids["members"] = [f"mem-{RUN}-1", f"mem-{RUN}-2"]  # `cat a.gz b.gz`: two gzip members, one body
+    members = b"".join(gzip.compress(line.replace(native.encode(), member.encode()) + b"\n")
+                       for line, native, member in zip(lines, run.ids["native"], run.ids["members"], strict=True))
+    run.replies["members"] = post(f"{url}/v1/events", members, RUDDER_KEY, **{"Content-Encoding": "gzip"})
 
 
 def start(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -178,6 +195,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     url = f"http://127.0.0.1:{port}"
     try:
         send_with_segment(url, run)
+        send_a_nan_with_segment(url, run)
         send_with_rudderstack(url, run)
         send_raw(url, run)
         send_from_a_browser(url, run)
@@ -268,6 +286,22 @@ def test_native_ndjson_endpoint_events_land_and_a_bad_line_is_a_dead_letter(scen
     dead = query(scenario.data_dir, "SELECT source, reason FROM parcours.dead_letters FINAL WHERE raw = 'not json'")
     assert len(dead) == 1 and dead[0]["source"].startswith("parcours.events.raw/")
     assert dead[0]["reason"].startswith("not_json")
+
+
+def test_every_member_of_a_multi_member_gzip_body_lands(scenario: Scenario) -> None:
+    assert scenario.replies["members"] == (200, {"success": True, "messages": 2})
+    assert sorted(r["event_id"] for r in events(scenario, "members")) == scenario.ids["members"]
+
+
+def test_a_nan_from_the_segment_sdk_costs_its_message_not_the_batch(scenario: Scenario) -> None:
+    assert not scenario.sdk_errors, scenario.sdk_errors
+    ids = scenario.ids["nan"]
+    rows = events(scenario, "nan")
+    assert sorted(r["event_id"] for r in rows) == sorted(ids[:10] + ids[11:])
+    assert {r["revenue"] for r in rows} == {1.5}
+    dead = query(scenario.data_dir, f"SELECT reason, raw FROM parcours.dead_letters FINAL WHERE raw LIKE '%{ids[10]}%'")
+    assert len(dead) == 1 and '"revenue":NaN' in dead[0]["raw"], dead
+    assert dead[0]["reason"].startswith("not_json: NaN is not a JSON number (send null or leave the field out)")
 
 
 def test_bad_gzip_is_400_and_logged_as_one_warning_line(scenario: Scenario) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from pipeline.collector.errors import Refused
 from pipeline.collector.logic import Accepted, Message, native_request, segment_request, stamp
 from pipeline.collector.routes import read_body, refuse_method, serve_json_errors
 from pipeline.ingest.logic import IngestConfig, ingest_one
+from pipeline.ingest.outcomes import DeadLetter
 from pipeline.settings import Settings
 
 RECEIVED = datetime(2026, 11, 3, 10, 15, 22, 120000, tzinfo=UTC)
@@ -183,6 +185,29 @@ def test_bad_gzip_is_400_and_a_gzip_bomb_is_413() -> None:
     assert refused(gunzip, b" " * (MAX_BODY_BYTES + 1)).status == 413
 
 
+def test_every_gzip_member_is_read_and_the_size_limit_bounds_their_total() -> None:
+    # `cat a.gz b.gz`: one gzip file of two members (RFC 1952, 2.2), read whole by gzip.decompress
+    lines = [orjson.dumps(event("e-1")), orjson.dumps(event("e-2"))]
+    body = gzip.compress(lines[0] + b"\n") + gzip.compress(lines[1])
+    assert gzip.decompress(body) == lines[0] + b"\n" + lines[1]
+    assert [m.key for m in native_request(body, None, ()).messages] == [b"e-1", b"e-2"]
+    json_body = orjson.dumps({"batch": [{"type": "page", "anonymousId": "a"}, {"type": "track", "anonymousId": "b"}]})
+    split = gzip.compress(json_body[:30]) + gzip.compress(b"") + gzip.compress(json_body[30:])
+    assert [m["anonymousId"] for m in batch(split)] == ["a", "b"]
+    assert gunzip(gzip.compress(b"ab") + gzip.compress(b"cd") + b"\0" * 8) == b"abcd"  # NUL padding, as gzip(1)
+    half = gzip.compress(b" " * (MAX_BODY_BYTES // 2 + 1))  # each member under the limit, not the total
+    assert (refused(gunzip, half + half).status, refused(gunzip, half + half).code) == (413, "body_too_large")
+    assert gunzip(gzip.compress(b" " * (MAX_BODY_BYTES - 1)) + gzip.compress(b" ")) == b" " * MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("trailing", [b"junk", b"\n", b"\x1f", b"\0\0x"])
+def test_bytes_after_the_gzip_data_that_are_no_member_are_a_400_with_a_hint(trailing: bytes) -> None:
+    error = refused(segment_request, gzip.compress(b'{"batch": []}') + trailing, None, None, (), RECEIVED)
+    assert (error.status, error.code) == (400, "invalid_gzip")
+    assert f"{len(trailing)} bytes after the gzip data" in error.message and "gzip members" in error.hint
+    assert refused(gunzip, gzip.compress(b"ab") + gzip.compress(b"cd")[:-4]).code == "invalid_gzip"  # cut
+
+
 @pytest.mark.parametrize(("body", "code", "words"), [
     (b"", "empty_body", "empty"),
     (b"  \n", "empty_body", "empty"),
@@ -257,6 +282,78 @@ def test_batch_context_traits_reach_ingest_as_a_hashed_email() -> None:
     assert out["occurred_at"] == int(RECEIVED.timestamp() * 1000) - 60_000  # received - (sent - original)
     assert set(out["identifiers"]) == {"user_id", "email"}
     assert b"jane@example.com" not in orjson.dumps(out).lower()
+
+
+# --- values only Python's json reads ---------------------------------------------------------
+
+def track(i: int, revenue: float = 10.0, **properties: Any) -> dict[str, Any]:
+    return {"type": "track", "event": "Order Completed", "userId": "u-1", "messageId": f"m-{i}",
+            "timestamp": "2026-11-03T10:00:00Z", "properties": {"revenue": revenue, **properties}}
+
+
+def python_sdk_body(messages: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"batch": messages, "sentAt": "2026-11-03T10:15:00Z"}).encode()  # what the SDK sends
+
+
+@pytest.mark.parametrize(("bad", "literal", "said"), [
+    (float("nan"), b"NaN", "properties.revenue is NaN"),
+    (float("-inf"), b"-Infinity", "properties.revenue is -Infinity"),
+    (1e400, b"Infinity", "properties.revenue is Infinity or a number beyond"),  # json.loads('1e400') is inf
+])
+def test_a_non_finite_number_costs_its_message_not_the_batch(bad: float, literal: bytes, said: str) -> None:
+    body = python_sdk_body([track(i) for i in range(10)] + [track(10, bad)] + [track(i) for i in range(11, 21)])
+    if bad == 1e400:
+        body = body.replace(b"Infinity", b"1e400")
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(body)
+    accepted = segment_request(body, None, None, (), RECEIVED)
+    assert len(accepted.messages) == 21
+    (warning,) = accepted.reply()["warnings"]
+    assert warning.startswith(f"message 10: {said}") and "dead letter" in warning and "not_json" in warning
+    outs = [ingest_one(m.value, IngestConfig.build(b"salt"), int(RECEIVED.timestamp() * 1000))
+            for m in accepted.messages]
+    assert [o["event_id"] for o in outs if isinstance(o, dict)] == [f"m-{i}" for i in range(21) if i != 10]
+    dead = outs[10]
+    assert isinstance(dead, DeadLetter) and dead.code == "not_json"
+    assert f"{literal.decode().removeprefix('-')} is not a JSON number" in dead.reason, dead.reason
+    assert literal in accepted.messages[10].value  # not null: orjson would have made the revenue 0
+    # the valid messages are produced exactly as from a body orjson reads
+    clean = segment_request(python_sdk_body([track(0)]), None, None, (), RECEIVED).messages[0]
+    assert accepted.messages[0] == clean
+
+
+def test_a_lone_surrogate_costs_its_message_and_warnings_mask_pii() -> None:
+    body = python_sdk_body([track(0, name="\ud800"), track(1), {**track(2), "traits": {"jane@x.com": float("nan")}}])
+    accepted = segment_request(body, None, None, (), RECEIVED)
+    assert [m.key for m in accepted.messages] == [b"u-1"] * 3
+    warnings = accepted.reply()["warnings"]
+    assert [w.split(":")[0] for w in warnings] == ["message 0", "message 2"]
+    assert "properties.name holds a lone UTF-16 surrogate" in warnings[0]
+    assert warnings[1].startswith("message 2: traits.[email] is NaN") and "jane" not in warnings[1]
+    orjson.dumps(accepted.reply())  # the reply itself is valid JSON
+    cfg = IngestConfig.build(b"salt")
+    dead = ingest_one(accepted.messages[0].value, cfg)
+    assert isinstance(dead, DeadLetter) and dead.reason.startswith("not_json: no low surrogate"), dead
+    assert isinstance(ingest_one(accepted.messages[1].value, cfg, int(RECEIVED.timestamp() * 1000)), dict)
+
+
+def test_the_fallback_also_splits_single_messages_and_native_arrays() -> None:
+    one = segment_request(json.dumps(track(0, float("nan"))).encode(), "track", None, (), RECEIVED)
+    assert len(one.messages) == 1 and one.reply()["warnings"][0].startswith("message 0: properties.revenue is NaN")
+    array = native_request(json.dumps([event("e-1"), {**event("e-2"), "properties": {"revenue": float("nan")}}])
+                           .encode(), None, ())
+    assert [m.key for m in array.messages] == [b"e-1", b"e-2"]
+    assert array.messages[0].value == orjson.dumps(event("e-1")) and b"NaN" in array.messages[1].value
+    assert len(array.reply()["warnings"]) == 1
+    big = native_request(b'[{"event_id": "e-1", "n": 18446744073709551616}, {"x": NaN}]', None, ())
+    assert orjson.loads(big.messages[0].value)["n"] == 2.0**64  # as orjson reads a number that large
+
+
+@pytest.mark.parametrize("body", [b'{"batch": [NaN', b'{"batch": [nan]}', b'{"batch": [1]}x',
+                                  b'{"batch": ["caf\xe9"]}', b"[" * 5000 + b"]" * 5000])
+def test_a_body_not_json_even_for_python_stays_a_400(body: bytes) -> None:
+    error = refused(segment_request, body, None, None, (), RECEIVED)
+    assert (error.status, error.code) == (400, "invalid_json") and "not valid JSON" in error.message
 
 
 # --- the web server: encodings and errors in the collector's JSON shape ---------------------

@@ -202,6 +202,18 @@ def test_not_json(raw: bytes) -> None:
     assert code_of(raw) == "not_json"
 
 
+@pytest.mark.parametrize(("raw", "detail"), [
+    (b'{"properties": {"revenue": NaN}}', "NaN is not a JSON number (send null or leave the field out): line 1"),
+    (b'{"a": -Infinity}', "-Infinity is not a JSON number"),
+    (b'{"a":\n Infinity}', "Infinity is not a JSON number (send null or leave the field out): line 2 column 2"),
+    (b'{"a": Nope}', "unexpected character"),
+])
+def test_a_bare_nan_or_infinity_is_named_in_the_reason(raw: bytes, detail: str) -> None:
+    # what Python's json.dumps (and so the Python SDKs) writes for float('nan') and float('inf')
+    out = run(raw)
+    assert isinstance(out, DeadLetter) and out.reason.startswith("not_json: " + detail), out
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"\xff\xfe", b'{"event_id": "\xff"}',
