@@ -108,30 +108,26 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
-    """orjson's reason; for a bare NaN or Infinity, which Python's json writes (and so the
-    Python SDKs send), it only says "unexpected character": the literal is named instead."""
+    """not_json with orjson's words, except where they do not say what is wrong: a byte that
+    is not UTF-8 (a Latin-1 or Windows export; orjson says "surrogates not allowed") is named,
+    and so is a bare NaN or Infinity, which Python's json writes and so the Python SDKs send
+    (orjson says "unexpected character")."""
+    try:
+        raw.decode()
+    except UnicodeDecodeError as bad:
+        return Rejected("not_json", f"not UTF-8 (byte 0x{raw[bad.start]:02x} at {bad.start}); "
+                                    "re-encode the source as UTF-8")
     word = next((w for w in ("NaN", "Infinity") if raw.startswith(w.encode(), exc.pos)), None)
     if word is None:
         return Rejected("not_json", str(exc)[:120])
     sign = "-" if raw[exc.pos - 1:exc.pos] == b"-" else ""
     return Rejected("not_json", f"{sign}{word} is not a JSON number (send null or leave the field out): "
                                 f"line {exc.lineno} column {exc.colno} (char {exc.pos})")
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
-    """not_json with orjson's words, or naming the first byte that is not UTF-8 (a Latin-1 or
-    Windows export), of which orjson says only "surrogates not allowed"."""
-    try:
-        raw.decode()
-    except UnicodeDecodeError as bad:
-        return Rejected("not_json", f"not UTF-8 (byte 0x{raw[bad.start]:02x} at {bad.start}); "
-                                    "re-encode the source as UTF-8")
-    return Rejected("not_json", str(exc)[:120])
 
 
 def _check_segment_shape(message: dict[str, Any]) -> None:

@@ -261,7 +261,7 @@ CATALOGUE: dict[str, tuple[bytes, str]] = {
     "64 KiB + 1": (frame(js(NATIVE), "pad+1", 0), "oversized"),
     "UTF-16": (frame(js(NATIVE), "utf16", 0), "not_json"),
     "segment: unknown type": (_segment(type="group"), "segment_unknown_type"),
-    "segment: type not a string": (_segment(type=["track"]), "missing_event_id"),
+    "segment: type not a string": (_segment(type=["track"]), "segment_unknown_type"),
     "segment: traits a list, context.traits a list": (_segment(traits=[1], context={"traits": ["x"]}), "event"),
     "segment: missing messageId (optional: derived)": (js({k: v for k, v in SEGMENT.items() if k != "messageId"}),
                                                        "event"),
