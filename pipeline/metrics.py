@@ -16,6 +16,8 @@ Metric families (all prefixed `parcours_`):
   identity_merges_total, identity_refusals_total, identity_shared_total
   sink_rows_total{table}                            rows inserted into ClickHouse
   stage_busy_seconds_total{stage}                   time inside the stage handlers
+  collector_requests_total{outcome}                 HTTP collector POSTs: accepted, or the refusal's code
+  collector_messages_total                          messages the collector produced to the raw topic
   batch_seconds{stage}                              histogram, one observation per batch
   sink_insert_seconds{table}, sink_batch_rows{table}  histograms, one per insert
   consumer_lag{group,topic,partition}               messages behind the high watermark
@@ -101,6 +103,10 @@ class StatsCollector(Collector):
         yield _by("parcours_sink_rows", "Rows inserted into ClickHouse", "table", s.inserted)
         yield _by("parcours_stage_busy_seconds", "Seconds spent inside each stage's handler", "stage",
                   s.stage_seconds)
+        yield _by("parcours_collector_requests", "POSTs to the HTTP collector, by outcome (accepted or the "
+                  "refusal's code)", "outcome", s.collector_requests)
+        yield _one("parcours_collector_messages", "Messages the HTTP collector produced to the raw topic",
+                   s.collector_messages)
         lag = GaugeMetricFamily("parcours_consumer_lag", "Messages between the consumer and the high watermark",
                                 labels=["group", "topic", "partition"])
         for (group, topic, partition), value in sorted(self.lag.items()):

@@ -37,6 +37,10 @@ class Stats:
     stage_batches: Counter[str] = field(default_factory=Counter)
     """How many times each stage's handler ran (batches)."""
     changelog_records: int = 0
+    collector_requests: Counter[str] = field(default_factory=Counter)
+    """POSTs to the HTTP collector by outcome: `accepted`, or the refusal's code (`invalid_write_key`, ...)."""
+    collector_messages: int = 0
+    """Messages the HTTP collector produced to the raw topic."""
     observer: Observer | None = field(default=None, repr=False, compare=False)
     """Set by pipeline/metrics.py when the worker serves /metrics."""
 

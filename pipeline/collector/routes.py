@@ -94,12 +94,15 @@ def _view(rt: Runtime, split: Split) -> type[View]:
                 accepted = split(await read_body(request), request.headers.get("Authorization"))
                 await deliver(rt, accepted.messages)
             except Refused as refused:
+                rt.stats.collector_requests[refused.code] += 1
                 if refused.status < 500:  # 5xx: deliver() has logged why
                     # one line, no traceback: nothing of the request was produced, the SDK drops it
                     log.warning("collector refused POST %s: %s %s (%s)", request.rel_url.path, refused.status,
                                 refused.code, refused.message)
                 headers = {"WWW-Authenticate": 'Basic realm="parcours"'} if refused.status == 401 else None
                 return self.json(refused.reply(), status=refused.status, headers=headers)
+            rt.stats.collector_requests["accepted"] += 1
+            rt.stats.collector_messages += len(accepted.messages)
             return self.json(accepted.reply())
 
     return Collect

@@ -185,3 +185,23 @@ def test_an_idle_worker_observes_no_batches(up: Up) -> None:
     for stage in ("sink_decode", "identity_follower", "ingest", "identity", "sessions"):
         counts = [value(g, "parcours_batch_seconds_count", stage=stage) for g in (before, after)]
         assert counts[0] == counts[1], (stage, counts)
+
+
+def test_the_collector_counts_requests_by_outcome(up: Up) -> None:
+    """An operator sees refused SDKs (a wrong write key, a broken body) without reading logs."""
+    def post(body: bytes) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{up.port}/v1/events", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=15) as reply:
+                return reply.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    event = {**EVENTS[0], "event_id": "via-http"}
+    assert post(orjson.dumps([event])) == 200
+    assert post(b"[{oops") == 400
+    got = scrape_until(up, lambda g: value(g, "parcours_collector_requests_total", outcome="invalid_json") >= 1)
+    assert value(got, "parcours_collector_requests_total", outcome="accepted") == 1
+    assert value(got, "parcours_collector_requests_total", outcome="invalid_json") == 1
+    assert value(got, "parcours_collector_messages_total") == 1
