@@ -20,7 +20,7 @@ from jobs.finish import after_replay
 from jobs.replay_input import read_lines, require_inputs
 from jobs.replay_ledger import Ledger
 from jobs.restate import restate_persons, retire_session_merges
-from pipeline.barrier import send_end_of_input
+from pipeline.barrier import partitions_past, send_end_of_input
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
 from pipeline.ingest.edge import REPLAY_HEADER
@@ -185,11 +185,7 @@ async def barrier_count(stack: Stack, barriers: list[str]) -> int:
         local = max(sum(1 for b, _ in pipeline.sink.reached if b == barrier) for barrier in barriers)
         if local >= pipeline.rt.topics.facts.partitions or time.monotonic() % 3 > 0.15:
             return local
-    rows = await asyncio.to_thread(
-        query_rows, stack.clickhouse,
-        "SELECT max(n) FROM (SELECT uniqExact(partition) AS n FROM parcours.pipeline_barriers "
-        "WHERE barrier_id IN {b:Array(String)} GROUP BY barrier_id)", {"b": barriers})
-    return int(rows[0][0] or 0)
+    return await asyncio.to_thread(partitions_past, stack.clickhouse, barriers)
 
 
 def summarize(stack: Stack, replay_id: str, lines: int, seconds: float) -> ReplayResult:

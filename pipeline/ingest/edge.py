@@ -31,6 +31,8 @@ from pipeline.watermark import source_watermark
 log = logging.getLogger(__name__)
 
 REPLAY_HEADER = "parcours-replay"
+#: The ingest edges' consumer group: its committed offsets say which raw input was ingested.
+GROUP = "parcours-ingest"
 #: Seconds the edge waits to fill a batch before processing what it has.
 GATHER_S = 0.05
 #: Offsets are committed at most this often (what was produced is acknowledged before every
@@ -41,7 +43,7 @@ COMMIT_INTERVAL_S = 1.0
 
 async def run(rt: Runtime, stopping: asyncio.Event) -> None:
     cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country, rt.settings.extra_identifier_kinds)
-    cons = consumer(rt.bootstrap, "parcours-ingest", rt.topics.raw.name)
+    cons = consumer(rt.bootstrap, GROUP, rt.topics.raw.name)
     await cons.start()
     committed_at = time.monotonic()
     highest: dict[int, int] = {}  # raw partition -> its watermark (pipeline/watermark.py)
