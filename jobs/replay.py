@@ -23,6 +23,7 @@ from jobs.restate import restate_persons, retire_session_merges
 from pipeline.barrier import partitions_past, send_end_of_input
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
+from pipeline.ingest import oversized
 from pipeline.ingest.edge import REPLAY_HEADER
 from pipeline.kafka import flush, produce
 from pipeline.progress import Progress
@@ -115,7 +116,11 @@ async def produce_lines(rt: Runtime, paths: list[str], replay_id: str, show: boo
     bar = Progress("produce", None) if show else None
     partitions, name, count = rt.topics.raw.partitions, rt.topics.raw.name, 0
     for line in read_lines(paths):
-        produce(rt.producer, name, line, partition=count % partitions, headers=headers)
+        if len(line) > oversized.HEAD_BYTES:  # a broker would refuse it: its head, marked, is dead-lettered
+            line, marks = oversized.cut(line)
+            produce(rt.producer, name, line, partition=count % partitions, headers=headers + marks)
+        else:
+            produce(rt.producer, name, line, partition=count % partitions, headers=headers)
         count += 1
         if count % PRODUCE_CHUNK == 0:
             rt.producer.poll(0)
