@@ -8,6 +8,11 @@ id whose latest mapping is the person), its sessions (written under one of those
 the sessions merged into or out of them) and its events (resolved through one of its anchors,
 or placed in one of its sessions). Then, in this order:
 
+  0. with Kafka, the pipeline is drained first (jobs/drain.py): everything produced before
+     the request must be in ClickHouse before the person is looked up there, or rows still on
+     their way (a sink holding them while ClickHouse refuses inserts) would land after the
+     delete and bring the person back without the identities that find them. A pipeline that
+     does not catch up within the wait stops the command before anything is read or deleted;
   1. the running pipeline is told (when Kafka is configured): a `forget` message on every
      partition of the links topic (each worker's follower drops the identifiers from its
      graph; on every partition, so that a worker re-reading the topic meets it after every
@@ -19,11 +24,14 @@ or placed in one of its sessions). Then, in this order:
      identifiers or ids are scrubbed in place (ALTER TABLE ... UPDATE, a mutation: the event
      stays with its person, minus the erased identifier); the KPI rollup is recomputed for
      the days the person's events were on;
-  3. with Kafka, the clean-up runs once more after SETTLE_S: rows already on their way to
-     ClickHouse (on the facts topic) when the pipeline was told are caught by the same ids;
+  3. with Kafka, the clean-up runs once more after SETTLE_S: rows produced after the drain
+     and on their way to ClickHouse when the pipeline was told are caught by the same ids;
   4. an audit row (`parcours.erasure_audit`, no raw value) records the request.
 
-Every step is idempotent, so a request that failed part-way is simply run again.
+Every step is idempotent, so a request that failed part-way is simply run again. A request
+run again after the identifier's rows are gone (a `done` request of an earlier version, whose
+person came back from rows in flight) finds the person through the id its audit row recorded,
+and erases what came back.
 
 A *shared* identifier (a household email, a family tablet: `v_identities.shared`) names
 nobody, and the events it carries belong to the persons of their sessions: nothing is erased
@@ -46,6 +54,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,7 +63,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from jobs import rollup
+from jobs import drain, rollup
 from jobs.rollup import ROLLUP
 from pipeline import codec
 from pipeline.errors import Terminal
@@ -151,7 +160,7 @@ STEPS: tuple[Step, ...] = (
 #: Tables that hold no customer's personal data, and why.
 NO_PERSONAL_DATA: dict[str, str] = {
     "schema_migrations": "the migrations applied",
-    "pipeline_barriers": "end-of-input markers: replay ids and partitions",
+    "pipeline_barriers": "end-of-input markers: replay (and forget) barrier ids and partitions",
     "conversion_types": "reference data (schemas/taxonomy.toml)",
     "channel_taxonomy": "reference data (schemas/taxonomy.toml)",
     "attribution_settings": "reference data (schemas/attribution.toml)",
@@ -188,21 +197,29 @@ class Erasure:
 
 def forget(client: Client, cfg: IngestConfig, kind: str, raw_value: str, topics: Topics,
            bootstrap: str | None = None, request_id: str | None = None,
-           settle_s: float = SETTLE_S, replication: int = -1) -> Erasure:
-    """Erase the person `kind`/`raw_value` belongs to; `bootstrap` set = tell the running
-    pipeline on that Kafka cluster too (`replication`: of topics missing there,
-    Settings.kafka_replication). Always records an audit row."""
+           settle_s: float = SETTLE_S, wait_s: float = drain.WAIT_S,
+           say: Callable[[str], None] = log.info, replication: int = -1) -> Erasure:
+    """Erase the person `kind`/`raw_value` belongs to; `bootstrap` set = drain the pipeline
+    on that Kafka cluster first (drain.PipelineBehind after `wait_s`: nothing erased) and tell
+    it too (`replication`: of topics missing there, Settings.kafka_replication). Always
+    records an audit row."""
     if kind not in cfg.ranks:
         raise Terminal(f"unknown identifier kind {kind!r}",
                        hint=f"one of: {', '.join(sorted(cfg.ranks, key=cfg.ranks.__getitem__))}")
     value = lookup_value(kind, raw_value, cfg)
     result = Erasure(request_id or uuid.uuid4().hex, kind, audit_hash(cfg, kind, value), "failed")
     try:
+        if bootstrap:
+            drain.drain(bootstrap, client, topics, wait_s, say)
         found = query_rows(client, PERSON_OF.read_text(), {"kind": kind, "value": value})
-        if not found or found[0][1]:
-            result.status = "shared" if found else "not_found"
+        if found and found[0][1]:
+            result.status = "shared"
             return result
-        result.subject = subject = collect(client, key_of(kind, value), found[0][0])
+        subject = find(client, key_of(kind, value), found[0][0] if found else None, result.value_hash)
+        if subject is None:
+            result.status = "not_found"
+            return result
+        result.subject = subject
         if bootstrap:
             publish(bootstrap, notices(subject, topics, now_ms()), replication)
             result.notified = True
@@ -221,6 +238,30 @@ def audit_hash(cfg: IngestConfig, kind: str, value: str) -> str:
     """The identifier in the audit: keyed like ingest's hashes, but under its own domain, so
     it never equals a value of the fact tables (nor links back to them)."""
     return cfg.hasher.hash(f"erasure:{kind}", value)
+
+
+def find(client: Client, key: Key, person: str | None, value_hash: str) -> Subject | None:
+    """The person the identifier names today; else, if an earlier request erased it, what is
+    left of the person(s) that request recorded (rows that were on their way then). None:
+    nothing to erase."""
+    if person is not None:
+        return collect(client, key, person)
+    earlier = [row[0] for row in query_rows(client, sql("erased"), {"kind": key.split(":", 1)[0],
+                                                                      "value_hash": value_hash})]
+    subjects = [s for s in (collect(client, key, p) for p in earlier) if s.sessions or s.events or len(s.keys) > 1]
+    return joined(subjects) if subjects else None
+
+
+def joined(subjects: list[Subject]) -> Subject:
+    """Several subjects as one (the first one's person id names it)."""
+    if len(subjects) == 1:
+        return subjects[0]
+
+    def union(name: str) -> tuple[Any, ...]:
+        return tuple(sorted({item for s in subjects for item in getattr(s, name)}))
+
+    return Subject(subjects[0].person_id, union("keys"), union("anchors"), union("sessions"), union("events"),
+                   union("days"))
 
 
 def collect(client: Client, key: Key, person: str) -> Subject:

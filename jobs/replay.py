@@ -20,9 +20,10 @@ from jobs.finish import after_replay
 from jobs.replay_input import read_lines, require_inputs
 from jobs.replay_ledger import Ledger
 from jobs.restate import restate_persons, retire_session_merges
-from pipeline.barrier import send_end_of_input
+from pipeline.barrier import partitions_past, send_end_of_input
 from pipeline.embedded.stack import Stack
 from pipeline.errors import Terminal
+from pipeline.ingest import oversized
 from pipeline.ingest.edge import REPLAY_HEADER
 from pipeline.kafka import flush, produce
 from pipeline.progress import Progress
@@ -116,7 +117,11 @@ async def produce_lines(rt: Runtime, paths: list[str], replay_id: str, show: boo
     bar = Progress("produce", None) if show else None
     partitions, name, count = rt.topics.raw.partitions, rt.topics.raw.name, 0
     for line in read_lines(paths):
-        produce(rt.producer, name, line, partition=count % partitions, headers=headers)
+        if len(line) > oversized.HEAD_BYTES:  # a broker would refuse it: its head, marked, is dead-lettered
+            line, marks = oversized.cut(line)
+            produce(rt.producer, name, line, partition=count % partitions, headers=headers + marks)
+        else:
+            produce(rt.producer, name, line, partition=count % partitions, headers=headers)
         count += 1
         if count % PRODUCE_CHUNK == 0:
             rt.producer.poll(0)
@@ -196,11 +201,7 @@ async def barrier_count(stack: Stack, barriers: list[str]) -> int:
         local = max(sum(1 for b, _ in pipeline.sink.reached if b == barrier) for barrier in barriers)
         if local >= pipeline.rt.topics.facts.partitions or time.monotonic() % 3 > 0.15:
             return local
-    rows = await asyncio.to_thread(
-        query_rows, stack.clickhouse,
-        "SELECT max(n) FROM (SELECT uniqExact(partition) AS n FROM parcours.pipeline_barriers "
-        "WHERE barrier_id IN {b:Array(String)} GROUP BY barrier_id)", {"b": barriers})
-    return int(rows[0][0] or 0)
+    return await asyncio.to_thread(partitions_past, stack.clickhouse, barriers)
 
 
 def summarize(stack: Stack, replay_id: str, lines: int, seconds: float) -> ReplayResult:

@@ -32,10 +32,13 @@ from pipeline.sink.edge import SinkEdge
 
 log = logging.getLogger(__name__)
 
+#: The Faust app's id, which is also the agents' consumer group (events.valid, events.by_person).
+APP_ID = "parcours"
+
 
 def faust_app(settings: Settings, bootstrap: str, web_port: int | None) -> faust.App:
     return faust.App(
-        "parcours",
+        APP_ID,
         broker=f"kafka://{bootstrap}",
         store="memory://",
         datadir=str(settings.data_dir / "faust"),

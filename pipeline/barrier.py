@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 
 from pipeline import codec
 from pipeline.kafka import produce
+from pipeline.sink.clickhouse import query_rows
 from pipeline.topics import Topic
 
 
@@ -24,6 +26,14 @@ def send_end_of_input(producer: Producer, raw: Topic, barrier_id: str) -> None:
     (the caller flushes). Replays, the bench and the tests mark the end of their input so."""
     for partition in range(raw.partitions):
         produce(producer, raw.name, codec.raw_control(barrier_id), partition=partition)
+
+
+def partitions_past(client: Client, barriers: list[str]) -> int:
+    """Facts partitions the sinks have recorded past the furthest of `barriers` (a waiter
+    sends a new barrier when one got lost, and takes whichever completes)."""
+    rows = query_rows(client, "SELECT max(n) FROM (SELECT uniqExact(partition) AS n FROM parcours.pipeline_barriers "
+                              "WHERE barrier_id IN {b:Array(String)} GROUP BY barrier_id)", {"b": barriers})
+    return int(rows[0][0] or 0)
 
 
 @dataclass

@@ -107,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
     forget.add_argument("kind", help="identifier kind: email, phone, user_id, device_id, ...")
     forget.add_argument("value", help="its value (raw email/phone are hashed before the lookup)")
     forget.add_argument("--request-id", default=None, help="id for the audit row, e.g. your ticket (default: random)")
+    forget.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                        help="with Kafka: how long to wait for the pipeline to write what it holds before "
+                             "erasing (default: 120); past it, nothing is erased and the command exits 2")
     return top
 
 
@@ -388,15 +391,20 @@ def cmd_resessionize(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.drain import WAIT_S
     from jobs.forget import forget, render
     from pipeline.embedded.stack import open_clickhouse
     from pipeline.ingest.logic import IngestConfig
     from pipeline.topics import topics
 
     cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
+    # Only with a Kafka cluster can a pipeline outlive a command (the embedded broker keeps
+    # nothing): then forget first waits until what it holds is in ClickHouse (jobs/drain.py).
     result = forget(open_clickhouse(settings), cfg, args.kind, args.value, topics(),
                     bootstrap=settings.kafka_bootstrap or None, request_id=args.request_id,
-                    replication=settings.kafka_replication)
+                    replication=settings.kafka_replication,
+                    wait_s=WAIT_S if args.wait is None else args.wait,
+                    say=lambda line: print(f"forget: {line}", file=sys.stderr, flush=True))
     print(render(result))
     if result.status == "shared":
         print(f"parcours: this {args.kind} is shared by several customers; nothing was erased\n"

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -91,22 +92,27 @@ class Runtime:
 
     def send_rows(self, table: str, rows: list[dict[str, Any]], spread: int) -> None:
         """Fact rows for the sink, on facts partition `spread % partitions`, column by column."""
-        for chunk in chunks(rows):
-            self._send_columns(table, len(chunk), columns_of(table, chunk), spread)
+        self._send_facts(table, rows, lambda chunk: columns_of(table, chunk), spread)
 
     def send_event_rows(self, events: list[dict[str, Any]], spread: int) -> None:
         """Rows of the events table, built column by column straight from the events."""
-        for chunk in chunks(events):
-            self._send_columns("events", len(chunk), event_columns(chunk), spread)
+        self._send_facts("events", events, event_columns, spread)
 
-    def _send_columns(self, table: str, count: int, columns: Columns, spread: int) -> None:
-        self.send(self.topics.facts.name, codec.facts(table, count, json_columns(table, columns)),
-                  spread % self.topics.facts.partitions)
+    def _send_facts(self, table: str, rows: list[dict[str, Any]],
+                    columns: Callable[[list[dict[str, Any]]], Columns], spread: int) -> None:
+        def encode(part: list[dict[str, Any]]) -> bytes:
+            return codec.facts(table, len(part), json_columns(table, columns(part)))
+
+        partition = spread % self.topics.facts.partitions
+        for chunk in chunks(rows):
+            for message in fitted(chunk, encode):
+                self.send(self.topics.facts.name, message, partition)
 
     def send_events(self, topic: str, events: list[dict[str, Any]], partition: int,
                     origin: int | None = None, watermark: int = 0) -> None:
         for chunk in chunks(events):
-            self.send(topic, codec.events(chunk, origin, watermark), partition)
+            for message in fitted(chunk, lambda part: codec.events(part, origin, watermark)):
+                self.send(topic, message, partition)
 
     def send_by_person(self, events: list[dict[str, Any]], origin: int | None = None, watermark: int = 0) -> None:
         """Events grouped into one message per person partition (with the origin's watermark
@@ -130,12 +136,29 @@ class Runtime:
 
 
 #: Events or rows per internal message: large enough that Faust's per-message cost vanishes,
-#: small enough to stay well under Kafka's default 1 MB message limit (~600 B per event).
+#: small enough to stay under Kafka's default 1 MB message limit for usual events (1 000 make
+#: ~460 KB on an events topic, ~270 KB of facts); bigger ones are split (`fitted`).
 CHUNK = 1000
+#: Bytes of an internal message at most. A broker refuses bigger ones (`message.max.bytes`:
+#: 1 MB by default on a cluster, counted after compression, which base64 in properties does
+#: not shrink; librdkafka's own limit here is 16 MB), and a stage that cannot produce stops:
+#: 1 000 events of up to 64 KiB, or dead letters keeping up to 64 Ki characters each (a file
+#: of over-size lines), made messages of tens of MB that stopped the ingest stage.
+MAX_MESSAGE_BYTES = 1_000_000
 
 
 def chunks(items: list[Any], size: int = CHUNK) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def fitted(items: list[Any], encode: Callable[[list[Any]], bytes]) -> list[bytes]:
+    """`items` encoded as one message, or halved until each part fits MAX_MESSAGE_BYTES (usual
+    chunks fit at once: encoded once; a single item is never split)."""
+    message = encode(items)
+    if len(message) <= MAX_MESSAGE_BYTES or len(items) <= 1:
+        return [message]
+    half = len(items) // 2
+    return fitted(items[:half], encode) + fitted(items[half:], encode)
 
 
 def now_ms() -> int:

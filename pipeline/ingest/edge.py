@@ -20,6 +20,7 @@ from aiokafka import TopicPartition
 from pipeline import codec
 from pipeline.edge_consumer import EdgeConsumer, Record
 from pipeline.facts.rows import dead_letter_row
+from pipeline.ingest import oversized
 from pipeline.ingest.logic import IngestConfig, ingest_one
 from pipeline.ingest.outcomes import DeadLetter
 from pipeline.ingest.pii import dead_letter_text, masked_through_escapes
@@ -31,6 +32,8 @@ from pipeline.watermark import source_watermark
 log = logging.getLogger(__name__)
 
 REPLAY_HEADER = "parcours-replay"
+#: The ingest edges' consumer group: its committed offsets say which raw input was ingested.
+GROUP = "parcours-ingest"
 #: Seconds the edge waits to fill a batch before processing what it has.
 GATHER_S = 0.05
 #: Offsets are committed at most this often (what was produced is acknowledged before every
@@ -41,7 +44,7 @@ COMMIT_INTERVAL_S = 1.0
 
 async def run(rt: Runtime, stopping: asyncio.Event) -> None:
     cfg = IngestConfig.build(rt.settings.pii_salt, rt.settings.phone_country, rt.settings.extra_identifier_kinds)
-    cons = consumer(rt.bootstrap, "parcours-ingest", rt.topics.raw.name)
+    cons = consumer(rt.bootstrap, GROUP, rt.topics.raw.name)
     await cons.start()
     committed_at = time.monotonic()
     highest: dict[int, int] = {}  # raw partition -> its watermark (pipeline/watermark.py)
@@ -116,9 +119,16 @@ def ingest_partition(rt: Runtime, cfg: IngestConfig, topic: str, partition: int,
 
 def reject(rt: Runtime, raw: bytes, dead: DeadLetter, source: str,
            message: Record, received: int) -> dict[str, Any]:
-    """Quarantine the exact bytes on the DLQ topic; the masked copy becomes a fact row."""
+    """Quarantine the exact bytes on the DLQ topic (of a message cut before Kafka, the head it
+    came with, and its real size: pipeline/ingest/oversized.py); the masked copy becomes a
+    fact row."""
+    came_with = dict(message.headers or ())
+    size = oversized.declared_size(came_with)
+    dead = oversized.reason(dead, size, len(raw))
     rt.stats.rejected[dead.code] += 1
     headers = [("reason", dead.reason.encode()[:512]), ("source", source.encode())]
+    if size is not None:
+        headers.append((oversized.HEADER, str(size).encode()))
     produce(rt.producer, rt.topics.dlq.name, raw, partition=0, key=message.key, headers=headers)
-    replay_id = dict(message.headers or ()).get(REPLAY_HEADER, b"").decode(errors="replace")
+    replay_id = came_with.get(REPLAY_HEADER, b"").decode(errors="replace")
     return dead_letter_row(received, source, masked_through_escapes(dead.reason), dead_letter_text(raw), replay_id)

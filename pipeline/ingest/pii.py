@@ -98,6 +98,9 @@ DEAD_LETTER_CHARS = 65_536
 #: Characters masked past that cut, so that an address or a number straddling it is masked
 #: whole: more than any of them takes, even with each character written as a \uXXXX escape.
 _CUT_MARGIN = 4_096
+#: Bytes of a rejected message `dead_letter_text` reads at most (4 per character, UTF-8's
+#: longest): a message cut there keeps the same dead letter (pipeline/ingest/oversized.py).
+DEAD_LETTER_HEAD_BYTES = 4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)
 #: Spaces that phonenumbers does not take as separators.
 _TYPESET_SPACES = str.maketrans({"\u202f": " ", "\u2009": " "})
 
@@ -306,7 +309,7 @@ def dead_letter_text(raw: bytes) -> str:
     """What `parcours.dead_letters.raw` keeps of a rejected message (the DLQ topic keeps the
     bytes): the text, masked through escapes, then cut. Cut first, an address or a number at
     the cut would lose the part the patterns need and keep the rest ("straddle.l")."""
-    text = _decoded(raw[:4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)])
+    text = _decoded(raw[:DEAD_LETTER_HEAD_BYTES])
     return masked_through_escapes(text[:DEAD_LETTER_CHARS + _CUT_MARGIN])[:DEAD_LETTER_CHARS]
 
 

@@ -178,3 +178,34 @@ def test_the_plan_on_literal_rows(clickhouse: Any) -> None:
     audits = clickhouse.query("SELECT request_id, status FROM parcours.erasure_audit WHERE request_id LIKE 'literal-%' "
                               "ORDER BY request_id").result_rows
     assert audits == [("literal-1", "done"), ("literal-2", "not_found"), ("literal-3", "shared")]
+
+
+def test_a_rerun_erases_rows_that_came_back_after_the_identities_were_gone(clickhouse: Any) -> None:
+    """The state an erasure during a ClickHouse outage left behind (before forget drained the
+    pipeline first): the request said done, then the person's events and session landed, with
+    no identity left to find them. Run again, the request finds them through the person id
+    its audit row recorded."""
+    empty(clickhouse)
+    p, day = node_id("user_id:u7"), datetime(2026, 11, 3, 10, tzinfo=UTC)
+    cfg = IngestConfig.build(b"tests")
+    clickhouse.insert("parcours.identities", [["user_id", "u7", p, p, day], ["user_id", "u8", "q8", "q8", day]],
+                      column_names=["kind", "value", "person_id", "anchor_id", "first_seen"])
+    assert forget(clickhouse, cfg, "user_id", "u7", topics(), request_id="rerun-1").status == "done"
+    columns = ["event_id", "occurred_at", "person_id", "anchor_id", "session_id", "event_type", "channel",
+               "identifiers", "ingested_at"]
+    clickhouse.insert("parcours.events", [  # her rows in flight at the time, and someone else's
+        ["late-1", day, p, node_id("device_id:d7"), "s7", "page_view", "web", {"device_id": "d7"}, day],
+        ["late-2", day, p, p, "s7", "purchase", "web", {"user_id": "u7"}, day],
+        ["other", day, "q8", "q8", "s8", "page_view", "web", {"user_id": "u8"}, day],
+    ], column_names=columns)
+    clickhouse.insert("parcours.sessions", [["s7", p, day, day, 2, ["web"], "", "", 1, 0.0, 1],
+                                            ["s8", "q8", day, day, 1, ["web"], "", "", 0, 0.0, 1]],
+                      column_names=["session_id", "person_id", "started_at", "ended_at", "event_count", "channels",
+                                    "entry_touchpoint", "exit_touchpoint", "converted", "revenue", "version"])
+    again = forget(clickhouse, cfg, "user_id", "u7", topics(), request_id="rerun-2")
+    assert (again.status, again.deleted["events"], again.deleted["sessions"]) == ("done", 2, 1)
+    assert again.subject is not None and again.subject.person_id == p
+    left = clickhouse.query("SELECT event_id FROM parcours.events FINAL ORDER BY event_id").result_rows
+    assert left == [("other",)]
+    assert clickhouse.query("SELECT session_id FROM parcours.sessions FINAL").result_rows == [("s8",)]
+    assert forget(clickhouse, cfg, "user_id", "u7", topics(), request_id="rerun-3").status == "not_found"

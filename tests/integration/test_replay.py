@@ -136,6 +136,31 @@ def test_replay_reads_stdin_and_rejects_garbage_without_failing(tmp_path: Path) 
     assert missing.returncode == 2 and "hint" in missing.stderr
 
 
+def test_a_line_too_big_for_kafka_is_an_oversized_dead_letter_not_a_crash(tmp_path: Path) -> None:
+    """A line over librdkafka's own 16 MB message limit (a cluster's broker refuses 1 MB by
+    default) stopped the replay with a MSG_SIZE_TOO_LARGE traceback and left it `running`."""
+    data_dir, path = tmp_path / "data", tmp_path / "big.ndjson"
+
+    def line(event_id: str, blob: int) -> bytes:
+        return orjson.dumps({"event_id": event_id, "event_type": "page_view", "occurred_at": "2026-11-03T10:00:00Z",
+                             "channel": "web", "identifiers": {"email": "jane.doe@example.com"},
+                             "properties": {"note": "call jane.doe@example.com", "blob": "x" * blob}})
+
+    lines = [line("fine", 0), line("big", 17_000_000), line("bigger-than-64k", 100_000)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    done = run_cli(["replay", str(path)], data_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rejected   2" in done.stdout and "Traceback" not in done.stderr
+    rows = query(data_dir, "SELECT reason, raw FROM parcours.dead_letters FINAL ORDER BY length(reason) DESC")
+    assert [r["reason"] for r in rows] == [
+        f"oversized: {len(lines[1])} bytes > 65536 (cut to its first 278528 bytes before Kafka)",
+        f"oversized: {len(lines[2])} bytes > 65536"]
+    assert all(r["raw"].startswith('{"event_id":"big') and len(r["raw"]) == 65_536 for r in rows)
+    assert not any("jane.doe" in r["raw"] for r in rows)  # masked like every dead letter
+    assert query(data_dir, "SELECT event_id FROM parcours.v_events") == [{"event_id": "fine"}]
+    assert query(data_dir, "SELECT status FROM parcours.replay_runs FINAL") == [{"status": "done"}]
+
+
 def test_all_six_attribution_models_give_every_conversion_a_credit_of_one(simulated) -> None:  # type: ignore[no-untyped-def]
     _, data_dir, _ = simulated
     rows = query(data_dir, "SELECT model, count() AS conversions, max(abs(total - 1)) AS worst FROM "
