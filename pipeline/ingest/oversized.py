@@ -4,12 +4,11 @@ strategy: ingest dead-letters any raw message over MAX_BYTES (64 KiB) as `oversi
 `parcours.dead_letters` keeps the masked text of its first DEAD_LETTER_HEAD_BYTES at most.
 A broker refuses a message over its limit (`message.max.bytes`: 1 MB by default on a Kafka
 cluster; librdkafka's own limit here is 16 MB), and one refused line stopped a whole replay.
-So the producers of raw input Parcours runs (`parcours replay`, the HTTP collector) send a
-message longer than HEAD_BYTES as its first HEAD_BYTES, with a HEADER giving its real size:
-still over MAX_BYTES, so ingest rejects it as `oversized` like any other; the reason gives
-the real size; `dead_letters` keeps exactly what it kept of the whole message; the DLQ topic
-keeps those HEAD_BYTES (not the whole message) with the header. Nothing bigger than
-HEAD_BYTES (~272 KiB) is produced to the raw topic by Parcours, whatever the broker's limit.
+So `parcours replay` sends a line longer than HEAD_BYTES as its first HEAD_BYTES, with a
+HEADER giving its real size: still over MAX_BYTES, so ingest rejects it as `oversized` like
+any other; the reason gives the real size; `dead_letters` keeps exactly what it kept of the
+whole line; the DLQ topic keeps those HEAD_BYTES (not the whole line) with the header. The
+HTTP collector needs no cut: its bodies are bounded (500 KiB, collector/body.py).
 """
 
 from __future__ import annotations
