@@ -19,12 +19,12 @@ import pytest
 
 from jobs.drain import PipelineBehind
 from jobs.forget import forget
-from jobs.replay import replay
 from pipeline.embedded.stack import Stack
 from pipeline.ingest.logic import IngestConfig
 from pipeline.settings import Settings
 from pipeline.sink import clickhouse as ch
 from tests.conftest import empty
+from tests.integration.refusing import end_the_outage, remove_the_warm_up, replay_into_an_outage
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +46,6 @@ EVENTS = [
     event("o-2", "10:07", "purchase", anonymous_id="a-O"),
 ]
 HERS = [e["event_id"] for e in EVENTS if e["event_id"].startswith("f-")]
-
-
-def command(client: Any, sql: str) -> None:
-    with ch.lock:
-        client.command(sql)
 
 
 def left_of_her(client: Any) -> dict[str, Any]:
@@ -77,21 +72,14 @@ def test_forget_waits_for_the_rows_held_in_an_outage(tmp_path: Path, clickhouse:
     async def scenario() -> None:
         async with Stack(settings) as stack:
             assert stack.pipeline is not None and stack.pipeline.sink is not None
-            sink, topics = stack.pipeline.sink, stack.pipeline.rt.topics
+            topics = stack.pipeline.rt.topics
 
             def erase(request: str, wait_s: float) -> Any:
                 return forget(clickhouse, cfg, "email", EMAIL, topics, bootstrap=stack.bootstrap,
                               request_id=request, settle_s=0.5, wait_s=wait_s, say=said.append)
 
-            # one part in `events`, and at most one allowed: every insert is refused
-            command(clickhouse, "INSERT INTO parcours.events (event_id, occurred_at, event_type) "
-                                "VALUES ('warm-up', now64(3), 'page_view')")
-            command(clickhouse, "ALTER TABLE parcours.events MODIFY SETTING parts_to_throw_insert = 1")
-            running = asyncio.create_task(replay(stack, [str(source)], progress=False))
+            running = await replay_into_an_outage(stack, clickhouse, str(source))
             try:
-                while not sink.paused:
-                    assert not running.done(), "the replay finished before the outage bit"
-                    await asyncio.sleep(0.05)
                 await asyncio.sleep(1.0)  # the rest of her rows reach the sink's buffer or wait in Kafka
                 try:
                     first = await asyncio.to_thread(erase, "outage-short", 2.0)
@@ -103,7 +91,7 @@ def test_forget_waits_for_the_rows_held_in_an_outage(tmp_path: Path, clickhouse:
                 await asyncio.sleep(2.0)
                 assert not waiting.done(), "forget did not wait for the rows the sink holds"
             finally:
-                command(clickhouse, "ALTER TABLE parcours.events MODIFY SETTING parts_to_throw_insert = 3000")
+                end_the_outage(clickhouse)
             result = await waiting
             seen["waited"] = (result.status, result.deleted.get("events"))
             await running
@@ -112,7 +100,7 @@ def test_forget_waits_for_the_rows_held_in_an_outage(tmp_path: Path, clickhouse:
                                                        "WHERE startsWith(event_id, 'o-') ORDER BY event_id")
 
     asyncio.run(scenario())
-    command(clickhouse, "DELETE FROM parcours.events WHERE event_id = 'warm-up'")
+    remove_the_warm_up(clickhouse)
     status, why = seen["short"]
     assert status == "refused", f"forget reported {status} while the sink held her rows"
     assert "nothing was erased" in why and "hint:" in why and "run the same command again" in why

@@ -11,22 +11,17 @@ from pathlib import Path
 import pytest
 
 from jobs import replay as replay_job
-from jobs.replay import replay
 from jobs.simulate import simulate
 from pipeline.embedded.stack import Stack
 from pipeline.settings import Settings
 from pipeline.sink import clickhouse as ch
 from pipeline.sink.edge import MAX_MESSAGES, MAX_ROWS
 from tests.conftest import empty
+from tests.integration.refusing import end_the_outage, remove_the_warm_up, replay_into_an_outage
 
 pytestmark = pytest.mark.integration
 
 OUTAGE_S = 4.0
-
-
-def command(client, sql: str) -> None:  # type: ignore[no-untyped-def]
-    with ch.lock:
-        client.command(sql)
 
 
 def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
@@ -46,20 +41,13 @@ def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog:
     async def scenario() -> None:
         async with Stack(settings) as stack:
             sink = stack.pipeline.sink  # type: ignore[union-attr]
-            # one part in the table, and at most one allowed: every insert is refused
-            command(clickhouse, "INSERT INTO parcours.events (event_id, occurred_at, event_type) "
-                                "VALUES ('warm-up', now64(3), 'page_view')")
-            command(clickhouse, "ALTER TABLE parcours.events MODIFY SETTING parts_to_throw_insert = 1")
-            running = asyncio.create_task(replay(stack, [str(source)], progress=False))
+            running = await replay_into_an_outage(stack, clickhouse, str(source))
             try:
-                while not sink.paused:
-                    assert not running.done(), "the replay finished before the outage bit"
-                    await asyncio.sleep(0.05)
                 for _ in range(int(OUTAGE_S / 0.1)):
                     held.append(sink._rows())
                     await asyncio.sleep(0.1)
             finally:
-                command(clickhouse, "ALTER TABLE parcours.events MODIFY SETTING parts_to_throw_insert = 3000")
+                end_the_outage(clickhouse)
             await running
             assert not sink.paused
 
@@ -71,6 +59,6 @@ def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog:
     assert any("consumption paused" in m for m in messages)
     assert any("consumption resumed" in m for m in messages)
     assert any("the replay waits for ClickHouse" in m for m in messages)
-    command(clickhouse, "DELETE FROM parcours.events WHERE event_id = 'warm-up'")
+    remove_the_warm_up(clickhouse)
     rows = ch.query_rows(clickhouse, "SELECT count(), uniqExact(event_id) FROM parcours.v_events")
     assert rows == [(sim.truth.valid_event_count, sim.truth.valid_event_count)]
