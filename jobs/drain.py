@@ -34,7 +34,7 @@ from pipeline.app import APP_ID
 from pipeline.barrier import partitions_past, send_end_of_input
 from pipeline.errors import Transient
 from pipeline.ingest.edge import GROUP as INGEST_GROUP
-from pipeline.kafka import describe, flush, producer
+from pipeline.kafka import check_reachable, describe, flush, producer
 from pipeline.sink.edge import GROUP as SINK_GROUP
 from pipeline.topics import Topic, Topics
 
@@ -86,6 +86,7 @@ def drain(bootstrap: str, client: Client, topics: Topics, wait_s: float = WAIT_S
           say: Callable[[str], None] = log.info) -> str | None:
     """Return once everything produced before the call is in ClickHouse: the barrier that
     came through, or None when nothing was in flight. PipelineBehind after `wait_s`."""
+    check_reachable(bootstrap)  # else librdkafka logs every refused connection until its timeouts
     ahead = in_flight(bootstrap, topics)
     if not ahead:
         return None

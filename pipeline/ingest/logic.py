@@ -136,7 +136,15 @@ def _check_segment_shape(message: dict[str, Any]) -> None:
         raise Rejected("segment_batch", "a whole Segment batch as one event: POST it to /v1/batch, "
                                         "or write its messages one per line")
     if not isinstance(message["type"], str):
-        raise Rejected("segment_unknown_type", f"type is {type(message['type']).__name__}, not a string")
+        raise Rejected("segment_unknown_type", f"type is {_json_type(message['type'])}, not a string")
+
+
+def _json_type(value: object) -> str:
+    """A decoded JSON value's type as JSON names it."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 _DIGITS = re.compile(r"[0-9]+(?:\.[0-9]*)?")

@@ -95,12 +95,14 @@ def _default_channel(message: dict[str, Any], context: dict[str, Any], spec: dic
                      app_source: dict[str, Any]) -> str:
     """The message type's channel, or the app's for any message a mobile SDK sent: a phone
     session's track and identify calls belong to the app, like its screens."""
-    device, os = _dict(context.get("device")), _dict(context.get("os"))
-    if (_dict(context.get("app")) or str(device.get("type", "")).lower() in app_source["device_types"]
-            or str(os.get("name", "")).lower() in app_source["os_names"]
-            or message.get("channel") in app_source["rudderstack_channels"]):
-        return str(app_source["channel"])
-    return str(spec["default_channel"])
+    platform = message.get("channel")
+    if isinstance(platform, str) and platform.lower() in app_source["rudderstack_platforms"]:
+        mobile = app_source["rudderstack_platforms"][platform.lower()]
+    else:
+        device, os = _dict(context.get("device")), _dict(context.get("os"))
+        mobile = (str(device.get("type", "")).lower() in app_source["device_types"]
+                  or str(os.get("name", "")).lower() in app_source["os_names"])
+    return str(app_source["channel"] if mobile else spec["default_channel"])
 
 
 def _identifiers(message: dict[str, Any], traits: dict[str, Any], context: dict[str, Any],

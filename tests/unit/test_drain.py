@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from jobs import drain
+from pipeline.errors import Terminal
 from pipeline.topics import topics
 
 
@@ -31,6 +32,7 @@ def test_the_stages_are_read_in_flow_order() -> None:
 
 def test_nothing_in_flight_means_no_barrier_and_no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(drain, "in_flight", lambda bootstrap, t: {})
+    monkeypatch.setattr(drain, "check_reachable", lambda bootstrap: None)  # no broker behind the fakes
     monkeypatch.setattr(drain, "producer", lambda bootstrap: pytest.fail("a barrier nobody needs"))
     assert drain.drain("kafka:9092", object(), topics()) is None  # type: ignore[arg-type]
 
@@ -38,6 +40,7 @@ def test_nothing_in_flight_means_no_barrier_and_no_wait(monkeypatch: pytest.Monk
 def test_a_barrier_that_comes_through_ends_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     fake, said = FakeProducer(), []
     monkeypatch.setattr(drain, "in_flight", lambda bootstrap, t: {t.facts.name: 3})
+    monkeypatch.setattr(drain, "check_reachable", lambda bootstrap: None)  # no broker behind the fakes
     monkeypatch.setattr(drain, "producer", lambda bootstrap: fake)
     monkeypatch.setattr(drain, "partitions_past", lambda client, barriers: topics().facts.partitions)
     barrier = drain.drain("kafka:9092", object(), topics(), say=said.append)  # type: ignore[arg-type]
@@ -48,6 +51,7 @@ def test_a_barrier_that_comes_through_ends_the_wait(monkeypatch: pytest.MonkeyPa
 
 def test_a_pipeline_that_does_not_catch_up_stops_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(drain, "in_flight", lambda bootstrap, t: {t.facts.name: 3})
+    monkeypatch.setattr(drain, "check_reachable", lambda bootstrap: None)  # no broker behind the fakes
     monkeypatch.setattr(drain, "producer", lambda bootstrap: FakeProducer())
     monkeypatch.setattr(drain, "partitions_past", lambda client, barriers: 1)
     monkeypatch.setattr(drain, "POLL_S", 0.01)
@@ -56,3 +60,10 @@ def test_a_pipeline_that_does_not_catch_up_stops_the_request(monkeypatch: pytest
     text = str(behind.value)
     assert "1/4 facts partitions" in text and "parcours.facts 3 messages" in text and "nothing was erased" in text
     assert "hint:" in text and "run the same command again" in text
+
+
+def test_an_unreachable_kafka_is_named_at_once_not_logged_for_each_retry() -> None:
+    # librdkafka logged every refused connection (194 lines over 11 s) before the error
+    with pytest.raises(Terminal) as error:
+        drain.drain("127.0.0.1:1", None, topics())  # type: ignore[arg-type]  # no ClickHouse needed
+    assert "Connection refused" in str(error.value) and "PARCOURS_KAFKA_BOOTSTRAP" in (error.value.hint or "")

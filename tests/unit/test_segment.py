@@ -242,6 +242,7 @@ def test_properties_channel_overrides_default() -> None:
 
 @pytest.mark.parametrize("context, top", [
     ({"app": {"name": "Shop", "version": "4.2"}, "os": {"name": "iOS"}}, {}),   # analytics-ios
+    ({"app": {"name": "Shop"}, "device": {"type": "ios"}}, {"channel": "mobile"}),  # rudder-ios
     ({"device": {"type": "android", "id": "dev-9"}}, {}),                      # analytics-android
     ({"os": {"name": "Android"}}, {}),
     ({}, {"channel": "mobile"}),                                               # RudderStack's platform
@@ -256,7 +257,10 @@ def test_a_mobile_sdks_track_and_identify_are_the_apps(context: dict[str, Any], 
 
 def test_browser_and_server_messages_keep_the_web() -> None:
     browser = {"page": {"url": "https://shop.example/"}, "userAgent": "Mozilla/5.0 (iPhone)", "os": {"name": "Mac OS X"}}
-    for context, top in (({}, {}), (browser, {}), ({}, {"channel": "web"}), ({}, {"channel": "server"})):
+    rudder_js = {"app": {"name": "RudderLabs JavaScript SDK", "namespace": "com.rudderlabs.javascript"},
+                 "os": {"name": "", "version": ""}, "userAgent": "Mozilla/5.0 (iPhone)"}
+    for context, top in (({}, {}), (browser, {}), ({}, {"channel": "web"}), ({}, {"channel": "server"}),
+                         (rudder_js, {"channel": "web"}), ({"os": {"name": "iOS"}}, {"channel": "web"})):
         assert accepted(msg("track", event="x", context=context, **top))["channel"] == "web"
 
 
