@@ -58,29 +58,25 @@ def env_of(service: dict) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in env.items()}
 
 
-def host_ports(service: dict) -> list[str]:
-    """Published host ports of a service ('' for a port published on an ephemeral host port)."""
+def published(service: dict) -> list[tuple[str, str]]:
+    """(host address, host port) of each published port: '' for every interface, '' for an
+    ephemeral host port; long form (dict) or short form ("ip:host:container/proto")."""
     result = []
     for port in service.get("ports") or []:
         if isinstance(port, dict):
-            result.append(str(port.get("published") or ""))
+            result.append((str(port.get("host_ip") or ""), str(port.get("published") or "")))
             continue
-        spec = str(port).split("/", 1)[0]
-        parts = spec.rsplit(":", 2)
-        result.append(parts[-2] if len(parts) >= 2 else "")
+        parts = str(port).split("/", 1)[0].rsplit(":", 2)
+        result.append((parts[0] if len(parts) == 3 else "", parts[-2] if len(parts) >= 2 else ""))
     return result
+
+
+def host_ports(service: dict) -> list[str]:
+    return [port for _, port in published(service)]
 
 
 def host_ips(service: dict) -> list[str]:
-    """The host address of each published port ('' = every interface)."""
-    result = []
-    for port in service.get("ports") or []:
-        if isinstance(port, dict):
-            result.append(str(port.get("host_ip") or ""))
-            continue
-        parts = str(port).split("/", 1)[0].rsplit(":", 2)
-        result.append(parts[0] if len(parts) == 3 else "")
-    return result
+    return [ip for ip, _ in published(service)]
 
 
 def container_ports(service: dict) -> list[str]:
