@@ -26,7 +26,9 @@ OUTAGE_S = 4.0
 
 def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    # an outage longer than the replay's stall limit is waited out (and said), not a failure
+    # an outage longer than the replay's stall limit is waited out (and said), not a failure;
+    # the limit is back to its own once the outage ends (what follows may take longer than 1 s)
+    stall_s = replay_job.STALL_TIMEOUT_S
     monkeypatch.setattr(replay_job, "STALL_TIMEOUT_S", 1.0)
     monkeypatch.setattr(replay_job, "OUTAGE_LOG_S", 1.0)
     empty(clickhouse)
@@ -48,6 +50,7 @@ def test_sink_waits_out_a_clickhouse_refusal(tmp_path: Path, clickhouse, caplog:
                     await asyncio.sleep(0.1)
             finally:
                 end_the_outage(clickhouse)
+                monkeypatch.setattr(replay_job, "STALL_TIMEOUT_S", stall_s)
             await running
             assert not sink.paused
 
