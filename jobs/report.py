@@ -21,7 +21,7 @@ from jobs import report_maps as maps
 from jobs.summary import (
     _CSS,
     _E,
-    CURRENCY,
+    MIXED,
     Summary,
     _card,
     _period,
@@ -162,22 +162,26 @@ def _first(df: pl.DataFrame, by: str) -> dict[str, Any] | None:
     return df.sort([by, name], descending=[True, False], nulls_last=True).row(0, named=True)
 
 
-def _top_touchpoints(pareto: pl.DataFrame) -> str:
+def _top_touchpoints(pareto: pl.DataFrame, currency: str) -> str:
     top = pareto.sort("rank").head(3).rows(named=True)
     return ", ".join(
-        f"{r['touchpoint']} {fmt_money(r['influenced_revenue'] or 0)} {CURRENCY} "
+        f"{r['touchpoint']} {_money(r['influenced_revenue'], currency)} "
         f"({fmt_pct(r['share'] or 0)})"
         for r in top
     )
 
 
-def _best_channel(attribution: pl.DataFrame) -> str:
+def _money(value: float | None, currency: str) -> str:
+    return f"{fmt_money(value or 0)} {currency}".rstrip()
+
+
+def _best_channel(attribution: pl.DataFrame, currency: str) -> str:
     best = _first(attribution.filter(pl.col("model") == "markov"), "credit")
     if best is None:
         return ""
     return (
         f"{best['channel']}: {best['credit'] or 0:,.1f} conversions, "
-        f"{fmt_money(best['revenue_credit'] or 0)} {CURRENCY}"
+        f"{_money(best['revenue_credit'], currency)}"
     )
 
 
@@ -212,9 +216,10 @@ def _top_moment(moments: pl.DataFrame) -> str:
 
 def highlights(data: ReportData) -> list[tuple[str, str]]:
     """(label, sentence) for the findings a CX team reads first; 'no data yet' when missing."""
+    currency = data.summary.currency
     return [
-        ("Top touchpoints by influenced revenue", _top_touchpoints(data.pareto) or NO_DATA),
-        ("Best channel by Markov credit", _best_channel(data.attribution) or NO_DATA),
+        ("Top touchpoints by influenced revenue", _top_touchpoints(data.pareto, currency) or NO_DATA),
+        ("Best channel by Markov credit", _best_channel(data.attribution, currency) or NO_DATA),
         ("Biggest drop-off", _biggest_dropoff(data.dropoffs) or NO_DATA),
         ("Top moment of truth", _top_moment(data.moments) or NO_DATA),
     ]
@@ -230,7 +235,7 @@ def render_terminal(data: ReportData) -> str:
         ("persons", fmt_int(s.persons)),
         ("sessions", fmt_int(s.sessions)),
         ("conversions", fmt_int(s.conversions)),
-        ("revenue", f"{fmt_money(s.revenue)} {CURRENCY}"),
+        ("revenue", s.revenue_text()),
         ("CSAT", fmt_csat(s.csat_avg)),
         ("NPS", fmt_nps(s.nps)),
     ]
@@ -345,7 +350,8 @@ def _cards(s: Summary) -> str:
             _card("Persons", fmt_int(s.persons)),
             _card("Sessions", fmt_int(s.sessions), f"bounce rate {fmt_pct(s.bounce_rate)}"),
             _card("Conversions", fmt_int(s.conversions), rate),
-            _card(f"Revenue ({CURRENCY})", fmt_money(s.revenue)),
+            _card(f"Revenue ({s.currency})" if s.currency else "Revenue", fmt_money(s.revenue),
+                  "" if s.currency or not s.revenue_by_currency else MIXED),
             _card("CSAT", fmt_csat(s.csat_avg), "average, 1–5"),
             _card("NPS", fmt_nps(s.nps), "promoters − detractors"),
         ]
@@ -361,7 +367,7 @@ def render_html(data: ReportData, title: str = TITLE) -> str:
     body = f"""<main>
 <header>
   <div><h1>{_E(title)}</h1><div class="sub">Customer journeys · {_E(_period(s))} (UTC)</div></div>
-  <div class="sub">Revenue in {CURRENCY}</div>
+  <div class="sub">{_E(f"Revenue in {s.currency}" if s.currency else f"Revenue {MIXED}")}</div>
 </header>
 <div class="cards">{_cards(s)}</div>
 <section class="row"><h2>Key findings</h2><ul class="highlights">{findings}</ul></section>
@@ -381,8 +387,8 @@ def render_html(data: ReportData, title: str = TITLE) -> str:
             "conversions credited to each channel",
         )
     }
-{_section("pareto", charts.pareto_chart(data.pareto), "the vital few touchpoints")}
-{_section("daily", charts.trends_chart(data.daily), "per UTC day")}
+{_section("pareto", charts.pareto_chart(data.pareto, s.currency), "the vital few touchpoints")}
+{_section("daily", charts.trends_chart(data.daily, s.currency), "per UTC day")}
 <div class="grid2 row">
 {_section("dropoffs", dropoffs_table(data.dropoffs), "last touchpoint of unconverted journeys", "")}
 {_section("moments", moments_table(data.moments), "repurchase after a good vs bad experience", "")}

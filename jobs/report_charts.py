@@ -231,7 +231,7 @@ def pareto_cut(pareto: pl.DataFrame, threshold: float = 0.8) -> int:
     )
 
 
-def pareto_chart(pareto: pl.DataFrame, max_bars: int = 20) -> str:
+def pareto_chart(pareto: pl.DataFrame, currency: str = "", max_bars: int = 20) -> str:
     """Influenced revenue per touchpoint (bars, left axis) and cumulative share (line, right
     axis), with the 80% line and the rank where it is crossed."""
     if not pareto.height or not (pareto["influenced_revenue"].fill_null(0) > 0).any():
@@ -255,7 +255,7 @@ def pareto_chart(pareto: pl.DataFrame, max_bars: int = 20) -> str:
         parts.append(
             f'<rect x="{cx - slot * 0.35:.1f}" y="{top + plot_h - h:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{h:.1f}" rx="2" fill="{PARETO_COLOR}" fill-opacity="{opacity}"><title>'
-            f"#{int(r['rank'])} {_E(str(r['touchpoint']))}: {revenue:,.2f} EUR, "
+            f"#{int(r['rank'])} {_E(str(r['touchpoint']))}: {_E(f'{revenue:,.2f} {currency}'.rstrip())}, "
             f"{fmt_pct(float(r['share'] or 0))} (cumulative "
             f"{fmt_pct(float(r['cumulative_share'] or 0))})</title></rect>"
         )
@@ -318,7 +318,7 @@ def pareto_chart(pareto: pl.DataFrame, max_bars: int = 20) -> str:
     parts.append("</svg>")
     legend = _legend(
         [
-            ("Influenced revenue (EUR, left axis)", PARETO_COLOR),
+            (f"Influenced revenue ({_unit(currency)}left axis)", PARETO_COLOR),
             ("Cumulative share (right axis)", CUMUL_COLOR),
             ("80% threshold", MARK_COLOR),
         ]
@@ -331,12 +331,17 @@ def pareto_chart(pareto: pl.DataFrame, max_bars: int = 20) -> str:
 _TRENDS = (
     ("events", "Events", lambda v: fmt_int(round(v))),
     ("conversions", "Conversions", lambda v: fmt_int(round(v))),
-    ("revenue", "Revenue (EUR)", lambda v: _short(v)),
+    ("revenue", "Revenue", lambda v: _short(v)),
     ("csat_avg", "CSAT (1–5)", fmt_csat),
 )
 
 
-def trends_chart(daily: pl.DataFrame) -> str:
+def _unit(currency: str) -> str:
+    """'EUR, ' for one currency; several are summed as plain numbers (jobs/summary.py)."""
+    return f"{currency}, " if currency else "all currencies, "
+
+
+def trends_chart(daily: pl.DataFrame, currency: str = "") -> str:
     """Four small multiples (2 x 2), one per metric, each with its own scale."""
     if not daily.height:
         return placeholder("no daily figures")
@@ -346,6 +351,7 @@ def trends_chart(daily: pl.DataFrame) -> str:
     parts = [svg_open(width, panel_h * 2 + 20, "Daily events, conversions, revenue and CSAT")]
     for k, (column, title, fmt) in enumerate(_TRENDS):
         x0, y0 = (k % 2) * (panel_w + 30), (k // 2) * (panel_h + 20)
+        title = f"{title} ({_unit(currency)[:-2]})" if column == "revenue" else title
         values = [None if r[column] is None else float(r[column]) for r in rows]
         parts += _trend_panel(
             x0, y0, panel_w, panel_h, days, values, title, fmt, TREND_COLORS[column]

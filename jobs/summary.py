@@ -5,7 +5,8 @@ formatting and styling helpers of the HTML report (jobs/report.py).
 the stable `parcours.v_*` views and `parcours.dead_letters`); conversion event types and the
 stage funnel order come from schemas/taxonomy.toml and are passed as server-side query
 parameters. `render_terminal` prints a compact aligned text block.
-Revenue is reported in EUR.
+Revenue is summed over currencies without conversion; the text names the currency only when
+the conversions have one (`Summary.currency`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pipeline import SCHEMAS
 from pipeline.taxonomy import taxonomy
 
 SQL_DIR = Path(__file__).parent / "sql" / "summary"
-CURRENCY = "EUR"
+MIXED = "summed without conversion"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Summary:
     conversions: int
     """Events whose event_type is a conversion type (taxonomy `conversion_event_types`)."""
     revenue: float
-    """Sum of the revenue of conversion events, EUR."""
+    """Sum of the revenue of conversion events, over every currency."""
     dead_letters: int
     dead_letter_reasons: list[tuple[str, int]]
     """(reason code = text before ':', count), most frequent first."""
@@ -52,6 +53,22 @@ class Summary:
     csat_avg: float | None
     nps: float | None
     """% promoters (9-10) minus % detractors (0-6) among answered NPS, -100..100."""
+    revenue_by_currency: tuple[tuple[str, float], ...] = ()
+    """(currency, revenue of conversion events in it), largest first; '' = none given."""
+
+    @property
+    def currency(self) -> str:
+        """The unit of revenue figures: the conversions' one currency, else '' (several, or
+        none, summed as plain numbers)."""
+        codes = [code for code, _ in self.revenue_by_currency]
+        return codes[0] if len(codes) == 1 else ""
+
+    def revenue_text(self) -> str:
+        """Total revenue with its unit; with several currencies, each with its own sum."""
+        if self.currency or not self.revenue_by_currency:
+            return f"{fmt_money(self.revenue)} {self.currency}".rstrip()
+        parts = ", ".join(f"{fmt_money(v)} {code or '(no currency)'}" for code, v in self.revenue_by_currency)
+        return f"{fmt_money(self.revenue)} = {parts}, {MIXED}"
 
 
 def load_sql(name: str) -> str:
@@ -122,6 +139,9 @@ def summarize(client: Any) -> Summary:
         bounce_rate=int(bounces) / sessions if sessions else 0.0,
         csat_avg=_float(csat_avg),
         nps=_float(nps),
+        revenue_by_currency=tuple(
+            (str(code), float(value)) for code, value in _rows(client, "currencies", types)
+        ),
     )
 
 
@@ -181,7 +201,7 @@ def render_terminal(summary: Summary, max_channels: int = 10) -> str:
         ("sessions", fmt_int(s.sessions), "conversions", fmt_int(s.conversions)),
         (
             "revenue",
-            f"{fmt_money(s.revenue)} {CURRENCY}",
+            s.revenue_text(),
             "avg events/session",
             f"{s.avg_session_events:.2f}",
         ),
@@ -200,7 +220,7 @@ def render_terminal(summary: Summary, max_channels: int = 10) -> str:
     if s.top_touchpoints:
         lines += ["", "Top touchpoints"]
         lines += _table(
-            ("touchpoint", "channel", "events", "persons", f"revenue {CURRENCY}"),
+            ("touchpoint", "channel", "events", "persons", f"revenue {s.currency}".rstrip()),
             [
                 (tp, ch, fmt_int(ev), fmt_int(pe), fmt_money(rev))
                 for tp, ch, ev, pe, rev in s.top_touchpoints[:5]
@@ -218,7 +238,7 @@ def render_terminal(summary: Summary, max_channels: int = 10) -> str:
                 "persons",
                 "sessions",
                 "conv.",
-                f"revenue {CURRENCY}",
+                f"revenue {s.currency}".rstrip(),
             ),
             [
                 (ch, cat, own, fmt_int(ev), fmt_int(pe), fmt_int(se), fmt_int(co), fmt_money(rev))

@@ -5,6 +5,7 @@ markers show, text is escaped, nothing external is referenced, empty data gives 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def sample_summary() -> Summary:
         bounce_rate=0.31,
         csat_avg=3.87,
         nps=12.5,
+        revenue_by_currency=(("EUR", sum(d[4] for d in daily)),),
     )
 
 
@@ -254,6 +256,20 @@ def test_terminal_has_the_key_numbers() -> None:
         assert needle in text, needle
     empty_text = render_terminal(report.empty(sample_summary()))
     assert "no data yet" in empty_text
+
+
+def test_several_currencies_are_not_labelled_as_one() -> None:
+    """Revenue is summed over currencies without conversion: no single currency may label it."""
+    mixed = replace(sample_summary(), revenue=300.0,
+                    revenue_by_currency=(("EUR", 200.0), ("USD", 60.0), ("", 40.0)))
+    data = replace(sample_data(), summary=mixed)
+    for text in (render_terminal(data), render_html(data)):
+        assert "EUR" not in text.replace("200.00 EUR", "")
+        assert "USD" not in text.replace("60.00 USD", "")
+    assert "300.00 = 200.00 EUR, 60.00 USD, 40.00 (no currency), summed without conversion" in (
+        render_terminal(data))
+    assert "checkout 41,000.00 EUR" in render_terminal(sample_data())
+    assert mixed.currency == "" and sample_summary().currency == "EUR"
 
 
 def test_write_creates_the_file(tmp_path: Path) -> None:
