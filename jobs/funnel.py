@@ -22,6 +22,7 @@ from typing import Any
 from pipeline.errors import Terminal
 from pipeline.settings import parse_duration
 from pipeline.sink.clickhouse import query_rows
+from pipeline.taxonomy import canonical_event_type
 
 SQL_DIR = Path(__file__).parent / "sql" / "funnel"
 TOUCHPOINT_PREFIX = "touchpoint:"
@@ -71,8 +72,8 @@ def parse_steps(raw: list[str]) -> list[Step]:
     for text in raw:
         if text.startswith(TOUCHPOINT_PREFIX):
             column, value = "touchpoint", text[len(TOUCHPOINT_PREFIX):]
-        else:
-            column, value = "event_type", text
+        else:  # written as ingest stores it: "Order Completed" is purchase
+            column, value = "event_type", canonical_event_type(text.strip())
         if not value.strip():
             raise Terminal(f"empty funnel step {text!r}",
                            hint="write an event type (purchase) or touchpoint:NAME "

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 
 from pipeline import SCHEMAS
 from pipeline.identity.rules import Rules
@@ -66,6 +67,32 @@ def taxonomy() -> Taxonomy:
         for name, c in data["channels"].items()
     }
     return Taxonomy(channels, dict(data["event_types"]), frozenset(data["conversion_event_types"]))
+
+
+_SPELLING = re.compile(r"[\s_\-]+")
+
+
+def spelling(name: str) -> str:
+    """How an event type is written, without case, spaces, hyphens or underscores."""
+    return _SPELLING.sub("", name).casefold()
+
+
+@cache
+def _known_event_types() -> dict[str, str]:
+    """spelling -> event type, for the types the taxonomy knows and Segment's spec names."""
+    tax = taxonomy()
+    known = {spelling(t): t for t in (*tax.event_stages, *tax.conversion_event_types)}
+    for name, mapped in segment_mapping()["track_events"].items():
+        known.setdefault(spelling(name), str(mapped))
+    return known
+
+
+@lru_cache(maxsize=4096)
+def canonical_event_type(name: str) -> str:
+    """A known event type written another way ("Purchase", "ORDER COMPLETED", "add-to-cart",
+    "Order Completed" sent natively) becomes that type, so conversions and stages find it;
+    any other name is kept as it came (event types are open-ended)."""
+    return _known_event_types().get(spelling(name), name)
 
 
 @cache

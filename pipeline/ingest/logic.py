@@ -27,7 +27,7 @@ from pipeline.ingest.pii import (
     normalise_email,
     normalise_phone,
 )
-from pipeline.taxonomy import Taxonomy, identity_kinds, taxonomy
+from pipeline.taxonomy import Taxonomy, canonical_event_type, identity_kinds, taxonomy
 
 MAX_BYTES = 64 * 1024
 MAX_FUTURE_MS = 24 * 3600 * 1000
@@ -79,7 +79,7 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     if segment.is_segment(message):
         message = segment.to_parcours(message, cfg.hasher)
     event_id = _event_id(_text(message, "event_id", 128), cfg)
-    event_type = _label(_text(message, "event_type", 128))
+    event_type = canonical_event_type(_label(_text(message, "event_type", 128)))
     channel = _label(_text(message, "channel", 64)).lower()
     occurred_at = parse_time(message.get("occurred_at"))
     if occurred_at - now_ms > MAX_FUTURE_MS:

@@ -76,6 +76,8 @@ def test_funnel_numbers_are_the_intended_ones(loaded: Any) -> None:
     assert [c.persons for c in week.overall] == [5, 3, 1]  # pA, pB, pF page views; pA buys
     half_day = funnel(loaded, steps, parse_window("12h"))
     assert [c.persons for c in half_day.overall] == [5, 2, 0]  # pF's hotline is 24 h later
+    spelt = funnel(loaded, parse_steps(["Page View", "touchpoint:hotline", "Order Completed"]), parse_window("7d"))
+    assert [c.persons for c in spelt.overall] == [5, 3, 1]  # event types as ingest stores them
 
 
 def test_a_step_no_event_matches_is_named_as_a_likely_typo(loaded: Any) -> None:

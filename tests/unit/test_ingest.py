@@ -113,6 +113,21 @@ def test_stage_of_each_event_type_from_taxonomy(event_type: str) -> None:
     assert out["stage"] == TAXONOMY["event_types"][event_type]
 
 
+@pytest.mark.parametrize(
+    ("written", "event_type"),
+    [("Purchase", "purchase"), ("PURCHASE", "purchase"), (" purchase ", "purchase"),
+     ("Order Completed", "purchase"), ("order_completed", "purchase"), ("ORDER-COMPLETED", "purchase"),
+     ("Add To Cart", "add_to_cart"), ("add-to-cart", "add_to_cart"), ("Product Viewed", "product_view"),
+     ("achat_confirmé", "achat_confirmé"), ("Newsletter Read", "Newsletter Read")],
+)
+def test_known_event_types_written_another_way(written: str, event_type: str) -> None:
+    """A known type (or a Segment spec name sent natively) is recognised whatever its case and
+    separators, so conversions and stages find it; an unknown type is kept as it came."""
+    out = accepted(base(event_type=written, touchpoint=None))
+    assert out["event_type"] == out["touchpoint"] == event_type
+    assert out["stage"] == TAXONOMY["event_types"].get(event_type, out["stage"])
+
+
 @pytest.mark.parametrize("channel", sorted(TAXONOMY["channels"]))
 def test_stage_falls_back_to_channel_default(channel: str) -> None:
     out = accepted(base(event_type="some_new_event", channel=channel))
