@@ -163,6 +163,7 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "pipeline_barriers": "end-of-input markers: replay (and forget) barrier ids and partitions",
     "conversion_types": "reference data (schemas/taxonomy.toml)",
     "channel_taxonomy": "reference data (schemas/taxonomy.toml)",
+    "after_sales_stages": "reference data (schemas/taxonomy.toml)",
     "attribution_settings": "reference data (schemas/attribution.toml)",
     "replay_runs": "replay ledger: file names, host, pid",
     "pii_salt": "a fingerprint of the PII salt (a keyed hash of a fixed text)",

@@ -24,6 +24,7 @@ class Taxonomy:
     channels: dict[str, Channel]
     event_stages: dict[str, str]
     conversion_event_types: frozenset[str]
+    after_sales_stages: frozenset[str] = frozenset()
 
     def stage(self, event_type: str, channel: str) -> str:
         """Event type's own stage, else the channel's default, else 'unknown'."""
@@ -66,7 +67,8 @@ def taxonomy() -> Taxonomy:
         name: Channel(name, c["category"], c["ownership"], c["default_stage"])
         for name, c in data["channels"].items()
     }
-    return Taxonomy(channels, dict(data["event_types"]), frozenset(data["conversion_event_types"]))
+    return Taxonomy(channels, dict(data["event_types"]), frozenset(data["conversion_event_types"]),
+                    frozenset(data.get("after_sales_stages", ())))
 
 
 _SPELLING = re.compile(r"[\s_\-]+")

@@ -17,6 +17,9 @@ def sync(client: Client) -> None:
     client.command("TRUNCATE TABLE parcours.conversion_types")
     client.insert("parcours.conversion_types", [[t] for t in sorted(tax.conversion_event_types)],
                   column_names=["event_type"])
+    client.command("TRUNCATE TABLE parcours.after_sales_stages")
+    client.insert("parcours.after_sales_stages", [[s] for s in sorted(tax.after_sales_stages)],
+                  column_names=["stage"])
     client.command("TRUNCATE TABLE parcours.channel_taxonomy")
     client.insert("parcours.channel_taxonomy",
                   [[c.name, c.category, c.ownership, c.default_stage] for c in tax.channels.values()],

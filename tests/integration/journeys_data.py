@@ -197,6 +197,8 @@ def phase_of() -> dict[str, str]:
         t, convs = ms(e["occurred_at"]), times.get(e["person_id"], [])
         if e["session_id"] in converting_sessions:
             phases[e["event_id"]] = "during"
+        elif e["stage"] in taxonomy().after_sales_stages and any(c <= t for c in convs):
+            phases[e["event_id"]] = "after"  # care after a purchase, whatever lies ahead
         elif any(t < c <= t + lookback for c in convs):
             phases[e["event_id"]] = "before"
         elif any(c <= t for c in convs):
