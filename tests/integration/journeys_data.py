@@ -176,8 +176,8 @@ def journeys() -> dict[str, list[dict[str, Any]]]:
     by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in events():
         by_person[e["person_id"]].append(e)
-    return {p: sorted(v, key=lambda e: (e["occurred_at"], e["event_id"]))
-            for p, v in by_person.items()}
+    return {p: sorted(v, key=lambda e: (e["occurred_at"], is_conversion(e), e["event_id"]))
+            for p, v in by_person.items()}  # a purchase after what happened in its millisecond
 
 
 def is_conversion(e: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.sink import access
 from pipeline.sink.migrations import MIGRATIONS_DIR, split_statements
+from pipeline.taxonomy import taxonomy
 from tests.integration.journeys_data import (
     DAY_MS,
     EVENTS,
@@ -76,15 +77,24 @@ def test_transitions(loaded: Any) -> None:
 
 
 def test_dropoffs(loaded: Any) -> None:
+    converting = {e["session_id"] for e in events() if is_conversion(e)}
+    care = taxonomy().after_sales_stages
+
+    def unconverted(evs: list[dict[str, Any]]) -> bool:
+        last, bought = evs[-1], any(is_conversion(e) for e in evs)
+        return not is_conversion(last) and not (bought and (last["stage"] in care or last["session_id"] in converting))
+
     ends = Counter((evs[-1]["touchpoint"], evs[-1]["channel"], evs[-1]["stage"])
-                   for evs in journeys().values() if not is_conversion(evs[-1]))
+                   for evs in journeys().values() if unconverted(evs))
     got = rows(loaded, "SELECT * FROM parcours.v_dropoffs")
     total = sum(ends.values())
     assert {r[:3]: r[3] for r in got} == dict(ends)
     for r in got:
         assert r[4] == pytest.approx(ends[r[:3]] / total)
-    assert total == len(journeys()) - 1  # pC ends with its purchase
-    assert ends[("nps_survey", "email", "loyalty")] == 2  # pA after its repeat purchase, and pB
+    # pC ends with its purchase; pA (a survey after its repeat purchase) and pE, pH (a survey
+    # in the purchase's session) bought: care after buying is no broken journey
+    assert total == len(journeys()) - 4
+    assert ends[("nps_survey", "email", "loyalty")] == 1  # pB, who never bought
 
 
 def test_channel_switches(loaded: Any) -> None:
@@ -278,7 +288,7 @@ def test_migrations_run_again_harmlessly(loaded: Any) -> None:
     and re-running them keeps the rollup's states and the views' numbers."""
     before = kpis(loaded)
     for name in ("0006_journeys.sql", "0007_kpi_rollups.sql", "0016_kpi_conversion_rate.sql", "0017_csat_share.sql",
-                 "0020_conversion_phases.sql"):  # in order: 0020 restates 0006's v_event_phases
+                 "0020_conversion_phases.sql", "0021_journey_ends.sql"):  # in order: they restate 0006's views
         for statement in split_statements((MIGRATIONS_DIR / name).read_text()):
             loaded.command(statement)
     access.secure_views(loaded)  # as `migrate` does after its statements (other tests read the views)
