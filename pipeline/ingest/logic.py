@@ -99,7 +99,7 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
         "stage": cfg.taxonomy.stage(event_type, channel),
         "identifiers": identifiers,
         "revenue": _number(properties.get("revenue")),
-        "currency": _free_text(properties.get("currency"), 8),
+        "currency": _currency(properties.get("currency"), properties.get("revenue")),
         "order_id": _free_text(properties.get("order_id"), 128),
         "csat": _score(properties.get("csat"), 1, 5),
         "nps": _score(properties.get("nps"), 0, 10),
@@ -288,7 +288,21 @@ def _number(value: object) -> float:
 
 # An amount written for people: a currency symbol or code around it, spaces or apostrophes
 # between thousands, a decimal comma ("59,90 €", "EUR 1 234,56", "$1,234.56", "CHF 1'234.50").
-_AMOUNT = re.compile(r"(?:[A-Z]{3}|[€$£¥])?\s*([+-]?\d[\d\s\u00a0\u202f.,']*)\s*(?:[A-Z]{3}|[€$£¥])?")
+_AMOUNT = re.compile(r"([A-Z]{3}|[€$£¥])?\s*([+-]?\d[\d\s\u00a0\u202f.,']*)\s*([A-Z]{3}|[€$£¥])?")
+#: Symbols that name one currency; "$" and "¥" name several (USD, CAD, AUD...; JPY, CNY).
+_SYMBOLS = {"€": "EUR", "£": "GBP"}
+_CODE = re.compile(r"[A-Za-z]{3}")
+
+
+def _currency(given: object, revenue: object) -> str:
+    """The currency property (an ISO 4217 code in upper case: "eur" and "EUR" are one currency),
+    else the code or unambiguous symbol the revenue was written with ("59,90 €" is EUR)."""
+    text = _free_text(given, 8)
+    if text:
+        return text.upper() if _CODE.fullmatch(text) else text
+    found = _AMOUNT.fullmatch(revenue.strip()) if isinstance(revenue, str) else None
+    mark = found and (found.group(1) or found.group(3))
+    return _SYMBOLS.get(mark, mark if mark and len(mark) == 3 else "") if mark else ""
 
 
 def _amount(text: str) -> float:
@@ -298,7 +312,7 @@ def _amount(text: str) -> float:
     found = _AMOUNT.fullmatch(text.strip())
     if found is None:
         return 0.0
-    digits = re.sub(r"[\s\u00a0\u202f']", "", found.group(1))
+    digits = re.sub(r"[\s\u00a0\u202f']", "", found.group(2))
     point = max(digits.rfind("."), digits.rfind(","))
     if point >= 0 and (len(digits) - point - 1 != 3 or digits.count(digits[point]) == 1 and digits[point] == "."
                        and "," not in digits):

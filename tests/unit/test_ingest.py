@@ -155,6 +155,17 @@ def test_revenue_is_a_float(revenue: object, expected: float) -> None:
     assert out["revenue"] == expected
 
 
+@pytest.mark.parametrize(
+    ("properties", "currency"),
+    [({"revenue": 59.9, "currency": "eur"}, "EUR"), ({"revenue": 1, "currency": " usd "}, "USD"),
+     ({"revenue": "59,90 €"}, "EUR"), ({"revenue": "EUR 1 234,56"}, "EUR"), ({"revenue": "£12"}, "GBP"),
+     ({"revenue": "12 CHF"}, "CHF"), ({"revenue": "$1,234.56"}, ""),  # $: USD, CAD, AUD...
+     ({"revenue": "59,90 €", "currency": "USD"}, "USD"), ({"revenue": 12.5}, ""), ({"currency": "Euro"}, "Euro")],
+)
+def test_currency_in_upper_case_else_from_the_written_amount(properties: dict[str, object], currency: str) -> None:
+    assert accepted(base(properties=properties))["currency"] == currency
+
+
 def test_revenue_absent_is_zero_and_currency_order_id_empty() -> None:
     out = accepted(base())
     assert out["revenue"] == 0.0 and out["currency"] == "" and out["order_id"] == ""
