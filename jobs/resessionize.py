@@ -10,6 +10,7 @@ around it in event time (jobs/taps.py), then writes
   - sessions: the new sessions' rows, and zero-event rows retiring the sessions they replace.
 Which persons: all, or those merged, those whose taps changed hands, those whose sessions are
 not the gap rule's (a late event of this run next to a session of an earlier one), those with
+a session row its events disagree with (a later replay re-sent part of the session), those with
 events in a session whose row names another person (split off after their sessions merged), and, until
 nothing changes, every person that shares a session with them: a session is retired only when all
 its events are recomputed, so no event is left pointing at a retired session.
@@ -64,6 +65,21 @@ def disagreeing(numbered: pl.DataFrame) -> set[str]:
     return set(pairs.filter(split)["person_id"])
 
 
+def stale(events: pl.DataFrame, conversions: frozenset[str]) -> set[str]:
+    """Persons with a session row its events disagree with (count, first or last time, revenue):
+    a later replay that re-sends some of a session's events starts with an empty sessions stage,
+    so it writes that session again, newer, from the re-sent events alone."""
+    revenue = pl.col("revenue").filter(pl.col("event_type").is_in(list(conversions))).sum()
+    written = pl.col("session_revenue").first()
+    rows = events.filter(pl.col("session_id") != "").group_by("session_id").agg(
+        pl.col("person_id").unique().alias("persons"),
+        ((pl.len() != pl.col("session_events").first())
+         | (pl.col("occurred_at").min() != pl.col("session_started").first())
+         | (pl.col("occurred_at").max() != pl.col("session_ended").first())
+         | ((revenue - written).abs() > 1e-9 * pl.max_horizontal(written.abs(), pl.lit(1.0)))).alias("stale"))
+    return set(rows.filter("stale")["persons"].explode())
+
+
 def sessionize(events: pl.DataFrame, gap_ms: int, conversions: frozenset[str]) -> pl.DataFrame:
     """events (event_id, person_id, occurred_at ms, ...) -> the same with `new_session`."""
     ordered = runs(events, gap_ms)
@@ -106,7 +122,8 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
                              | (pl.col("person_id") != pl.col("view_person"))
                              | (pl.col("view_person") != pl.col("session_person")))
         frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"])
-                         | set(moved["view_person"]) | disagreeing(runs(frame, gap_ms)))
+                         | set(moved["view_person"]) | disagreeing(runs(frame, gap_ms))
+                         | stale(frame, taxonomy().conversion_event_types))
         if frame.is_empty():
             return Result(0, 0, 0, 0)
     conversions = taxonomy().conversion_event_types

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.conftest import query, run_cli
@@ -132,3 +133,31 @@ def test_an_event_whose_anchor_turns_out_shared_follows_an_identifier_of_its_own
     (row,) = query(data_dir, "SELECT count() AS orphans FROM parcours.v_events "
                              "WHERE session_id NOT IN (SELECT session_id FROM parcours.v_sessions)")
     assert row == {"orphans": 0}
+
+
+def test_a_later_replay_that_re_sends_part_of_a_session_leaves_its_row_whole(tmp_path: Path) -> None:
+    """A later replay re-sends one event of a two-event session as it was, and a purchase with a
+    corrected time: its sessions stage starts empty, so it writes those sessions again from the
+    re-sent events alone. The clean-up re-cuts the persons whose session rows disagree with
+    their events (v_sessions said 1 event from 10:10 for a session of 2 from 10:00)."""
+    def event(event_id: str, user: str, at: str, kind: str = "page_view", revenue: float = 0.0) -> bytes:
+        return orjson.dumps({"event_id": event_id, "event_type": kind, "occurred_at": f"2026-11-03T{at}:00Z",
+                             "channel": "web", "identifiers": {"user_id": user},
+                             "properties": {"revenue": revenue, "currency": "EUR"} if revenue else {}})
+
+    first = [event("r1", "u-R", "10:00"), event("r2", "u-R", "10:10"),
+             event("b1", "u-B", "10:00"), event("b2", "u-B", "10:05", "purchase", 50.0)]
+    again = [event("r2", "u-R", "10:10"), event("b2", "u-B", "18:10", "purchase", 50.0)]
+    data_dir = tmp_path / "data"
+    for name, lines in (("first", first), ("again", again)):
+        path = tmp_path / f"{name}.ndjson"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        done = run_cli(["replay", str(path)], data_dir, env={"PARCOURS_SESSION_GAP": "30m"})
+        assert done.returncode == 0, done.stderr[-3000:]
+    from_events = query(data_dir, "SELECT session_id, count() AS n, min(occurred_at) AS first, max(occurred_at) AS last, "
+                                  "sumIf(revenue, event_type = 'purchase') AS revenue FROM parcours.v_events "
+                                  "GROUP BY session_id ORDER BY session_id")
+    rows = query(data_dir, "SELECT session_id, event_count AS n, started_at AS first, ended_at AS last, revenue "
+                           "FROM parcours.v_sessions ORDER BY session_id")
+    assert rows == from_events
+    assert sorted((r["n"], r["revenue"]) for r in rows) == [(1, 0.0), (1, 50.0), (2, 0.0)]  # b2 moved out

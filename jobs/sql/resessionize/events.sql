@@ -4,13 +4,18 @@
 -- carried one of its own is not a tap: it takes the current person of its strongest own
 -- identifier ({kinds}: the kinds, strongest first), whatever the order the events arrived in.
 -- session_person: the person of the event's session row, which differs from the event's own
--- when a person split off after its sessions were merged into another's.
+-- when a person split off after its sessions were merged into another's. session_*: the rest
+-- of that row, to find rows their events no longer agree with (jobs/resessionize.py stale()).
 SELECT
     v.event_id AS event_id,
     if(o.person_id != '', o.person_id, v.person_id) AS person_id,
     v.person_id AS view_person,
     v.session_id AS session_id,
     sp.person_id AS session_person,
+    toUnixTimestamp64Milli(sp.started_at) AS session_started,
+    toUnixTimestamp64Milli(sp.ended_at) AS session_ended,
+    sp.event_count AS session_events,
+    sp.revenue AS session_revenue,
     toUnixTimestamp64Milli(v.occurred_at) AS occurred_at,
     v.event_type AS event_type,
     v.channel AS channel,
@@ -21,7 +26,8 @@ SELECT
            AND o.person_id = '') AS on_shared
 FROM parcours.v_events AS v
 JOIN (SELECT event_id, anchor_id FROM parcours.events FINAL) AS e ON e.event_id = v.event_id
-LEFT JOIN (SELECT session_id, person_id FROM parcours.v_sessions) AS sp ON sp.session_id = v.session_id
+LEFT JOIN (SELECT session_id, person_id, started_at, ended_at, event_count, revenue FROM parcours.v_sessions) AS sp
+    ON sp.session_id = v.session_id
 LEFT JOIN
 (
     SELECT c.event_id AS event_id,
