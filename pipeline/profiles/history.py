@@ -5,8 +5,10 @@ strategy: a profile lives with its person's sessions, in the sessions stage's ch
 after a replay, or after another `up`, answered 404 for every customer it had seen. ClickHouse
 keeps the events, so before the workers start, each person's profile is computed there
 (sql/profiles.sql: the same fields and caps as Profile.add) and written onto the changelog
-as the record a worker would have written (no sessions: every session was flushed when the
-previous process stopped). The sessions stage then restores it as after any restart. Each
+as the record a worker would have written, with the person's sessions that the stage would
+still hold at the newest recorded event (ended within gap + allowed lateness of it): a customer
+active across a restart goes on in the same session. The sessions stage then restores it as
+after any restart. Each
 profile is also published on `parcours.profiles`, whose consumers read it as the table of
 current profiles and which died with the broker too.
 
@@ -28,6 +30,7 @@ from pipeline.kafka import flush, produce
 from pipeline.profiles.state import MAX_CONVERSION_IDS, MAX_TOUCHPOINTS, MAX_VALUES_PER_KIND, Profile
 from pipeline.runtime import Runtime, now_ms
 from pipeline.sessions.changelog import person_record
+from pipeline.sessions.state import Session
 from pipeline.sink.clickhouse import lock
 from pipeline.topics import partition_of
 
@@ -61,14 +64,35 @@ def profile_of(row: tuple[Any, ...]) -> Profile:
         events=int(events), first_seen=int(first_seen), last_seen=int(last_seen))
 
 
+def open_sessions(client: Client, horizon_ms: int, conversions: frozenset[str]) -> dict[str, list[Session]]:
+    """person -> the recorded sessions that ended within `horizon_ms` of the newest event, as
+    the sessions stage holds them (already emitted: not dirty)."""
+    parameters = {"horizon_ms": horizon_ms, "conversions": sorted(conversions)}
+    with lock:
+        rows = client.query((SQL / "open_sessions.sql").read_text(), parameters=parameters).result_rows
+    by_person: dict[str, list[Session]] = {}
+    for (session_id, person, started, ended, channels, entry, exit_, revenue, converted, ids, added,
+         entry_event, exit_event) in rows:
+        by_person.setdefault(person, []).append(Session(
+            session_id, person, int(started), int(ended), len(ids), list(channels), entry, exit_,
+            float(revenue), bool(converted), event_ids=dict(zip(ids, map(float, added), strict=True)),
+            dirty=False, entry_event=entry_event, exit_event=exit_event))
+    return by_person
+
+
 def replay_profiles(rt: Runtime, client: Client) -> int:
-    """Write every recorded person's profile onto the (empty) sessions changelog; returns how many."""
+    """Write every recorded person's profile, with the sessions still open at the newest event,
+    onto the (empty) sessions changelog; returns how many."""
     topic, partitions = rt.topics.sessions_changelog.name, rt.topics.by_person.partitions
     log.info("profiles: computing every person's profile from the events in ClickHouse "
              "(the embedded broker kept none; ~1.5 s per 100 000 events)")
     count, at = 0, now_ms()
+    horizon_ms = int((rt.settings.session_gap_s + rt.settings.allowed_lateness_s) * 1000)
+    sessions = open_sessions(client, horizon_ms, rt.taxonomy.conversion_event_types)
+    log.info("profiles: %d persons' sessions still open at the newest recorded event are restored with them",
+             len(sessions))
     for profile in recorded(client, rt.taxonomy.conversion_event_types):
-        produce(rt.producer, topic, person_record([], profile.fields()),
+        produce(rt.producer, topic, person_record(sessions.pop(profile.person_id, []), profile.fields()),
                 partition=partition_of(profile.person_id, partitions), key=profile.person_id.encode())
         # the (compacted) profiles topic is a table of current profiles for its consumers: it
         # died with the broker too

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from pipeline.topics import topics
-from tests.conftest import run_cli
+from tests.conftest import query, run_cli
 from tests.integration.up_process import event, get, parcours_up, wait_for
 
 pytestmark = pytest.mark.integration
@@ -89,3 +89,8 @@ def test_profiles_survive_a_replay_then_two_ups(data_dir: Path, tmp_path: Path) 
         assert status == 200, again
         assert (again["events"], again["conversions"], again["lifetime_revenue"]) == (5, 2, 50.0)
         assert again["last_touchpoints"][-1]["touchpoint"] == "tp-r7"
+    # r7 (10:20) came 11 minutes after r4, across a restart of `up`: the session the replay wrote
+    # was restored with the profile, so r7 went on in it rather than starting a second one
+    sessions = query(data_dir, "SELECT event_count, revenue FROM parcours.v_sessions "
+                               f"WHERE person_id = '{again['person_id']}'")
+    assert sessions == [{"event_count": 5, "revenue": 50.0}], sessions

@@ -1,0 +1,34 @@
+-- The sessions the sessions stage would still hold at the newest recorded event: those that
+-- ended at most gap + allowed lateness before it ({horizon_ms}), as v_sessions names them, with
+-- their events (a session keeps its event ids, and the revenue each added, to count an event
+-- once). For a worker whose state died with a memory-only broker (pipeline/profiles/history.py):
+-- without them, a customer active across a restart of `parcours up` got a second session.
+-- Parameter {conversions}: conversion event types (schemas/taxonomy.toml).
+WITH (SELECT toUnixTimestamp64Milli(max(occurred_at)) FROM parcours.v_events) AS newest
+SELECT
+    s.session_id AS session_id,
+    s.person_id AS person_id,
+    toUnixTimestamp64Milli(s.started_at) AS started,
+    toUnixTimestamp64Milli(s.ended_at) AS ended,
+    s.channels AS channels,
+    s.entry_touchpoint AS entry_touchpoint,
+    s.exit_touchpoint AS exit_touchpoint,
+    s.revenue AS revenue,
+    s.converted AS converted,
+    e.ids AS event_ids,
+    e.added AS added,
+    e.entry_event AS entry_event,
+    e.exit_event AS exit_event
+FROM parcours.v_sessions AS s
+INNER JOIN
+(
+    SELECT session_id,
+           groupArray(event_id) AS ids,
+           groupArray(if(has({conversions:Array(String)}, event_type), revenue, 0.)) AS added,
+           argMin(event_id, (occurred_at, event_id)) AS entry_event,
+           argMax(event_id, (occurred_at, event_id)) AS exit_event
+    FROM parcours.v_events
+    WHERE session_id != '' AND toUnixTimestamp64Milli(occurred_at) >= newest - {horizon_ms:Int64}
+    GROUP BY session_id
+) AS e ON e.session_id = s.session_id
+WHERE toUnixTimestamp64Milli(s.ended_at) >= newest - {horizon_ms:Int64} AND s.person_id != ''
