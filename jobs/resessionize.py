@@ -11,7 +11,9 @@ around it in event time (jobs/taps.py), then writes
 Which persons: all, or those merged, those whose taps changed hands, those whose sessions are
 not the gap rule's (a late event of this run next to a session of an earlier one), those with
 a session row its events disagree with (a later replay re-sent part of the session), those with
-events in a session whose row names another person (split off after their sessions merged), and, until
+events in a session whose row names another person (split off after their sessions merged), those
+holding an event whose earlier version a re-send superseded (another day or event_type: v_events
+has the latest version only, 0023; the earlier version's session is retired too), and, until
 nothing changes, every person that shares a session with them: a session is retired only when all
 its events are recomputed, so no event is left pointing at a retired session.
 Session ids are a hash of (person, first event id) in a namespace of their own ("r|"): they
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,7 +48,8 @@ class Result:
     sessions_before: int
     sessions_after: int
     days: frozenset[date] = frozenset()
-    """Days (UTC) of the re-cut events: the KPI rollup's rows to restate (jobs/rollup.py)."""
+    """Days (UTC) of the re-cut events and of the versions they superseded: the KPI rollup's rows
+    to restate (jobs/rollup.py)."""
 
 
 def runs(events: pl.DataFrame, gap_ms: int) -> pl.DataFrame:
@@ -114,6 +118,8 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
     gap_ms = int(gap_s * 1000)
     frame = frame.with_columns(pl.col("person_id").alias("was_person"))  # before taps move
     frame = attribute_taps(frame, _frame(client, (SQL / "shared_keys.sql").read_text()), gap_ms)
+    superseded = _frame(client, (SQL / "superseded.sql").read_text())
+    superseded_sessions = set(superseded["session_id"])
     if not everyone:
         merged = _frame(client, (SQL / "merged.sql").read_text())["to_person"]
         # taps given to a login, events re-anchored to an identifier of their own, and events
@@ -121,31 +127,34 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
         moved = frame.filter((pl.col("person_id") != pl.col("was_person"))
                              | (pl.col("person_id") != pl.col("view_person"))
                              | (pl.col("view_person") != pl.col("session_person")))
+        resent = frame.filter(pl.col("event_id").is_in(superseded["event_id"].to_list()))
         frame = affected(frame, set(merged) | set(moved["person_id"]) | set(moved["was_person"])
                          | set(moved["view_person"]) | disagreeing(runs(frame, gap_ms))
-                         | stale(frame, taxonomy().conversion_event_types))
+                         | stale(frame, taxonomy().conversion_event_types)
+                         | set(resent["person_id"]) | set(resent["was_person"]), superseded_sessions)
         if frame.is_empty():
             return Result(0, 0, 0, 0)
     conversions = taxonomy().conversion_event_types
     assigned = sessionize(frame, gap_ms, conversions)
     version = time.time_ns()
     fresh = session_rows(assigned, conversions, version)
-    retired = set(frame["session_id"].unique()) - set(fresh["session_id"])
+    retired = (set(frame["session_id"].unique()) | superseded_sessions) - set(fresh["session_id"])
     client.insert_arrow("parcours.event_sessions", assigned.select(
         "event_id", pl.col("new_session").alias("session_id"), pl.lit(version, pl.UInt64).alias("version")).to_arrow())
     rows = fresh.to_dicts() + [_retired(s, version) for s in sorted(retired)]
     client.insert_arrow("parcours.sessions", to_arrow("sessions", rows))
-    days = frozenset(_EPOCH + timedelta(days=d) for d in (frame["occurred_at"] // _DAY_MS).unique())
+    days = frozenset(_EPOCH + timedelta(days=d) for d in (frame["occurred_at"] // _DAY_MS).unique()) \
+        | frozenset(superseded["day"])
     return Result(frame["person_id"].n_unique(), frame.height, frame["session_id"].n_unique(), fresh.height, days)
 
 
-def affected(frame: pl.DataFrame, persons: set[str]) -> pl.DataFrame:
-    """The events of `persons` (before or after taps moved), grown until closed: every event of
-    a session they touch, and the persons of those events."""
+def affected(frame: pl.DataFrame, persons: set[str], sessions: Collection[str] = ()) -> pl.DataFrame:
+    """The events of `persons` (before or after taps moved) and of `sessions` (to be retired),
+    grown until closed: every event of a session they touch, and the persons of those events."""
     while True:
         mine = pl.col("person_id").is_in(list(persons)) | pl.col("was_person").is_in(list(persons))
-        sessions = frame.filter(mine)["session_id"].unique()
-        chosen = frame.filter(mine | pl.col("session_id").is_in(sessions.to_list()))
+        touched = set(frame.filter(mine)["session_id"]) | set(sessions)
+        chosen = frame.filter(mine | pl.col("session_id").is_in(list(touched)))
         grown = persons | set(chosen["person_id"]) | set(chosen["was_person"])
         if grown == persons:
             return chosen

@@ -90,7 +90,7 @@ def test_the_rollup_query_reads_the_current_events_of_the_days_only() -> None:
     query = rollup_query(mv)
     assert query.startswith("SELECT toDate(occurred_at) AS day, uniqExactState(event_id) AS events_state FROM (")
     assert ") AS events WHERE 1 GROUP BY day" in query
-    assert "parcours.events FINAL WHERE toDate(occurred_at) IN {days:Array(Date)}" in query
+    assert "parcours.events_current WHERE toDate(occurred_at) IN {days:Array(Date)}" in query
     with pytest.raises(Terminal):
         rollup_query("SELECT 1 FROM parcours.events_v2")
 

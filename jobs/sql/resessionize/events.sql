@@ -25,7 +25,7 @@ SELECT
     toBool((e.anchor_id = '' OR e.anchor_id IN (SELECT anchor_id FROM parcours.identity_shared))
            AND o.person_id = '') AS on_shared
 FROM parcours.v_events AS v
-JOIN (SELECT event_id, anchor_id FROM parcours.events FINAL) AS e ON e.event_id = v.event_id
+JOIN (SELECT event_id, anchor_id FROM parcours.events_current) AS e ON e.event_id = v.event_id
 LEFT JOIN (SELECT session_id, person_id, started_at, ended_at, event_count, revenue FROM parcours.v_sessions) AS sp
     ON sp.session_id = v.session_id
 LEFT JOIN
@@ -36,7 +36,7 @@ LEFT JOIN
     FROM
     (
         SELECT event_id, kind, value
-        FROM parcours.events FINAL
+        FROM parcours.events_current
         ARRAY JOIN mapKeys(identifiers) AS kind, mapValues(identifiers) AS value
         WHERE anchor_id IN (SELECT anchor_id FROM parcours.identity_shared)
     ) AS c

@@ -4,7 +4,7 @@ SELECT s.anchor_id AS via, e.event_id AS event_id
 FROM
 (
     SELECT event_id, concat(kind, ':', value) AS key
-    FROM parcours.events FINAL
+    FROM parcours.events_current
     ARRAY JOIN mapKeys(identifiers) AS kind, mapValues(identifiers) AS value
 ) AS e
 JOIN (SELECT DISTINCT anchor_id, concat(kind, ':', value) AS key FROM parcours.identity_shared) AS s ON s.key = e.key

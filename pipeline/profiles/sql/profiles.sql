@@ -6,7 +6,7 @@ WITH person_events AS (
            v.event_type AS event_type, v.touchpoint AS touchpoint, v.channel AS channel, v.stage AS stage,
            v.revenue AS revenue, e.identifiers AS identifiers
     FROM parcours.v_events AS v
-    INNER JOIN (SELECT event_id, any(identifiers) AS identifiers FROM parcours.events GROUP BY event_id) AS e
+    INNER JOIN (SELECT event_id, identifiers FROM parcours.events_current) AS e
         ON e.event_id = v.event_id
 ),
 identifier_lists AS (
