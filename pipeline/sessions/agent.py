@@ -154,14 +154,18 @@ class Sessionizer:
             self.on_merge(partition, message["remaps"])
         elif kind == "handovers":
             out = logic.Output()
+            onward: dict[int, list[bytes]] = defaultdict(list)
             for handover in message["handovers"]:  # their rows as one message per table
-                received = self.receive(partition, handover)
+                received = self.receive(partition, handover, onward)
                 out.events += received.events
                 out.sessions += received.sessions
                 out.remaps += received.remaps
             self.emit(partition, out)
+            self.send_handovers(onward)
         elif kind == "handover":  # one person, as workers before 2026-12-07 sent them
-            self.emit(partition, self.receive(partition, message))
+            onward = defaultdict(list)
+            self.emit(partition, self.receive(partition, message, onward))
+            self.send_handovers(onward)
         elif kind == "barrier":
             self.on_barrier(partition, message)
         elif kind == "forget":
@@ -219,15 +223,27 @@ class Sessionizer:
                 handovers[owner].append(codec.encode({
                     "person": target, "sessions": [s.to_wire() for s in sessions],
                     "profile": profile.fields() if profile else None}))
+        self.send_handovers(handovers)
+
+    def send_handovers(self, handovers: dict[int, list[bytes]]) -> None:
+        """Encoded hand-overs per owning partition, as few messages as fit."""
         for owner, items in handovers.items():
             for message in codec.handovers(items):
                 self.rt.send(self.rt.topics.by_person.name, message, owner)
 
-    def receive(self, partition: int, handover: dict[str, Any]) -> logic.Output:
+    def receive(self, partition: int, handover: dict[str, Any], onward: dict[int, list[bytes]]) -> logic.Output:
         """A merged person's sessions and profile, from the partition that owned them; the
-        rows to emit."""
-        sessions = [Session.from_wire(s) for s in handover["sessions"]]
+        rows to emit. If the person they were sent to has itself been merged into one owned
+        by another partition since (a cookie merged into its email, and the email into a login
+        a moment later: the cookie's sessions arrive after the email's partition forwarded the
+        email), the hand-over goes on to that partition (`onward`), like the person's events."""
         person = self.books[partition].resolve(handover["person"])
+        owner = self.owner(person)
+        if owner != partition:
+            onward[owner].append(codec.encode({"person": person, "sessions": handover["sessions"],
+                                               "profile": handover.get("profile")}))
+            return logic.Output()
+        sessions = [Session.from_wire(s) for s in handover["sessions"]]
         out = logic.receive_sessions(self.books[partition], person, sessions)
         if handover.get("profile"):
             self.absorb_profile(partition, person, Profile.from_wire(person, handover["profile"]))
