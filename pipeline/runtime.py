@@ -49,6 +49,9 @@ class Runtime:
         self.graph = IdentityGraph(self.kinds.rules())
         self.graph_ready = asyncio.Event()
         """Set once the follower has read the links topic to its end (identity.follower)."""
+        self.taken_over = asyncio.Event()
+        """Set when a rebalance gives this worker partitions another worker held (the identity
+        agent): the follower then restates every anchor (identity.follower.restate)."""
 
     def for_stage(self) -> Runtime:
         """The same runtime with a producer of the stage's own: its `flush_outputs` then waits

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from pipeline import codec
 from pipeline.barrier import BarrierTracker
@@ -66,6 +66,23 @@ def register(app: faust.App, rt: Runtime) -> Any:
                     handle(partition, messages)
             with rt.stats.timed("identity_wait_acks"):
                 await rt.flush_outputs()
+
+    held: set[TP] | None = None  # the agents' partitions this worker was last assigned
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        """A rebalance after this worker's first assignment that gives it partitions it did not
+        hold: another worker left (or died). Which anchors that worker handed out to facts,
+        and so re-attributed when their persons changed, died with it: the follower restates
+        them all (follower.restate)."""
+        nonlocal held
+        names = {rt.topics.valid.name, rt.topics.by_person.name}
+        now = {tp for tp in assigned if tp.topic in names}
+        if held is not None and now - held:
+            log.info("identity: took over %s; every anchor is restated once the links topic is read",
+                     sorted(f"{tp.topic}[{tp.partition}]" for tp in now - held))
+            rt.taken_over.set()
+        held = now
 
     return identity
 

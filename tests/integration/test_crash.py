@@ -10,13 +10,17 @@ embedded ClickHouse engine keeps its data on disk across its own restart.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
+import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -24,7 +28,7 @@ from jobs.simulate import simulate
 from pipeline.barrier import send_end_of_input
 from pipeline.embedded.broker import EmbeddedBroker, free_port
 from pipeline.kafka import ensure_topics
-from pipeline.topics import topics
+from pipeline.topics import partition_of, topics
 from tests.conftest import ROOT, query, run_cli
 from tests.integration.test_two_workers import http_json, start_worker
 from tests.property.test_identity_order import reference
@@ -185,11 +189,100 @@ def test_two_workers_one_killed_the_other_takes_over(tmp_path: Path, broker: str
     finally:
         stop(b, a)
     assert a.returncode == 0, (tmp_path / "a" / "a.log").read_text()[-3000:]
-    # Anchors only the killed worker had used keep the last re-attribution it wrote, which
-    # may be an intermediate one (see the session notes): counts and no gluing are checked,
-    # the person of every identifier is checked in the single-worker test.
-    check_exactly_once(tmp_path / "a", sim.truth.valid_event_count, sessions_as_cut=False,
-                       identities_as_reference=False)
+    # Anchors only the killed worker had used are restated by the survivor, and follow later
+    # merges (test_killed_workers_identifiers_follow_later_merges): identities as the reference.
+    check_exactly_once(tmp_path / "a", sim.truth.valid_event_count, sessions_as_cut=False)
+
+
+def owned(port: int) -> dict[str, list[int]]:
+    return (http_json(f"http://127.0.0.1:{port}/ready") or {}).get("partitions") or {}  # type: ignore[return-value]
+
+
+def settled(ports: tuple[int, int]) -> bool:
+    """Each worker owns a part of both agents' topics, the parts cover them, and a second
+    look a moment later finds the same (a rebalance in flight reports an old assignment)."""
+    def split() -> list[dict[str, list[int]]] | None:
+        parts = [owned(p) for p in ports]
+        for topic in (topics().valid, topics().by_person):
+            mine = [set(part.get(topic.name) or ()) for part in parts]
+            if not all(mine) or mine[0] & mine[1] or len(mine[0] | mine[1]) != topic.partitions:
+                return None
+        return parts
+
+    first = split()
+    time.sleep(1.0)
+    return first is not None and split() == first
+
+
+def resolved(port: int) -> int:
+    """Events the worker's identity stage resolved (its metrics)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    (line,) = [ln for ln in text.splitlines() if ln.startswith('parcours_events_out') and 'stage="identity"' in ln]
+    return int(float(line.split()[-1]))
+
+
+def test_killed_workers_identifiers_follow_later_merges(tmp_path: Path, broker: str) -> None:
+    """Worker B resolves each customer's CRM id with an email, then an event carrying only
+    that email, and is killed once all of it is committed; worker A, alone, then sees the CRM
+    id log in as a user id. A clean run (one worker, or two that live) puts the three events
+    in one person and one session: the person of the email-only event (its anchor, the email,
+    was handed out by B alone) must follow the merge that A decides after B died."""
+    ports = free_port(), free_port()
+    a = start_worker("a", broker, tmp_path / "a", ports[0], sink=True)
+    b = start_worker("b", broker, tmp_path / "b", ports[1], sink=False)
+    log_a, log_b = tmp_path / "a" / "a.log", tmp_path / "b" / "b.log"
+    valid, by_person = topics().valid, topics().by_person
+    try:
+        wait_until(lambda: settled(ports), "the workers to share the partitions", [a, b], log_b)
+        on_b = set(owned(ports[1])[valid.name])
+        rng = random.Random(17)
+
+        def event_id(partitions: set[int]) -> str:
+            while partition_of(candidate := str(uuid.UUID(int=rng.getrandbits(128))), valid.partitions) \
+                    not in partitions:
+                pass
+            return candidate
+
+        def event(at: int, ids: dict[str, str], kind: str, channel: str, partitions: set[int]) -> dict[str, object]:
+            return {"event_id": event_id(partitions), "event_type": kind, "channel": channel, "identifiers": ids,
+                    "occurred_at": f"2026-11-0{1 + at // 1440}T{at % 1440 // 60:02d}:{at % 60:02d}:00Z"}
+
+        customers = 40
+        before, after = [], []
+        for i in range(customers):
+            t = 45 * i  # customers' visits an hour apart: one session each in a clean run
+            before.append(event(t, {"crm_id": f"C{i}", "email": f"c{i}@example.com"}, "page_view", "web", on_b))
+            before.append(event(t + 1, {"email": f"c{i}@example.com"}, "email_open", "email", on_b))
+            after.append(event(t + 2, {"crm_id": f"C{i}", "user_id": f"U{i}"}, "login", "web",
+                               set(range(valid.partitions))))
+        first = produce_input(broker, [orjson.dumps(e) for e in before])
+        wait_until(lambda: barrier_done(ports[0], first), "B's events", [a, b], log_b)
+        assert [resolved(p) for p in ports] == [0, len(before)], "B did not resolve all of them: a rebalance?"
+        b.send_signal(signal.SIGKILL)  # everything B did is committed: nothing of it is re-read
+        b.wait(10)
+        wait_until(lambda: all(len(owned(ports[0]).get(t.name) or []) == t.partitions for t in (valid, by_person)),
+                   "A to take B's partitions over", [a], log_a)
+        second = produce_input(broker, [orjson.dumps(e) for e in after])
+        wait_until(lambda: barrier_done(ports[0], second), "A's events", [a], log_a)
+    finally:
+        stop(b, a)
+    assert a.returncode == 0, log_a.read_text()[-3000:]
+    rows = query(tmp_path / "a", "SELECT event_id, person_id, session_id FROM parcours.v_events")
+    assert len(rows) == len(before) + len(after)
+    persons: dict[str, set[str]] = defaultdict(set)
+    sessions: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        persons[row["person_id"]].add(row["event_id"])
+        sessions[row["session_id"]].add(row["event_id"])
+    clean = {frozenset({before[2 * i]["event_id"], before[2 * i + 1]["event_id"], after[i]["event_id"]})
+             for i in range(customers)}
+    assert {frozenset(p) for p in persons.values()} == clean
+    assert {frozenset(s) for s in sessions.values()} == clean
+    (counts,) = query(tmp_path / "a", "SELECT count() AS n, uniqExact(person_id) AS persons, sum(event_count) AS events "
+                                      "FROM parcours.v_sessions")
+    assert counts == {"n": customers, "persons": customers, "events": len(rows)}
+    check_identities(tmp_path / "a")
 
 
 def test_replay_killed_part_way_then_run_again(tmp_path: Path) -> None:
