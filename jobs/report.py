@@ -165,14 +165,10 @@ def _first(df: pl.DataFrame, by: str) -> dict[str, Any] | None:
 def _top_touchpoints(pareto: pl.DataFrame, currency: str) -> str:
     top = pareto.sort("rank").head(3).rows(named=True)
     return ", ".join(
-        f"{r['touchpoint']} {_money(r['influenced_revenue'], currency)} "
+        f"{r['touchpoint']} {fmt_money(r['influenced_revenue'] or 0, currency)} "
         f"({fmt_pct(r['share'] or 0)})"
         for r in top
     )
-
-
-def _money(value: float | None, currency: str) -> str:
-    return f"{fmt_money(value or 0)} {currency}".rstrip()
 
 
 def _best_channel(attribution: pl.DataFrame, currency: str) -> str:
@@ -181,7 +177,7 @@ def _best_channel(attribution: pl.DataFrame, currency: str) -> str:
         return ""
     return (
         f"{best['channel']}: {best['credit'] or 0:,.1f} conversions, "
-        f"{_money(best['revenue_credit'], currency)}"
+        f"{fmt_money(best['revenue_credit'] or 0, currency)}"
     )
 
 

@@ -14,7 +14,7 @@ from datetime import date
 
 import polars as pl
 
-from jobs.summary import _E, _legend, _nice_ceiling, _short, fmt_csat, fmt_int, fmt_pct
+from jobs.summary import _E, _legend, _nice_ceiling, _short, fmt_csat, fmt_int, fmt_money, fmt_pct
 from pipeline.taxonomy import taxonomy
 
 INK, MUTED, GRID, TRACK = "#1d2433", "#6b7385", "#e4e7ec", "#f0f2f5"
@@ -255,7 +255,7 @@ def pareto_chart(pareto: pl.DataFrame, currency: str = "", max_bars: int = 20) -
         parts.append(
             f'<rect x="{cx - slot * 0.35:.1f}" y="{top + plot_h - h:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{h:.1f}" rx="2" fill="{PARETO_COLOR}" fill-opacity="{opacity}"><title>'
-            f"#{int(r['rank'])} {_E(str(r['touchpoint']))}: {_E(f'{revenue:,.2f} {currency}'.rstrip())}, "
+            f"#{int(r['rank'])} {_E(str(r['touchpoint']))}: {_E(fmt_money(revenue, currency))}, "
             f"{fmt_pct(float(r['share'] or 0))} (cumulative "
             f"{fmt_pct(float(r['cumulative_share'] or 0))})</title></rect>"
         )

@@ -66,7 +66,7 @@ class Summary:
     def revenue_text(self) -> str:
         """Total revenue with its unit; with several currencies, each with its own sum."""
         if self.currency or not self.revenue_by_currency:
-            return f"{fmt_money(self.revenue)} {self.currency}".rstrip()
+            return fmt_money(self.revenue, self.currency)
         parts = ", ".join(f"{fmt_money(v)} {code or '(no currency)'}" for code, v in self.revenue_by_currency)
         return f"{fmt_money(self.revenue)} = {parts}, {MIXED}"
 
@@ -152,8 +152,9 @@ def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def fmt_money(x: float) -> str:
-    return f"{x:,.2f}"
+def fmt_money(x: float, currency: str = "") -> str:
+    """An amount, with its currency when there is one (Summary.currency)."""
+    return f"{x:,.2f} {currency}".rstrip()
 
 
 def fmt_pct(x: float) -> str:
