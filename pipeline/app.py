@@ -52,6 +52,11 @@ def faust_app(settings: Settings, bootstrap: str, web_port: int | None) -> faust
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
         web_bind="0.0.0.0",
+        # Faust's own pages: /router/ names every worker's host (Parcours routes profile
+        # lookups itself), /table/ serves Tables it has none of, /stats/ is for debugging
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
         autodiscover=False,
     )
 

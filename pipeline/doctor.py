@@ -1,7 +1,8 @@
 """`parcours doctor`: checks what a run needs, and says for each check what to fix.
 
 Checks, in the order a run meets them: settings parse; the data dir is writable; the PII salt
-(explicit, or kept in the data dir); the HTTP port is free; Kafka (the configured cluster
+(explicit, or kept in the data dir); the HTTP port is free; whether the collector checks write
+keys; Kafka (the configured cluster
 answers, or the embedded broker binary is there and starts); the declared topics and their
 partition counts and configs (configured cluster only: the embedded broker starts empty);
 ClickHouse (connects, credentials accepted, migrations applied). Read-only against the servers:
@@ -54,7 +55,8 @@ def run(env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> lis
                       "set PARCOURS_DATA_DIR to a directory this user can write")]
     merged = {**read_dotenv(dotenv or Path(".env")), **env}
     checks = [_settings(settings)]
-    for check in (_data_dir, lambda s: _salt(s, merged), _placeholders, _http_port, _kafka, _clickhouse):
+    for check in (_data_dir, lambda s: _salt(s, merged), _placeholders, _http_port,
+                  lambda s: _write_keys(s, merged), _kafka, _clickhouse):
         checks.extend(_guarded(check, settings))
     return checks
 
@@ -120,6 +122,20 @@ def _http_port(s: Settings) -> Check:
         return Check("http port", FAIL, f"port {s.http_port} is already in use",
                      "stop the other process (another `parcours up`?) or set PARCOURS_HTTP_PORT to a free port")
     return Check("http port", OK, f"port {s.http_port} is free")
+
+
+def _write_keys(s: Settings, env: Mapping[str, str]) -> Check:
+    """Whether the HTTP collector is open: fine for a local run, not for one that others reach."""
+    if s.write_keys:
+        return Check("write keys", OK, f"the collector accepts {len(s.write_keys)} write key(s)")
+    raw = env.get("PARCOURS_WRITE_KEYS", "")
+    said = f"PARCOURS_WRITE_KEYS={raw!r} names no key: " if raw.strip() else ""
+    detail = f"{said}the collector on port {s.http_port} accepts any write key, or none"
+    if s.embedded_broker and not said:
+        return Check("write keys", OK, f"{detail} (a local run)")
+    return Check("write keys", WARN, detail,
+                 "set PARCOURS_WRITE_KEYS to the SDKs' write keys, comma-separated, if anyone else can "
+                 "reach this port")
 
 
 def _kafka(s: Settings) -> list[Check]:

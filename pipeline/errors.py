@@ -6,6 +6,8 @@ the command with the hint printed. Driver errors are classified in `classify_cli
 
 from __future__ import annotations
 
+import re
+
 
 class ParcoursError(Exception):
     """Base: a message for humans plus a hint saying what to do next."""
@@ -53,10 +55,24 @@ def classify_clickhouse(exc: Exception) -> ParcoursError:
         return Terminal(f"ClickHouse table or database missing: {text[:200]}",
                         hint="check the name; if Parcours' own tables are missing, run `parcours migrate`")
     if "Connection refused" in text or "timed out" in text or "Max retries" in text:
-        return SinkUnavailable(f"ClickHouse unreachable: {text[:200]}", retry_after=1.0,
+        return SinkUnavailable(f"ClickHouse unreachable: {_connection_problem(text)}", retry_after=1.0,
                                hint="is the ClickHouse server up? see PARCOURS_CLICKHOUSE_URL")
     if "SYNTAX_ERROR" in text or "UNKNOWN_IDENTIFIER" in text or "UNKNOWN_FUNCTION" in text:
         return Terminal(f"ClickHouse rejected the query: {text[:300]}",
                         hint="fix the SQL and run it again (an error at `FORMAT Native` is at the end of "
                              "your query: the client appends that clause)")
     return SinkUnavailable(f"ClickHouse error: {text[:300]}", retry_after=1.0)
+
+
+_ADDRESS = re.compile(r"host='([^']*)', port=(\d+)")
+_CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|timed out|Connection refused)")
+
+
+def _connection_problem(text: str) -> str:
+    """urllib3's "HTTPConnectionPool(host=..., port=...): Max retries exceeded with url: ...
+    (Caused by NewConnectionError('<object at 0x...>: Failed to establish ...: [Errno 111]
+    Connection refused'))" as "127.0.0.1:8123: Connection refused"; other texts cut short."""
+    address, cause = _ADDRESS.search(text), _CAUSE.search(text)
+    if address is None or cause is None:
+        return text[:200]
+    return f"{address.group(1)}:{address.group(2)}: {(cause.group(1) or cause.group(2)).strip()}"

@@ -35,6 +35,7 @@ from pipeline.collector import routes as collector
 from pipeline.errors import ConfigError
 from pipeline.identity.logic import key_of
 from pipeline.ingest.logic import IngestConfig, known_kinds, lookup_problem, lookup_value
+from pipeline.kafka import LIVE_CONSUMERS
 from pipeline.topics import partition_of
 
 if TYPE_CHECKING:
@@ -58,7 +59,11 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
         async def get(self, request: Request) -> Response:
             ok = not pipeline.failed and bool(app.started)
             assigned: dict[str, list[int]] = {}
-            for tp in app.assignor.assigned_actives():
+            # the agents' partitions, and the edges' (raw topic, facts) of their consumer groups;
+            # consumers without a group read every partition (the links topic): none is owned
+            owned = [*app.assignor.assigned_actives(),
+                     *(tp for cons in list(LIVE_CONSUMERS) if cons.group is not None for tp in cons.assignment())]
+            for tp in owned:
                 assigned.setdefault(tp.topic, []).append(tp.partition)
             return self.json({"ready": ok, "partitions": {t: sorted(p) for t, p in assigned.items()}},
                              status=200 if ok else 503)

@@ -15,6 +15,7 @@ class Progress:
         self.every_s = 0.1 if self.tty else every_s
         self.started = self.last = time.monotonic()
         self.done = 0
+        self._shown = -1  # the count last rendered: finish() does not print a log line twice
 
     def update(self, done: int, force: bool = False) -> None:
         self.done = done
@@ -24,12 +25,14 @@ class Progress:
             self._render(now)
 
     def finish(self) -> None:
-        self._render(time.monotonic())
+        if self.tty or self.done != self._shown:
+            self._render(time.monotonic())
         if self.tty:
             self.stream.write("\n")
         self.stream.flush()
 
     def _render(self, now: float) -> None:
+        self._shown = self.done
         rate = self.done / max(now - self.started, 1e-9)
         if self.total:
             share = min(self.done / self.total, 1.0)

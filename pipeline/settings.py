@@ -146,7 +146,7 @@ class Settings:
             http_port=_int(merged, "PARCOURS_HTTP_PORT", 6066, 1, 65535, "a free TCP port, e.g. 6066"),
             phone_country=_phone_country(merged.get("PARCOURS_PHONE_COUNTRY", "FR")),
             batch_size=_int(merged, "PARCOURS_BATCH_SIZE", 5000, 1, None, "e.g. 5000 (events per poll)"),
-            sink=merged.get("PARCOURS_SINK", "1") not in ("0", "false", "no", "off"),
+            sink=_flag(merged, "PARCOURS_SINK", True),
             log_level=_log_level(merged.get("PARCOURS_LOG_LEVEL") or "INFO"),
             extra_identifier_kinds=tuple(
                 k.strip() for k in merged.get("PARCOURS_EXTRA_IDENTIFIER_KINDS", "").split(",") if k.strip()),
@@ -187,6 +187,22 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int | Non
         raise ConfigError(f"{name}={raw!r} is out of range: it must be {span}",
                           hint=f"set it to {example}, or unset it for {default}")
     return value
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    """1/true/yes/on or 0/false/no/off, any case; unset or empty = `default`. Anything else is
+    refused: `PARCOURS_SINK=maybe` running with the sink on would be a silent guess."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"{name}={raw!r} is not a yes or a no",
+                          hint=f"set it to 1 or 0 (true/false, yes/no, on/off), or unset it for {int(default)}")
+    return value in _TRUE
 
 
 def _replication(env: dict[str, str]) -> int:

@@ -12,14 +12,14 @@ parser, and only the message that holds one becomes a dead letter (lenient.py).
 
 Segment's server-side additions are made here, because only the collector knows them: the
 batch's shared `context`, `integrations` and `sentAt` go into each message (the message's
-own keys win), `receivedAt` is set, and a message without `timestamp` gets
-`receivedAt - (sentAt - originalTimestamp)` (the device clock corrected), else `receivedAt`.
+own keys win), and `receivedAt` is set, from which ingest places a message without `timestamp`
+(`receivedAt - (sentAt - originalTimestamp)`: the device clock corrected, else `receivedAt`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,8 +29,6 @@ from pipeline.collector.auth import check_write_key, write_key_of
 from pipeline.collector.body import gunzip, not_empty, parse_json, strip_bom
 from pipeline.collector.errors import Refused
 from pipeline.ingest.logic import MAX_BYTES as MAX_EVENT_BYTES
-from pipeline.ingest.logic import parse_time
-from pipeline.ingest.outcomes import Rejected
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "alias")
 #: Segment types with an endpoint but no mapping (schemas/segment.toml): accepted and passed on
@@ -115,21 +113,11 @@ def native_request(body: bytes, authorization: str | None, allowed: tuple[str, .
 
 
 def stamp(message: dict[str, Any], received: datetime) -> None:
-    """Segment's server clock: `receivedAt`, and `timestamp` when the sender gave none."""
+    """Segment's server clock: `receivedAt`. Ingest reads the event time from it (with
+    `sentAt` and `originalTimestamp`) when the sender gave no `timestamp`; writing that time
+    into `timestamp` here would give each retry of a message without `messageId` another
+    derived id (schemas/segment.toml)."""
     message["receivedAt"] = _iso(received)
-    if message.get("timestamp"):
-        return
-    original = message.get("originalTimestamp")
-    if not original:
-        message["timestamp"] = message["receivedAt"]
-        return
-    original_at, sent_at = _parse_time(original), _parse_time(message.get("sentAt"))
-    if original_at is not None and sent_at is not None:
-        try:
-            message["timestamp"] = _iso(received - (sent_at - original_at))
-        except OverflowError:  # absurd clocks (year 1 vs 9999): ingest judges originalTimestamp
-            pass
-    # else: left to ingest, which reads originalTimestamp (and dead-letters it if it is bad)
 
 
 def _segment_message(item: object, envelope: dict[str, Any], received: datetime) -> object:
@@ -168,14 +156,6 @@ def _loads_or_none(line: bytes) -> Any:
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
-        return None
-
-
-def _parse_time(value: object) -> datetime | None:
-    """The instant of an RFC 3339 time, as ingest reads it (not any ISO 8601 form)."""
-    try:
-        return datetime.fromtimestamp(parse_time(value) / 1000, UTC)
-    except Rejected:
         return None
 
 

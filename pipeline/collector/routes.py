@@ -31,10 +31,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
+import orjson
 from aiohttp import web
 from confluent_kafka import KafkaError, Producer
 from faust.web import Request, Response, View
 
+from pipeline.collector.auth import check_write_key, write_key_of
 from pipeline.collector.body import MAX_BODY_BYTES, check_encoding, check_gzip_header, check_size
 from pipeline.collector.errors import Refused
 from pipeline.collector.logic import (
@@ -64,6 +66,9 @@ PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "POST",
              "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
              "Access-Control-Max-Age": "86400"}
 
+#: Seconds a client is asked to wait after a 503 (Kafka did not acknowledge): the SDKs back off
+#: on their own; a hand-written client reads this.
+RETRY_AFTER_S = 5
 ENDPOINTS_HINT = ("the collector takes POST /v1/batch, /v1/{track,identify,page,screen,alias,group} and "
                   "/v1/events (README: Sending events over HTTP)")
 
@@ -91,6 +96,11 @@ def _view(rt: Runtime, split: Split) -> type[View]:
 
         async def post(self, request: Request) -> Response:
             try:
+                # a key in the header is judged before the body is read: a stranger learns
+                # nothing from a 400 or 413 about a body the collector would refuse anyway
+                header_key = write_key_of(request.headers.get("Authorization"))
+                if header_key is not None:
+                    check_write_key(header_key, rt.settings.write_keys)
                 accepted = split(await read_body(request), request.headers.get("Authorization"))
                 await deliver(rt, accepted.messages)
             except Refused as refused:
@@ -99,7 +109,8 @@ def _view(rt: Runtime, split: Split) -> type[View]:
                     # one line, no traceback: nothing of the request was produced, the SDK drops it
                     log.warning("collector refused POST %s: %s %s (%s)", request.rel_url.path, refused.status,
                                 refused.code, refused.message)
-                headers = {"WWW-Authenticate": 'Basic realm="parcours"'} if refused.status == 401 else None
+                headers = ({"WWW-Authenticate": 'Basic realm="parcours"'} if refused.status == 401
+                           else {"Retry-After": str(RETRY_AFTER_S)} if refused.status == 503 else None)
                 return self.json(refused.reply(), status=refused.status, headers=headers)
             rt.stats.collector_requests["accepted"] += 1
             rt.stats.collector_messages += len(accepted.messages)
@@ -143,7 +154,7 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         return await handler(request)
     except web.HTTPNotFound:
         refused = Refused(404, "not_found", f"no endpoint at {request.method} {request.path}", ENDPOINTS_HINT)
-        return web.json_response(refused.reply(), status=404)
+        return web.json_response(refused.reply(), status=404, dumps=_compact)
     except web.HTTPMethodNotAllowed as exc:
         return refuse_method(request, exc.allowed_methods)
 
@@ -157,7 +168,12 @@ def refuse_method(request: web.Request, registered: Iterable[str]) -> web.Respon
     allowed = ", ".join(sorted(methods))
     refused = Refused(405, "method_not_allowed", f"{request.path} does not take {request.method}",
                       f"use {allowed}" + (f"; {ENDPOINTS_HINT}" if request.path.startswith("/v1/") else ""))
-    return web.json_response(refused.reply(), status=405, headers={"Allow": allowed})
+    return web.json_response(refused.reply(), status=405, headers={"Allow": allowed}, dumps=_compact)
+
+
+def _compact(value: object) -> str:
+    """JSON as the collector's other replies write it (no spaces)."""
+    return orjson.dumps(value).decode()
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

@@ -49,8 +49,9 @@ class Stack:
             if self.broker is not None:
                 self.broker.stop()
             raise
-        log.info("pipeline running: kafka %s, clickhouse %s, event loop %s", self.bootstrap,
-                 redact_url(self.settings.clickhouse_url), event_loop.name(asyncio.get_running_loop()))
+        sink = redact_url(self.settings.clickhouse_url) if self.settings.sink else "not written (PARCOURS_SINK=0)"
+        log.info("pipeline running: kafka %s, clickhouse %s, event loop %s", self.bootstrap, sink,
+                 event_loop.name(asyncio.get_running_loop()))
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from pipeline.ingest.pii import (
     normalise_email,
     normalise_phone,
 )
+from pipeline.ingest.times import parse_time
 from pipeline.taxonomy import Taxonomy, canonical_event_type, identity_kinds, taxonomy
 
 MAX_BYTES = 64 * 1024
@@ -34,12 +35,6 @@ MAX_FUTURE_MS = 24 * 3600 * 1000
 #: Earliest accepted event time (epoch ms): toDate(), which orders and partitions the fact
 #: tables and buckets the daily views, is only defined from 1970-01-01.
 MIN_OCCURRED_MS = 0
-#: RFC 3339 (5.6) date-time, exactly: `T`/`t` between date and time (or a space, which its note
-#: lets an application choose), an optional fraction, `Z`/`z` or +-HH:MM. fromisoformat alone
-#: also takes ISO 8601's other forms (20261103T101522Z, week dates, +01, 10Z, a decimal comma)
-#: and no lower-case `z`.
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-                      r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -108,10 +103,6 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     }
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
 def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
     """not_json with orjson's words, except where they do not say what is wrong: a byte that
     is not UTF-8 (a Latin-1 or Windows export; orjson says "surrogates not allowed") is named,
@@ -145,30 +136,6 @@ def _json_type(value: object) -> str:
         return "null"
     return {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}.get(
         type(value), type(value).__name__)
-
-
-_DIGITS = re.compile(r"[0-9]+(?:\.[0-9]*)?")
-_EPOCH_HINT = "a number (epoch?); RFC 3339 text expected, e.g. 2026-11-03T10:15:22Z"
-
-
-def parse_time(value: object) -> int:
-    """RFC 3339 with an offset -> epoch milliseconds (UTC)."""
-    if value is None or value == "":
-        raise Rejected("missing_occurred_at", type(value).__name__)
-    if not isinstance(value, str):
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        raise Rejected("invalid_occurred_at", _EPOCH_HINT if number else type(value).__name__)
-    text = value.strip()
-    if not _RFC3339.fullmatch(text):
-        # an epoch is said, not shown: the masking reads ten digits as a phone number
-        raise Rejected("invalid_occurred_at", _EPOCH_HINT if _DIGITS.fullmatch(text) else repr(masked(value))[:64])
-    try:
-        # upper(): fromisoformat takes `t` but not `z`; the pattern left only digits and signs
-        moment = datetime.fromisoformat(text.upper())
-        # exact: timestamp() * 1000 is a float, and .001 s came out as 0.999... ms, cut to 0
-        return (moment.astimezone(UTC) - _EPOCH) // _MS  # astimezone refuses years past 9999
-    except (ValueError, OverflowError):
-        raise Rejected("invalid_occurred_at", repr(masked(value) if isinstance(value, str) else value)[:64]) from None
 
 
 def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:

@@ -9,6 +9,7 @@ import orjson
 
 from pipeline.ingest.outcomes import Rejected
 from pipeline.ingest.pii import Hasher, masked
+from pipeline.ingest.times import on_server_clock
 from pipeline.taxonomy import segment_mapping, taxonomy
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -38,8 +39,7 @@ def to_parcours(message: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
     return {
         "event_id": _message_id(message, mapping, hasher),
         "event_type": event_type,
-        "occurred_at": message.get("timestamp") or message.get("originalTimestamp")
-        or message.get("sentAt"),
+        "occurred_at": _occurred_at(message),
         "channel": _channel(properties, context, _default_channel(message, context, spec, mapping["app_source"])),
         "touchpoint": properties.get("touchpoint") or message.get("name") or event_type,
         "identifiers": _identifiers(message, traits, context, kind),
@@ -61,6 +61,18 @@ def _message_id(message: dict[str, Any], mapping: dict[str, Any], hasher: Hasher
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
         raise Rejected("missing_event_id", "no messageId, and too deeply nested to derive one") from None
     return derived["prefix"] + hasher.digest("segment_message", canonical)
+
+
+def _occurred_at(message: dict[str, Any]) -> object:
+    """`timestamp`; else `originalTimestamp`, on the server's clock when the collector received
+    the message (it sets `receivedAt`); else the time it was received, else sent. Read here,
+    not stamped by the collector, so a retried message's derived id stays the same."""
+    if message.get("timestamp"):
+        return message["timestamp"]
+    original = message.get("originalTimestamp")
+    if original:
+        return on_server_clock(original, message.get("sentAt"), message.get("receivedAt")) or original
+    return message.get("receivedAt") or message.get("sentAt")
 
 
 def _track_event_type(name: object, mapping: dict[str, Any]) -> str:

@@ -136,6 +136,12 @@ def send_raw(url: str, run: Scenario) -> None:
                                **{"Content-Encoding": "gzip"})
     run.replies["wrong_key"] = post(f"{url}/v1/track", orjson.dumps(page), "wrong-key")
     run.replies["no_key"] = post(f"{url}/v1/track", orjson.dumps(page), None)
+    run.replies["wrong_key_bad_body"] = post(f"{url}/v1/track", b"{not json", "wrong-key")
+    # a hand-made client's retry: no messageId, no time of its own, sent again a moment later
+    retried = {"anonymousId": f"retry-anon-{RUN}", "event": f"Retried {RUN}", "properties": {"n": 1}}
+    for _ in range(2):
+        run.replies["retried"] = post(f"{url}/v1/track", orjson.dumps(retried), SEGMENT_KEY)
+        time.sleep(0.05)
     run.replies["malformed"] = post(f"{url}/v1/batch", b'{"batch": [', SEGMENT_KEY)
     run.replies["bad_gzip"] = post(f"{url}/v1/batch", b"\x1f\x8bnot gzip", SEGMENT_KEY, **{"Content-Encoding": "gzip"})
     run.replies["brotli"] = post(f"{url}/v1/batch", orjson.dumps({"batch": [page]}), SEGMENT_KEY,
@@ -264,6 +270,18 @@ def test_wrong_or_missing_write_key_is_401_with_a_hint(scenario: Scenario) -> No
         assert status == 401 and body["success"] is False and body["code"] == code
         assert "PARCOURS_WRITE_KEYS" in body["hint"]
     assert scenario.sdk_refusal is not None and scenario.sdk_refusal.status == 401
+
+
+def test_a_wrong_write_key_is_401_before_the_body_is_judged(scenario: Scenario) -> None:
+    status, body = scenario.replies["wrong_key_bad_body"]
+    assert (status, body["code"]) == (401, "invalid_write_key")  # was 400 invalid_json
+
+
+def test_a_retried_message_without_message_id_or_time_is_one_event(scenario: Scenario) -> None:
+    assert scenario.replies["retried"] == (200, {"success": True, "messages": 1})
+    rows = query(scenario.data_dir, "SELECT event_id FROM parcours.v_events "
+                                    f"WHERE event_type = 'retried_{RUN}'")
+    assert len(rows) == 1, rows  # was two: each delivery stamped another timestamp, hashed into the id
 
 
 def test_gzip_body_accepted(scenario: Scenario) -> None:

@@ -142,6 +142,15 @@ def test_health_and_ready(up: Up) -> None:
     assert up.get("/health")[0] == 200
     status, body = up.get("/ready")
     assert status == 200 and orjson.loads(body)["ready"] is True
+    # every partition this worker owns: the agents', and its edges' (raw input, facts to sink)
+    deadline = time.monotonic() + 60
+    while set(owned := orjson.loads(up.get("/ready")[1])["partitions"]) != {
+            "parcours.events.raw", "parcours.events.valid", "parcours.events.by_person", "parcours.facts"}:
+        assert time.monotonic() < deadline, owned
+        time.sleep(0.5)
+    assert owned["parcours.events.raw"] == [0, 1, 2, 3], owned  # alone: every partition
+    for page in ("/router/", "/table/", "/stats/"):  # Faust's pages: host names, Tables we lack
+        assert up.get(page)[0] == 404, page
 
 
 def test_metrics_counters_move(up: Up) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from jobs.replay_input import require_inputs
 from pipeline import cli
 from pipeline.errors import Terminal
+from pipeline.progress import Progress
 from pipeline.settings import Settings
 
 
@@ -173,3 +175,14 @@ def test_identity_show_of_an_unknown_kind_names_the_known_ones_before_connecting
     assert "hint: use one of " in err and "user_id" in err and "email" in err
     assert cli.main(["identity", "show", "email", " "]) == 2
     assert "no email value given" in capfd.readouterr().err
+
+
+def test_progress_off_a_terminal_prints_its_last_line_once() -> None:
+    stream = io.StringIO()
+    progress = Progress("process", total=10, stream=stream)
+    progress.update(10, force=True)
+    progress.finish()  # was a second, identical "process [###...] 100.0%" line
+    assert stream.getvalue().count("100.0%") == 1, stream.getvalue()
+    progress.update(12)  # not rendered (within every_s): finish shows where it ended
+    progress.finish()
+    assert "12/10" in stream.getvalue().splitlines()[-1]

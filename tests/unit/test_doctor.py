@@ -84,6 +84,17 @@ def test_http_port_in_use(tmp_path: Path) -> None:
     assert doctor._http_port(settings(tmp_path, PARCOURS_HTTP_PORT=str(port))).status == OK  # closed now
 
 
+def test_an_open_collector_is_said_and_warned_of_off_the_local_stack(tmp_path: Path) -> None:
+    local = doctor._write_keys(settings(tmp_path), {})
+    assert local.status == OK and "accepts any write key" in local.detail
+    cluster = doctor._write_keys(settings(tmp_path, PARCOURS_KAFKA_BOOTSTRAP="kafka:9092"), {})
+    assert cluster.status == WARN and "PARCOURS_WRITE_KEYS" in cluster.fix
+    blank = doctor._write_keys(settings(tmp_path, PARCOURS_WRITE_KEYS=", ,"), {"PARCOURS_WRITE_KEYS": ", ,"})
+    assert blank.status == WARN and "names no key" in blank.detail  # was: "all checks passed"
+    keyed = doctor._write_keys(settings(tmp_path, PARCOURS_WRITE_KEYS="k1,k2"), {"PARCOURS_WRITE_KEYS": "k1,k2"})
+    assert keyed.status == OK and "2 write key(s)" in keyed.detail and "k1" not in keyed.detail
+
+
 def test_unreachable_kafka(tmp_path: Path) -> None:
     checks = doctor._kafka(settings(tmp_path, PARCOURS_KAFKA_BOOTSTRAP="127.0.0.1:1"))
     assert [(c.name, c.status) for c in checks] == [("kafka", FAIL)]  # no topic check without a broker
@@ -167,6 +178,8 @@ def test_clickhouse_refuses_credentials(tmp_path: Path, refusing_clickhouse: int
 def test_clickhouse_unreachable(tmp_path: Path) -> None:
     (check,) = doctor._clickhouse(settings(tmp_path, PARCOURS_CLICKHOUSE_URL="http://bob:pw@127.0.0.1:1/parcours"))
     assert check.status == FAIL and "unreachable" in check.detail and "PARCOURS_CLICKHOUSE_URL" in check.fix
+    # the address and the cause, not urllib3's pool, query id and object address
+    assert check.detail.endswith("ClickHouse unreachable: 127.0.0.1:1: Connection refused"), check.detail
 
 
 class _Ledger:

@@ -327,17 +327,51 @@ def test_derived_id_ignores_key_order_and_delivery_fields(seed: Any, sent: str, 
 
 
 def test_message_posted_to_the_collector_without_message_id_becomes_one_event() -> None:
-    body = {k: v for k, v in NO_MESSAGE_ID.items() if k not in ("type", "timestamp")}
-    ids = set()
-    for received, sent_at in ((datetime(2026, 11, 3, 10, 15, 30, tzinfo=UTC), "2026-11-03T10:15:29Z"),
-                              (datetime(2026, 11, 3, 10, 16, 30, tzinfo=UTC), "2026-11-03T10:16:29Z")):
-        for kind, envelope in (("track", {**NO_MESSAGE_ID}), (None, {"batch": [NO_MESSAGE_ID], "sentAt": sent_at})):
-            [message] = segment_request(orjson.dumps(envelope), kind, None, (), received).messages
-            ids.add(accepted(orjson.loads(message.value))["event_id"])
-        # without a timestamp the collector stamps receivedAt: an event, at the time it arrived
-        [message] = segment_request(orjson.dumps(body), "track", None, (), received).messages
-        assert accepted(orjson.loads(message.value))["occurred_at"] == int(received.timestamp() * 1000)
-    assert len(ids) == 1  # a retry, later and with another sentAt, is the same event
+    untimed = {k: v for k, v in NO_MESSAGE_ID.items() if k != "timestamp"}
+    device_timed = {**untimed, "originalTimestamp": "2026-11-03T10:15:00Z"}
+    for message in (NO_MESSAGE_ID, untimed, device_timed):
+        ids = set()
+        for received, sent_at in ((datetime(2026, 11, 3, 10, 15, 30, tzinfo=UTC), "2026-11-03T10:15:29Z"),
+                                  (datetime(2026, 11, 3, 10, 16, 30, tzinfo=UTC), "2026-11-03T10:16:29Z")):
+            body = {k: v for k, v in message.items() if k != "type"}
+            for kind, envelope in (("track", body), (None, {"batch": [message], "sentAt": sent_at})):
+                [posted] = segment_request(orjson.dumps(envelope), kind, None, (), received).messages
+                event = accepted(orjson.loads(posted.value))
+                ids.add(event["event_id"])
+                if message is untimed:  # without a time of its own: when it arrived
+                    assert event["occurred_at"] == int(received.timestamp() * 1000)
+        assert len(ids) == 1, message  # a retry, later and with another sentAt, is the same event
+
+
+def test_device_time_is_moved_onto_the_collectors_clock() -> None:
+    base = msg("track", event="x")
+    del base["timestamp"]
+    # device clock (any offset): event at 09:59Z, sent at 10:00Z, i.e. one minute before sending
+    device = {**base, "originalTimestamp": "2026-11-03T10:59:00+01:00", "sentAt": "2026-11-03T11:00:00+01:00"}
+    assert accepted({**device, "receivedAt": STAMP})["occurred_at"] == T0_MS - 60_000
+    assert accepted(device)["occurred_at"] == T0_MS - 16 * 60_000 - 22_120  # not through the collector
+    assert accepted({**base, "receivedAt": STAMP, "sentAt": "2026-11-03T09:00:00Z"})["occurred_at"] == T0_MS
+    given = {**device, "timestamp": "2026-11-03T08:00:00Z", "receivedAt": STAMP}
+    assert accepted(given)["occurred_at"] == T0_MS - 2 * 3600_000 - 15 * 60_000 - 22_120
+
+
+@pytest.mark.parametrize("times", [
+    {"originalTimestamp": "2026-11-02T00:00:00Z"},  # no sentAt
+    {"originalTimestamp": "2026-11-02T00:00:00Z", "sentAt": "2026-11-03T00:00:00+01"},  # not RFC 3339
+    {"originalTimestamp": "2026-11-02T00:00:00Z", "sentAt": "9999-12-31T23:00:00Z"},  # before year 1
+])
+def test_device_time_without_a_usable_correction_is_read_as_sent(times: dict[str, str]) -> None:
+    base = msg("track", event="x")
+    del base["timestamp"]
+    out = accepted({**base, **times, "receivedAt": STAMP})
+    assert out["occurred_at"] == calendar.timegm((2026, 11, 2, 0, 0, 0, 0, 0, 0)) * 1000
+
+
+def test_unreadable_device_time_is_a_dead_letter_even_through_the_collector() -> None:
+    base = msg("track", event="x")
+    del base["timestamp"]
+    message = {**base, "originalTimestamp": "yesterday", "sentAt": "2026-11-03T00:00:00Z", "receivedAt": STAMP}
+    assert code_of(message) == "invalid_occurred_at"
 
 
 def test_non_string_message_id_is_still_invalid_and_native_events_still_need_event_id() -> None:

@@ -113,6 +113,16 @@ def test_unknown_log_level_is_refused_with_the_valid_ones(tmp_path: Path) -> Non
     assert _from(tmp_path, PARCOURS_LOG_LEVEL="all").log_level == "ALL"
 
 
+def test_sink_is_a_yes_or_a_no_in_any_case_and_anything_else_is_refused(tmp_path: Path) -> None:
+    for value, sink in (("1", True), ("0", False), ("False", False), ("OFF", False), (" no ", False),
+                        ("Yes", True), ("", True)):
+        assert _from(tmp_path, PARCOURS_SINK=value).sink is sink, value
+    assert _from(tmp_path).sink is True
+    with pytest.raises(ConfigError) as error:
+        _from(tmp_path, PARCOURS_SINK="maybe")  # was: the sink on, silently
+    assert str(error.value).startswith("PARCOURS_SINK='maybe'") and "set it to 1 or 0" in error.value.hint
+
+
 @pytest.mark.parametrize(("where", "words"), [
     ("file", "is a file"), ("file/data", "is under a file"), ("/proc/parcours", "cannot be created"),
 ])
