@@ -55,12 +55,14 @@ def person_merge_row(remap: Remap, at_ms: int, version: int) -> Row:
 
 
 def graph_rows(changes: Changes, at_ms: int) -> dict[str, list[Row]]:
-    """Links, refusals and shared marks of one graph update, per table."""
+    """Links, refusals (made, or withdrawn) and shared marks of one graph update, per table."""
     return {
         "identity_links": [{"event_id": k[1], "occurred_at": k[0], "identifiers": sorted(g), "recorded_at": at_ms}
                            for g, k in changes.new_edges],
-        "identity_refusals": [{"event_id": r.event_id, "kept": r.kept, "refused": r.refused,
-                               "kind": r.kind, "recorded_at": at_ms} for r in changes.refusals],
+        "identity_refusals": [{"event_id": r.event_id, "kept": r.kept, "refused": r.refused, "kind": r.kind,
+                               "recorded_at": at_ms, "withdrawn": withdrawn}
+                              for withdrawn, refusals in ((0, changes.refusals), (1, changes.withdrawn))
+                              for r in refusals],
         "identity_shared": [dict(zip(("kind", "value"), key.split(":", 1), strict=True),
                                  anchor_id=node_id(key), marked_at=at_ms) for key in changes.shared],
     }

@@ -43,7 +43,7 @@ TABLES: dict[str, pa.Schema] = {
     ]),
     "identity_refusals": pa.schema([
         ("event_id", pa.string()), ("kept", pa.string()), ("refused", pa.string()),
-        ("kind", pa.string()), ("recorded_at", MS),
+        ("kind", pa.string()), ("recorded_at", MS), ("withdrawn", pa.uint8()),
     ]),
     "identity_shared": pa.schema([("kind", pa.string()), ("value", pa.string()), ("anchor_id", pa.string()),
                                   ("marked_at", MS)]),

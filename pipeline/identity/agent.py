@@ -122,9 +122,11 @@ def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> 
                                                     "k": rt.graph.knowledge}),
                 spread % rt.topics.links.partitions)
     for table, rows in graph_rows(changes, at).items():
-        if table != "identity_links" or local:
+        if table == "identity_refusals":  # one partition: a withdrawal is inserted after its refusal
+            rt.send_rows(table, rows, 0)
+        elif table != "identity_links" or local:
             rt.send_rows(table, rows, spread)
-    rt.stats.refusals += len(changes.refusals)
+    rt.stats.refusals += len(changes.refusals)  # made (a counter): withdrawals are in ClickHouse
     rt.stats.shared += len(changes.shared)
     if not changes.remaps:
         return

@@ -31,4 +31,6 @@ class Changes:
     """Groups that are new or now have an earlier event: published to the other workers."""
     shared: list[Key] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    withdrawn: list[Refusal] = field(default_factory=list)
+    """Refusals recorded earlier that the cut no longer makes."""
     remaps: list[Remap] = field(default_factory=list)

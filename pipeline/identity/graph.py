@@ -46,7 +46,10 @@ class IdentityGraph:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.shared: set[Key] = set()
-        self._refused: set[Refusal] = set()
+        self._refusals: dict[Key, set[Refusal]] = {}
+        """The links the current cut refuses, under both of their identifiers: a cluster cut
+        again replaces its own (a refusal that no longer holds is withdrawn), so the recorded
+        refusals are those of the final cut, whatever the arrival order. Few: a clash is rare."""
         self.knowledge = 0
         """Edges learnt (new, or seen with an earlier event) plus erasures: the version of the
         remaps decided now. Every worker learns the same edges (links topic), in any order; a
@@ -101,6 +104,11 @@ class IdentityGraph:
     @property
     def persons(self) -> int:
         return len({self._namer[node] for node in self._index.values()})
+
+    @property
+    def refusals(self) -> set[Refusal]:
+        """The links the current cut refuses."""
+        return {r for held in self._refusals.values() for r in held}
 
     def __contains__(self, key: Key) -> bool:
         return key in self._index
@@ -200,7 +208,9 @@ class IdentityGraph:
             if not gone.isdisjoint(partners):
                 self._set_partners(node, tuple(p for p in partners if p not in gone))
         gone_keys = {self._key(node) for node in gone}
-        self._refused = {r for r in self._refused if r.kept not in gone_keys and r.refused not in gone_keys}
+        for key in gone_keys:  # their rows are deleted by the erasure itself (jobs/forget.py)
+            for refusal in self._refusals.pop(key, set()):
+                self._unindex(refusal)
         members: set[Node] = set()
         edges: dict[Ids, SortKey] = {}
         for root in roots:
@@ -442,8 +452,11 @@ class IdentityGraph:
     # persons
 
     def _recut(self, roots: set[Node], out: Changes, reason: str) -> None:
+        touched: list[Key] = []
+        refused: set[Refusal] = set()
         for root in roots:
             members = [self._key(node) for node in self._cluster(root)]
+            touched += members
             edges: dict[Edge, SortKey] = {}
             for edge in self._edges(root):
                 edges[frozenset(self._key(n) for n in self._nodes(edge))] = \
@@ -453,14 +466,34 @@ class IdentityGraph:
             for key in members:
                 node = self._index[key]
                 self._namer[node] = namers[person[key]] if key in person else node
-            for refusal in refusals:
-                if refusal not in self._refused:
-                    self._refused.add(refusal)
-                    out.refusals.append(refusal)
+            refused.update(refusals)
             for key in members:
                 node = self._index[key]
                 if self._mapped[node] != NONE:
                     self._remap(node, out, reason)
+        self._settle_refusals(touched, refused, out)
+
+    def _settle_refusals(self, touched: list[Key], refused: set[Refusal], out: Changes) -> None:
+        """The refusals of the clusters just cut are `refused`: record the new ones, withdraw
+        those of the previous cut that no longer hold (a device found shared since, an earlier
+        event that joined the two first). Both identifiers of a refusal are in one cluster, or
+        one of them is shared and in a cluster of its own: both are among `touched`."""
+        before = {r for key in touched for r in self._refusals.get(key, ())}
+        for refusal in before - refused:
+            self._unindex(refusal)
+            out.withdrawn.append(refusal)
+        for refusal in refused - before:
+            for key in (refusal.kept, refusal.refused):
+                self._refusals.setdefault(key, set()).add(refusal)
+            out.refusals.append(refusal)
+
+    def _unindex(self, refusal: Refusal) -> None:
+        for key in (refusal.kept, refusal.refused):
+            held = self._refusals.get(key)
+            if held is not None:
+                held.discard(refusal)
+                if not held:
+                    del self._refusals[key]
 
     def _remap(self, anchor: Node, out: Changes, reason: str) -> None:
         namer = self._namer[anchor]

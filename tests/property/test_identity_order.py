@@ -33,11 +33,21 @@ def keys(event: dict[str, object]) -> set[str]:
     return {f"{k}:{v}" for k, v in event["identifiers"].items()}  # type: ignore[attr-defined]
 
 
+Refused = set[tuple[str, str, str]]
+"""(event id, kept, refused): a link the cut refuses."""
+
+
 def reference(events: list[dict[str, object]]) -> tuple[dict[str, str], set[str]]:
+    person, shared, _ = reference_with_refusals(events)
+    return person, shared
+
+
+def reference_with_refusals(events: list[dict[str, object]]) -> tuple[dict[str, str], set[str], Refused]:
     """Offline, written independently of the streaming code: shared = seen with two values of
     one limited kind, or a device seen with two emails (phones); then one greedy pass over all
-    groups in event time, refusing a link that would give a person two values of a limited
-    kind; person = its strongest identifier."""
+    groups in event time (a group seen again is the same link: its first event counts),
+    refusing a link that would give a person two values of a limited kind; person = its
+    strongest identifier."""
     seen_with: dict[str, dict[str, set[str]]] = {}
     for e in events:
         kinds = {k: k.split(":")[0] for k in keys(e)}
@@ -64,7 +74,12 @@ def reference(events: list[dict[str, object]]) -> tuple[dict[str, str], set[str]
                 out.setdefault(k.split(":")[0], set()).add(k)
         return out
 
+    refused: Refused = set()
+    groups_seen: set[frozenset[str]] = set()
     for e in sorted(events, key=lambda e: (e["occurred_at"], e["event_id"])):  # type: ignore[arg-type, return-value]
+        if frozenset(keys(e)) in groups_seen:
+            continue
+        groups_seen.add(frozenset(keys(e)))
         live = sorted(keys(e) - shared, key=lambda k: (RULES.rank(k), k))
         for other in live[1:]:
             a, b = find(live[0]), find(other)
@@ -72,6 +87,7 @@ def reference(events: list[dict[str, object]]) -> tuple[dict[str, str], set[str]
                 continue
             la, lb = limited(a), limited(b)
             if any(len(la.get(kind, set()) | lb.get(kind, set())) > n for kind, n in RULES.limits.items()):
+                refused.add((str(e["event_id"]), live[0], other))
                 continue
             label[b] = a
     groups: dict[str, list[str]] = {}
@@ -79,7 +95,7 @@ def reference(events: list[dict[str, object]]) -> tuple[dict[str, str], set[str]
         groups.setdefault(find(k), []).append(k)
     person = {k: min((RULES.rank(m), node_id(m)) for m in members)[1] for members in groups.values() for k in members}
     person.update({k: node_id(k) for k in shared})
-    return person, shared
+    return person, shared, refused
 
 
 def run_workers(events: list[dict[str, object]], rnd: random.Random, workers: int, batch: int) -> list[IdentityGraph]:
@@ -103,10 +119,12 @@ def run_workers(events: list[dict[str, object]], rnd: random.Random, workers: in
 @given(timelines, st.randoms(use_true_random=False), st.integers(1, 3), st.integers(1, 6))
 def test_any_arrival_order_batching_and_worker_split_gives_the_reference(timeline, rnd, workers, batch) -> None:  # type: ignore[no-untyped-def]
     events = as_events(timeline)
-    expected, shared = reference(events)
+    expected, shared, refused = reference_with_refusals(events)
     for g in run_workers(events, rnd, workers, batch):
         assert g.shared == shared
         assert {k: g.person_of(k) for k in expected} == expected
+        # the refusals that stand are the final cut's, not those made on the way
+        assert {(r.event_id, r.kept, r.refused) for r in g.refusals} == refused
 
 
 @settings(max_examples=150, deadline=None)

@@ -180,10 +180,10 @@ def test_forget_keeps_the_rest_of_a_group_that_mixed_someone_elses_identifiers()
     ]
     g = graph()
     resolve(g, RecentIds(), events)
-    assert g._refused
+    assert g._refusals
     gone = ["user_id:u1", "device_id:d1", "email:m1"]  # u1's person
     g.forget(gone)
-    assert mentions(g, *gone) == [] and not g._refused
+    assert mentions(g, *gone) == [] and not g._refusals
     # the same graph as if the erased identifiers had never been seen
     fresh = graph()
     fresh.apply([(frozenset(k for k in group if k not in gone), sort_key)
@@ -263,3 +263,24 @@ def test_a_rebuilt_graph_adopts_the_published_mapping_and_corrects_it() -> None:
     out = g.apply([(frozenset({"anonymous_id:a", "user_id:u"}), (2, "e2"))])
     assert {r.from_person for r in out.remaps} >= {a, d}
     assert g.person_of("anonymous_id:a") == g.person_of("user_id:u")
+
+
+def test_a_refusal_the_cut_no_longer_makes_is_withdrawn() -> None:
+    g = graph()
+    made = resolve(g, RecentIds(), [
+        event("s1", 1, device_id="tab", user_id="ua"),
+        event("s2", 2, device_id="tab", email="b"),
+        event("s3", 3, anonymous_id="ab", user_id="ub", email="b"),  # refused: tab glued b to ua
+    ]).changes
+    assert [(r.kept, r.refused) for r in made.refusals] == [("user_id:ub", "email:b")] and not made.withdrawn
+    # a second email on the tablet: it is shared, and b joins ub after all
+    later = resolve(g, RecentIds(), [event("s4", 4, device_id="tab", email="c")]).changes
+    assert later.shared == ["device_id:tab"] and g.person_of("email:b") == g.person_of("user_id:ub")
+    assert later.withdrawn == made.refusals and not later.refusals  # was: recorded for good
+    # the same events in the other order never refuse anything: the same end
+    other = graph()
+    out = resolve(other, RecentIds(), [event("s4", 4, device_id="tab", email="c"),
+                                        event("s3", 3, anonymous_id="ab", user_id="ub", email="b"),
+                                        event("s2", 2, device_id="tab", email="b"),
+                                        event("s1", 1, device_id="tab", user_id="ua")]).changes
+    assert not out.refusals and not out.withdrawn
