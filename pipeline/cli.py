@@ -18,7 +18,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline import event_loop, logs
 from pipeline.errors import ParcoursError, Terminal, classify_clickhouse
-from pipeline.settings import Settings
+from pipeline.settings import Settings, redact_url
 
 T = TypeVar("T")
 
@@ -346,13 +346,16 @@ def cmd_attribute(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_identity_show(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.identity import explain, render
     from pipeline.ingest.logic import IngestConfig, lookup_problem
+    from pipeline.sink import pii_salt
     from pipeline.sink.clickhouse import connect
 
     cfg = IngestConfig.build(settings.pii_salt, settings.phone_country, settings.extra_identifier_kinds)
     problem = lookup_problem(args.kind, args.value, cfg)
     if problem is not None:  # it would only be "no identifier ... in ClickHouse"
         raise Terminal(problem[0], hint=problem[1])
-    print(render(explain(connect(settings), cfg, args.kind, args.value)))
+    client = connect(settings)
+    pii_salt.verify(client, settings.pii_salt, redact_url(settings.clickhouse_url))
+    print(render(explain(client, cfg, args.kind, args.value)))
     return 0
 
 

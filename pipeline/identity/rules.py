@@ -15,7 +15,7 @@ limited kind (a store kiosk with many loyalty cards, a family tablet with two lo
 linking, and its events get a person only through the other identifiers they carry. Contacts
 (email, phone: not limited, a customer may have two) count against devices only: a device seen
 with `contacts_after` different emails (or phones) is a kiosk where customers type theirs, or
-a tablet a family shares (one member signs in, another types an email).
+a tablet a family shares (two members type theirs).
 """
 
 from __future__ import annotations

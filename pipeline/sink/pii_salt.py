@@ -28,11 +28,16 @@ def check(client: Client, salt: bytes, where: str) -> None:
     """Record the salt's fingerprint on first use; refuse a salt the data was not hashed with.
     Two first runs with different salts may both record theirs: the first recorded wins."""
     mine = fingerprint(salt)
-    known = recorded(client)
-    if not known:
+    if not recorded(client):
         client.insert("parcours.pii_salt", [[mine, datetime.now(UTC)]], column_names=["fingerprint", "recorded_at"])
-        known = recorded(client)
-    if known[0] != mine:
+    verify(client, salt, where)
+
+
+def verify(client: Client, salt: bytes, where: str) -> None:
+    """Refuse a salt the data was not hashed with; record nothing (a lookup: `identity show`
+    of an email would otherwise answer "unknown" for a customer who is there)."""
+    known = recorded(client)
+    if known and known[0] != fingerprint(salt):
         raise ConfigError(
             f"the data in ClickHouse ({where}) was hashed with another PII salt than this run's",
             hint="set PARCOURS_PII_SALT to the salt that data was written with (the variable's value "
