@@ -41,6 +41,8 @@ class IdentityKinds:
     """kind -> priority rank, 0 strongest."""
     hashed: frozenset[str]
     junk_values: frozenset[str]
+    junk_repeated: int
+    """A value of one character repeated this many times or more is junk (0 = no such rule)."""
     default_phone_country: str
     limits: dict[str, int]
     shared_after: int
@@ -105,6 +107,7 @@ def identity_kinds() -> IdentityKinds:
         ranks={k["name"]: rank for rank, k in enumerate(kinds)},
         hashed=frozenset(k["name"] for k in kinds if k["hashed"]),
         junk_values=frozenset(v.lower() for v in data["junk_values"]),
+        junk_repeated=int(data.get("junk_repeated", 0)),
         default_phone_country=data["default_phone_country"],
         limits={kind: int(n) for kind, n in data["limits"].items()},
         shared_after=int(data["shared"]["after"]),

@@ -44,11 +44,12 @@ class IngestConfig:
     taxonomy: Taxonomy
     ranks: dict[str, int]
     junk: frozenset[str]
+    junk_repeated: int
 
     @classmethod
     def build(cls, salt: bytes, phone_country: str = "FR", extra_kinds: tuple[str, ...] = ()) -> IngestConfig:
         kinds = identity_kinds().with_extra(extra_kinds)
-        return cls(Hasher(salt), phone_country, taxonomy(), kinds.ranks, kinds.junk_values)
+        return cls(Hasher(salt), phone_country, taxonomy(), kinds.ranks, kinds.junk_values, kinds.junk_repeated)
 
 
 def ingest_one(raw: bytes, cfg: IngestConfig, now_ms: int | None = None) -> Event | DeadLetter:
@@ -146,7 +147,7 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
     out: dict[str, str] = {}
     for kind, raw in value.items():
         text = _identifier_text(raw) if kind in cfg.ranks else None
-        if text is None or text.lower() in cfg.junk or len(text) > 256:
+        if text is None or len(text) > 256 or is_junk(text, cfg):
             continue
         normal = _normalise(kind, text, cfg)
         if normal:
@@ -154,6 +155,15 @@ def normalise_identifiers(value: object, cfg: IngestConfig) -> dict[str, str]:
     if not out:
         raise Rejected("no_identifiers", "no non-empty identifier of a known kind")
     return out
+
+
+def is_junk(text: str, cfg: IngestConfig) -> bool:
+    """A placeholder, not an identifier: listed (schemas/identity.toml, any case), or one
+    character repeated (0000000000)."""
+    lowered = text.lower()
+    if lowered in cfg.junk:
+        return True
+    return 0 < cfg.junk_repeated <= len(lowered) and not lowered.strip(lowered[0])
 
 
 def _identifier_text(raw: object) -> str | None:

@@ -77,6 +77,18 @@ def test_only_junk_identifiers_is_no_identifiers(junk: str) -> None:
     assert code_of(base(identifiers=ids)) == "no_identifiers"
 
 
+@pytest.mark.parametrize("placeholder", ["0000000000", "00000", "xxxxx", "*****", "99999999", "GUEST", "False",
+                                         "Test@Test.com", " anonymous_user "])
+def test_placeholders_are_junk_for_every_kind(placeholder: str) -> None:
+    # each would glue every customer whose form or export filled it in
+    assert code_of(base(identifiers={kind: placeholder for kind in KINDS})) == "no_identifiers"
+
+
+@pytest.mark.parametrize("value", ["0000", "x", "00001", "u-00000", "1111-2"])
+def test_short_or_mixed_repeats_are_identifiers(value: str) -> None:
+    assert accepted(base(identifiers={"user_id": value}))["identifiers"] == {"user_id": value}
+
+
 def test_unusable_identifier_values_are_dropped() -> None:
     ids = {"user_id": True, "crm_id": None, "loyalty_id": [1], "device_id": {"a": 1},
            "email": "not-an-email", "phone": "abc", "anonymous_id": "x" * 257}
