@@ -102,21 +102,30 @@ _CUT_MARGIN = 4_096
 #: longest): a message cut there keeps the same dead letter (pipeline/ingest/oversized.py).
 DEAD_LETTER_HEAD_BYTES = 4 * (DEAD_LETTER_CHARS + _CUT_MARGIN)
 #: Spaces that phonenumbers does not take as separators.
-_TYPESET_SPACES = str.maketrans({"\u202f": " ", "\u2009": " "})
+_TYPESET_SPACES = str.maketrans({"\u202f": " ", "\u2009": " ", "\t": " "})
+#: A comment written after a phone number or around an address: "(mobile)", "(home)" (RFC 5322
+#: allows comments in an address; forms and CRMs append them to numbers).
+_COMMENT = re.compile(r"\([^()0-9]*\)")  # no digits: "(555) 123-4567" is the number
 
 
 _SCALARS = {int, float, bool, type(None)}
 
 
 def normalise_email(value: str) -> str | None:
-    """Trim and lower-case; also the forms a mail client or a form pastes around an address
-    ("Jane <jane@x.fr>", "mailto:jane@x.fr", full-width letters, a trailing dot)."""
+    """Trim and lower-case; also the forms a mail client, a form or an export puts around an
+    address ("Jane <jane@x.fr>", "mailto:jane@x.fr", full-width letters, an invisible
+    zero-width space, quotes, a trailing dot, comma or semicolon, a comment "(home)", an
+    @ written %40)."""
     email = value.strip()
     if not email.isascii():
-        email = unicodedata.normalize("NFKC", email).strip()
+        email = "".join(c for c in unicodedata.normalize("NFKC", email) if unicodedata.category(c) != "Cf").strip()
+    if "(" in email:
+        email = _COMMENT.sub("", email).strip()
     if email.endswith(">") and "<" in email:
         email = email[email.rindex("<") + 1:-1].strip()
-    email = email.lower().removeprefix("mailto:").rstrip(".")
+    email = email.lower().removeprefix("mailto:").strip("\"'<> ").rstrip(".,;")
+    if "@" not in email and "%40" in email:
+        email = email.replace("%40", "@", 1)
     local, at, domain = email.partition("@")
     return email if at and local and "." in domain and "@" not in domain and " " not in email else None
 
@@ -130,6 +139,8 @@ PII_CACHE = 1 << 16
 @lru_cache(maxsize=PII_CACHE)
 def normalise_phone(value: str, country: str) -> str | None:
     """'06 12 34 56 78' (FR) -> '+33612345678'; None when it is not a possible number."""
+    if "(" in value:
+        value = _COMMENT.sub(" ", value)
     try:
         number = phonenumbers.parse(value.translate(_TYPESET_SPACES), country)
     except phonenumbers.NumberParseException:

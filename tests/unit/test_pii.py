@@ -227,7 +227,8 @@ def test_mask_tree_depth_is_bounded() -> None:
 @pytest.mark.parametrize(
     "value",
     ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "+33612345678", "06.12.34.56.78",
-     "06-12-34-56-78", "0033 6 12 34 56 78"],
+     "06-12-34-56-78", "0033 6 12 34 56 78", "06\t12\t34\t56\t78", "06 12 34 56 78 (mobile)",
+     "(home) +33 6 12 34 56 78"],
 )
 def test_normalise_phone_fr_variants(value: str) -> None:
     assert normalise_phone(value, "FR") == "+33612345678"
@@ -238,6 +239,7 @@ def test_normalise_phone_fr_variants(value: str) -> None:
     [
         ("+1 415 555 2671", "FR", "+14155552671"),
         ("(415) 555-2671", "US", "+14155552671"),
+        ("+1 (415) 555-2671 (cell)", "FR", "+14155552671"),  # a comment, not the area code, goes
         ("01 23 45 67 89", "FR", "+33123456789"),
         ("+44 20 7946 0958", "FR", "+442079460958"),
     ],
@@ -259,7 +261,11 @@ def test_normalise_phone_impossible_is_none(value: str) -> None:
      ("jane", None), ("@example.com", None), ("jane@", None), ("jane@localhost", None),
      ("Jane Doe <Jane.Doe@Example.com>", "jane.doe@example.com"), ("<a@b.co>", "a@b.co"),
      ("MAILTO:a@b.co", "a@b.co"), ("a@b.co.", "a@b.co"), ("\uff41@b.co", "a@b.co"),
-     ("a b@c.de", None), ("a@b@c.de", None)],
+     ("a b@c.de", None), ("a@b@c.de", None),
+     # what forms and exports leave around an address
+     ("a@b.co\u200b", "a@b.co"), ("\ufeffa@b.co", "a@b.co"), ('"a@b.co"', "a@b.co"), ("'a@b.co'", "a@b.co"),
+     ("a@b.co;", "a@b.co"), ("a@b.co,", "a@b.co"), ("a@b.co>", "a@b.co"), ("<a@b.co", "a@b.co"),
+     ("a%40b.co", "a@b.co"), ("a@b.co (home)", "a@b.co"), ("(work) A@B.co", "a@b.co")],
 )
 def test_normalise_email(value: str, expected: str | None) -> None:
     assert normalise_email(value) == expected
