@@ -299,6 +299,10 @@ def delete(client: Client, step: Step, params: dict[str, Any]) -> None:
             log.warning("lightweight DELETE refused on %s (%s): using a mutation", step.table, str(exc)[:120])
             client.command(f"ALTER TABLE parcours.{step.table} DELETE WHERE {step.where}", parameters=params,
                            settings={"mutations_sync": 2})
+            return
+        # A lightweight DELETE only masks the rows until their parts merge: a query with
+        # `SETTINGS apply_deleted_mask = 0` still reads them. Rewrite the parts that hold them.
+        client.command(f"ALTER TABLE parcours.{step.table} APPLY DELETED MASK", settings={"mutations_sync": 2})
 
 
 def scrub(client: Client, step: Step, params: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from pipeline.errors import Terminal
 from pipeline.ingest.logic import IngestConfig, lookup_value
+from pipeline.ingest.pii import masked
 from pipeline.sink.clickhouse import query_rows
 
 SQL_DIR = Path(__file__).parent / "sql" / "identity"
@@ -45,9 +46,9 @@ def explain(client: Client, cfg: IngestConfig, kind: str, raw_value: str) -> Exp
         erased = query_rows(client, sql("erased"), {"kind": kind, "hash": audit_hash(cfg, kind, value)})
         if erased:
             at, request = erased[0]
-            raise Terminal(f"{kind}={raw_value!r} was erased by `parcours forget` at {str(at)[:19]} UTC "
+            raise Terminal(f"{kind}={masked(raw_value)!r} was erased by `parcours forget` at {str(at)[:19]} UTC "
                            f"(request {request})", hint="its person is gone from every table by design")
-        raise Terminal(f"no identifier {kind}={raw_value!r} in ClickHouse",
+        raise Terminal(f"no identifier {kind}={masked(raw_value)!r} in ClickHouse",  # terminals get logged
                        hint="check the kind (user_id, email, phone, device_id, ...) and the value; "
                             "has the event that carried it been replayed?")
     person, shared = found[0]

@@ -207,8 +207,9 @@ def _normalise(kind: str, text: str, cfg: IngestConfig) -> str | None:
         return cfg.hasher.hash(kind, phone) if phone else None
     if identifier_value_is_pii(text):
         # Many systems use the email (or phone) as login: it is hashed like one, under its
-        # own kind, so raw PII never leaves ingest and the id still links consistently.
-        return cfg.hasher.hash(kind, text.lower())
+        # own kind, so raw PII never leaves ingest and the id still links consistently
+        # (an address normalised first: "Jane <jane@x.fr>" and "jane@x.fr" are one login).
+        return cfg.hasher.hash(kind, (normalise_email(text) if "@" in text else None) or text.lower())
     return text
 
 

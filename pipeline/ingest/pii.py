@@ -69,7 +69,7 @@ _PHONE_INTL = re.compile(rf"\+\(?\d(?:[{_SEPARATORS}]{{0,2}}\d){{8,14}}(?!\d)")
 _PERCENT_DECODED = (("%25", "%"), ("%40", "@"), ("%2B", "+"), ("%2b", "+"), ("%20", " "), ("%2E", "."),
                     ("%2e", "."), ("%28", "("), ("%29", ")"))
 # A '+' between digits in a query string is a space ("?tel=06+12+34+56+78", an HTML form's GET).
-_FORM_PLUS = re.compile(r"(?<=\d)\+(?=\d)")
+_FORM_PLUS = re.compile(r"(?<=[\d)])\+(?=[\d(])")  # also "(415)+555-2671": a form's "(415) 555-2671"
 # Names of fields that hold a phone number: there, a bare JSON number is one too
 # ({"phone": 612345678} from a Segment identify's traits).
 _PHONE_FIELD = re.compile(r"phone|mobile|msisdn|whatsapp|(?:^|[^a-z])(?:tel|fax|gsm|sms|cell)(?:[^a-z]|$)", re.I)
@@ -300,13 +300,20 @@ def mask_tree(value: object, depth: int = 0) -> object:
         return None
     if isinstance(value, dict):
         # Keys too: a form field named after its value ({"jane@x.com": true}) is not rare.
-        return {masked(k): _phone_number_masked(k, v) if type(v) in (int, float) else mask_tree(v, depth + 1)
+        return {masked(k): _phone_number_masked(k, v) if type(v) in (int, float)
+                else _phone_numbers_masked(k, v) if type(v) is list and _PHONE_FIELD.search(k)
+                else mask_tree(v, depth + 1)
                 for k, v in value.items()}
     if isinstance(value, list):
         if set(map(type, value)) <= _SCALARS:  # numbers, booleans, nulls: nothing to mask, no walk
             return value
         return [mask_tree(v, depth + 1) for v in value]
     return value
+
+
+def _phone_numbers_masked(key: str, values: list[object]) -> list[object]:
+    """A list under a phone-named key ({"phones": [612345678, ...]}): its numbers too."""
+    return [_phone_number_masked(key, v) if type(v) in (int, float) else mask_tree(v, 1) for v in values]
 
 
 def _phone_number_masked(key: str, value: float) -> object:

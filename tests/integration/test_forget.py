@@ -162,6 +162,10 @@ def test_the_plan_on_literal_rows(clickhouse: Any) -> None:
         "identity_refusals": 1, "dead_letters": 1, "events:scrubbed": 1, "kpi_daily_state:rebuilt": 2}
     left = clickhouse.query("SELECT event_id, person_id, identifiers FROM parcours.events FINAL").result_rows
     assert left == [("e3", q, {"user_id": "u2"})]
+    # gone from the parts, not only masked: the setting that shows masked rows shows none
+    unmasked = {"apply_deleted_mask": 0}
+    assert clickhouse.query("SELECT event_id FROM parcours.events", settings=unmasked).result_rows == [("e3",)]
+    assert clickhouse.query("SELECT session_id FROM parcours.sessions", settings=unmasked).result_rows == [("s2",)]
     assert clickhouse.query("SELECT value FROM parcours.identities FINAL").result_rows == [("u2",)]
     assert clickhouse.query("SELECT value FROM parcours.identity_first_seen").result_rows == [("u2",)]
     assert clickhouse.query("SELECT source FROM parcours.dead_letters").result_rows == [("raw/0/2",)]

@@ -120,6 +120,9 @@ def test_pii_looking_id_hash_is_stable_across_case() -> None:
     a = accepted(base(identifiers={"user_id": "Jane.Doe@Example.com"}))["identifiers"]
     b = accepted(base(identifiers={"user_id": " jane.doe@example.com "}))["identifiers"]
     assert a == b
+    # the forms an address is pasted in are one login too (they were three persons)
+    for spelling in ("mailto:jane.doe@example.com", "Jane Doe <jane.doe@example.com>", "jane.doe@example.com;"):
+        assert accepted(base(identifiers={"user_id": spelling}))["identifiers"] == a, spelling
 
 
 def test_empty_identifiers_object_is_no_identifiers() -> None:

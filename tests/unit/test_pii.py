@@ -409,10 +409,21 @@ def test_mask_text_drops_nuls_so_utf16_text_is_masked() -> None:
     "06\uff0d12\uff0d34\uff0d56\uff0d78",  # en dash, minus, tab, full-width hyphen
     "janedoe&#64;example.com", "janedoe&#x40;example.com", "06&nbsp;12&nbsp;34&nbsp;56&nbsp;78",  # HTML
     "janedoe%40example%2Ecom", "%28415%29%20555-2671", "janedoe@example\u3002com",
+    "?phone=%28415%29+555-2671&ref=nl",  # a browser's form GET, urlencode, quote_plus
 ])  # fmt: skip
 def test_more_written_forms_are_masked(text: str) -> None:
     out = mask_text(text)
     assert "[phone]" in out or "[email]" in out, out
+
+
+def test_a_url_query_with_a_bracketed_area_code_is_masked_in_properties() -> None:
+    url = "https://shop.example/account?phone=%28415%29+555-2671&ref=nl"
+    assert mask_tree({"page": {"url": url}}) == {"page": {"url": "https://shop.example/account?phone=[phone]&ref=nl"}}
+
+
+def test_numbers_listed_under_a_phone_named_key_are_masked() -> None:
+    out = mask_tree({"phones": [612345675, 33612345675, "06 12 34 56 78"], "sizes": [38, 40], "ids": [612345675]})
+    assert out == {"phones": ["[phone]", "[phone]", "[phone]"], "sizes": [38, 40], "ids": [612345675]}
     assert not any(run in out for run in ("1234567", "555", "34", "janedoe")), out
 
 
