@@ -16,13 +16,18 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import Producer
 
-from jobs.drain import PipelineBehind
+from jobs.drain import PipelineBehind, in_flight
 from jobs.forget import forget
+from pipeline import codec
+from pipeline.embedded.broker import EmbeddedBroker
 from pipeline.embedded.stack import Stack
 from pipeline.ingest.logic import IngestConfig
+from pipeline.kafka import ensure_topics
 from pipeline.settings import Settings
 from pipeline.sink import clickhouse as ch
+from pipeline.topics import topics
 from tests.conftest import empty
 from tests.integration.refusing import end_the_outage, remove_the_warm_up, replay_into_an_outage
 
@@ -112,3 +117,23 @@ def test_forget_waits_for_the_rows_held_in_an_outage(tmp_path: Path, clickhouse:
     audits = dict(ch.query_rows(clickhouse, "SELECT request_id, status FROM parcours.erasure_audit "
                                             "WHERE request_id LIKE 'outage-%'"))
     assert audits == {"outage-short": "failed", "outage-wait": "done"}
+
+
+def test_an_earlier_forgets_notices_are_nothing_to_wait_for(tmp_path: Path) -> None:
+    """Workers stopped, two erasures in a row: the first one's notices wait on by_person for a
+    worker, and carry no facts. The second erasure used to wait 120 s for them, then give up."""
+    embedded = EmbeddedBroker(tmp_path / "broker")
+    bootstrap = embedded.start()
+    try:
+        ensure_topics(bootstrap, topics().all())
+        by_person = topics().by_person.name
+        prod = Producer({"bootstrap.servers": bootstrap})
+        for partition, person in ((0, "p1"), (2, "p2"), (2, "p3")):
+            prod.produce(by_person, codec.encode({"t": "forget", "person": person}), partition=partition)
+        prod.flush(10)
+        assert by_person not in in_flight(bootstrap, topics())
+        prod.produce(by_person, codec.events([{"event_id": "e1"}]), partition=2)  # facts to come: wait
+        prod.flush(10)
+        assert in_flight(bootstrap, topics())[by_person] == 1
+    finally:
+        embedded.stop()
