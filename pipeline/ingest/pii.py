@@ -19,7 +19,9 @@ import phonenumbers
 # dots must not backtrack (it once stalled the ingest loop for seconds).
 # A match may only start at the beginning of a token (lookbehind), so every run of
 # candidate characters is scanned once.
-_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w\-]++(?:\.[\w\-]++)++")
+# The local part takes RFC 5322's other characters too (o'neil@, jane!doe@), except those that
+# separate a URL's parts (/ ? = &), which would mask the URL up to the address.
+_EMAIL = re.compile(r"(?<![\w.%+\-'!#$*^`{|}~])[\w.%+\-'!#$*^`{|}~]++@[\w\-]++(?:\.[\w\-]++)++")
 # What separates a phone number's digit groups: spaces (also the no-break, narrow no-break and
 # thin spaces that word processors and French typesetting put there, and tabs), dots, dashes
 # (also the en dash, minus and full-width hyphen that autocorrect and CJK keyboards type),
