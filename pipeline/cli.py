@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -215,7 +216,44 @@ async def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
                   "minutes of steady input (README, Soak): for a long run, set PARCOURS_KAFKA_BOOTSTRAP "
                   "to a real Kafka.", file=sys.stderr)
         await _until_signalled(stack)
+        if settings.embedded_broker and stack.pipeline.sink is not None:
+            await _drain_before_stopping(stack)
     return 0
+
+
+#: Seconds `parcours up` waits, once told to stop, for what its embedded broker holds.
+STOP_DRAIN_S = 60.0
+
+
+async def _drain_before_stopping(stack: Any) -> None:
+    """The embedded broker keeps its topics in memory: events it acknowledged but the stages
+    have not taken yet would go with it. So the collector closes (503: the SDKs keep and retry
+    the events), and an end-of-input barrier is waited for, as a replay's is: everything before
+    it reaches ClickHouse, open sessions included. A second Ctrl-C (or STOP_DRAIN_S) stops at once."""
+    from jobs.replay import send_barrier, wait_for_barrier
+
+    print("  the collector is closed (503); waiting for what the embedded broker holds to reach "
+          f"ClickHouse (at most {STOP_DRAIN_S:.0f}s; Ctrl-C again to stop at once)", file=sys.stderr)
+    stack.pipeline.rt.closing.set()
+    barrier = f"stop-{uuid.uuid4().hex[:12]}"
+    send_barrier(stack.pipeline.rt, barrier)
+    drained = asyncio.ensure_future(asyncio.wait_for(wait_for_barrier(stack, barrier, 0, False), STOP_DRAIN_S))
+    again = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, again.set)
+    interrupted = asyncio.ensure_future(again.wait())
+    await asyncio.wait([drained, interrupted], return_when=asyncio.FIRST_COMPLETED)
+    interrupted.cancel()
+    if not drained.done():
+        drained.cancel()
+        print("stopped without waiting: events the embedded broker held and the stages had not "
+              "taken are lost with it", file=sys.stderr)
+    elif (error := drained.exception()) is not None:
+        print(f"stopped before everything was written ({type(error).__name__}: {error}): events the "
+              "embedded broker held and the stages had not taken are lost with it", file=sys.stderr)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:

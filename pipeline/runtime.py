@@ -52,6 +52,9 @@ class Runtime:
         self.taken_over = asyncio.Event()
         """Set when a rebalance gives this worker partitions another worker held (the identity
         agent): the follower then restates every anchor (identity.follower.restate)."""
+        self.closing = asyncio.Event()
+        """Set when `parcours up` begins to stop: the collector answers 503 from then on, so
+        nothing is acknowledged that the embedded broker would lose with its memory."""
 
     def for_stage(self) -> Runtime:
         """The same runtime with a producer of the stage's own: its `flush_outputs` then waits

@@ -96,6 +96,9 @@ def _view(rt: Runtime, split: Split) -> type[View]:
 
         async def post(self, request: Request) -> Response:
             try:
+                if rt.closing.is_set():
+                    raise Refused(503, "stopping", "Parcours is stopping", "send it again once it is back up "
+                                  "(the SDKs retry on their own)")
                 # a key in the header is judged before the body is read: a stranger learns
                 # nothing from a 400 or 413 about a body the collector would refuse anyway
                 header_key = write_key_of(request.headers.get("Authorization"))
