@@ -157,8 +157,21 @@ def owner_of(app: faust.App, topic: str, partition: int) -> str | None:
     return None if url is None or url == str(app.conf.canonical_url) else url
 
 
+#: Headers of the owner's reply that the forwarding worker passes on.
+PASSED_ON = ("Retry-After",)
+
+
 async def forward(view: View, owner_url: str, request: Request) -> Response:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{owner_url.rstrip('/')}{request.path}", headers={FORWARDED: "1"},
-                               timeout=aiohttp.ClientTimeout(total=5)) as reply:
-            return view.bytes(await reply.read(), content_type="application/json", status=reply.status)
+    """The owner's reply; a 503 to retry when the owner cannot be reached (it is leaving, and
+    its partitions are about to move): not a 500 with a traceback."""
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{owner_url.rstrip('/')}{request.path}", headers={FORWARDED: "1"},
+                                   timeout=aiohttp.ClientTimeout(total=5)) as reply:
+                headers = {h: reply.headers[h] for h in PASSED_ON if h in reply.headers}
+                return view.bytes(await reply.read(), content_type="application/json", status=reply.status,
+                                  headers=headers)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return view.json({"error": "partition owner unreachable", "owner": owner_url,
+                          "hint": f"the workers are rebalancing ({type(exc).__name__}); retry in a few seconds"},
+                         status=503, headers={"Retry-After": "2"})

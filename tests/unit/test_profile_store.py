@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
+from types import SimpleNamespace
 
 import orjson
 
+from pipeline.embedded.broker import free_port
+from pipeline.http import forward
 from pipeline.profiles.state import Profile
 from pipeline.profiles.store import ProfileStore
 
@@ -69,3 +73,15 @@ def test_a_packed_profile_holds_its_size_not_a_write_buffer() -> None:
     finally:
         tracemalloc.stop()
     assert held < 2 * max(len(b) for b in packed) + 64, held  # orjson's own result: ~4 KB each
+
+
+def test_a_lookup_forwarded_to_an_owner_that_is_gone_is_a_503_to_retry() -> None:
+    """A worker leaving: its port refuses connections for a few seconds (was a 500 and a
+    traceback per request)."""
+    class Replies:
+        def json(self, body: dict[str, object], status: int, headers: dict[str, str]) -> tuple[object, ...]:
+            return status, body, headers
+
+    request = SimpleNamespace(path="/profiles/user_id/u-1")
+    status, body, headers = asyncio.run(forward(Replies(), f"http://127.0.0.1:{free_port()}", request))  # type: ignore[arg-type]
+    assert (status, headers) == (503, {"Retry-After": "2"}) and "retry" in body["hint"]  # type: ignore[index]
