@@ -271,6 +271,8 @@ class Sessionizer:
             idle = logic.close_idle(book, now, self.rt.settings.session_gap_s)
             if idle:
                 self.emit(partition, logic.Output(sessions=idle))
+                # their profiles say so too: no open session any more
+                self.publish_profiles(partition, {s.person_id for s in idle} & self.profiles[partition].keys())
 
     def flush_all(self) -> None:
         for partition in list(self.books):
@@ -302,10 +304,16 @@ class Sessionizer:
         return profile.document(self.open_session(partition, person), now_ms(), self.rt.graph.shared)
 
     def open_session(self, partition: int, person: str) -> Session | None:
+        """The person's latest session while it is open: less than the gap before the
+        partition's event time (never taken ahead of the wall clock: one device whose clock
+        runs hours fast does not close everyone's), and changed less than the gap ago (live
+        mode: a customer who stopped is no longer in a visit, whatever event time says)."""
         book = self.books[partition]
         sessions = book.persons.get(person) or []
         latest = max(sessions, key=lambda s: s.end, default=None)
-        return latest if latest is not None and latest.end + book.gap_ms > book.watermark else None
+        if latest is None or latest.end + book.gap_ms <= min(book.watermark, now_ms()):
+            return None
+        return latest if time.monotonic() - latest.touched_at < self.rt.settings.session_gap_s else None
 
     def publish_profiles(self, partition: int, persons: set[str]) -> None:
         at = now_ms()

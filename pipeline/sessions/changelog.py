@@ -110,6 +110,10 @@ def rebuild(latest: dict[str, bytes | None], empty: SessionBook, now: float) -> 
             if data["p"] is not None:
                 state.profiles[key] = Profile.from_wire(key, data["p"])
     book.changed.clear()
+    # Records rebuilt from ClickHouse (profiles/history.py) carry no `__meta__`: the event time
+    # the partition had reached is then at least its newest session's end, not 0 (which made
+    # every restored session look open).
+    book.watermark = max(book.watermark, max((s.end for held in book.persons.values() for s in held), default=0))
     state.profiles.settle()
     return state
 
