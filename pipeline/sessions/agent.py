@@ -319,8 +319,11 @@ class Sessionizer:
         at = now_ms()
         for person in persons:
             profile = self.profiles[partition].get(person)
-            if profile is not None:
-                self.publish(person, profile.document(self.open_session(partition, person), at, self.rt.graph.shared))
+            if profile is None:
+                continue
+            document = profile.document(self.open_session(partition, person), at, self.rt.graph.shared)
+            if document["identifiers"]:  # else a tap on a shared device, a person nobody can look up
+                self.publish(person, document)
 
     def publish(self, person: str, document: dict[str, Any]) -> None:
         self.rt.send_profile(person, document)

@@ -86,3 +86,15 @@ def test_sessions_rebuilt_from_clickhouse_are_not_all_open(tmp_path: Path) -> No
     latest = {"p1": changelog.person_record([old], None), "p2": changelog.person_record([new], None)}
     book = changelog.rebuild(latest, SessionBook(gap_ms=1_800_000, lateness_ms=0), 0.0).book
     assert book.watermark == 9_000_000  # was 0: every restored session looked open
+
+
+def test_a_tap_on_a_shared_device_publishes_no_profile(tmp_path: Path) -> None:
+    """Its person is its own (identity/rules.own_person), with only the shared identifier, which
+    profiles leave out: a document nobody could look up, kept for good by a compacted topic."""
+    rt = recording_runtime(tmp_path)
+    rt.graph.shared.add("device_id:tab")
+    sessions = Sessionizer(rt)
+    tap = node_id("event:t1")
+    sessions.handle_all(partition_of(tap, 4), [{"t": "events", "events": [
+        person_event("t1", tap, now_ms(), identifiers={"device_id": "tab"}, anchor_id="")]}])
+    assert [u for u in updates(rt) if u["type"] == "profile"] == []

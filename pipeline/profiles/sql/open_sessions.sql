@@ -18,7 +18,8 @@ SELECT
     e.ids AS event_ids,
     e.added AS added,
     e.entry_event AS entry_event,
-    e.exit_event AS exit_event
+    e.exit_event AS exit_event,
+    m.absorbed AS absorbed
 FROM parcours.v_sessions AS s
 INNER JOIN
 (
@@ -31,4 +32,10 @@ INNER JOIN
     WHERE session_id != '' AND toUnixTimestamp64Milli(occurred_at) >= newest - {horizon_ms:Int64}
     GROUP BY session_id
 ) AS e ON e.session_id = s.session_id
+-- The sessions merged into it: a later merge of this one remaps them too (else their events
+-- pointed at this one, which v_sessions no longer shows).
+LEFT JOIN
+(
+    SELECT session_id, groupArray(from_session) AS absorbed FROM parcours.session_map GROUP BY session_id
+) AS m ON m.session_id = s.session_id
 WHERE toUnixTimestamp64Milli(s.ended_at) >= newest - {horizon_ms:Int64} AND s.person_id != ''
