@@ -12,6 +12,7 @@ tag `t`:
   links     {"t": "links", "links": [[event_id, [key, ...]], ...]}           (identity links)
   forget    {"t": "forget", "keys": [key, ...], "person": str}              (identity links, every partition)
   forget    {"t": "forget", "person": str}                                  (by_person: drop sessions, profile)
+  refresh   {"t": "refresh", "persons": [str, ...]}    (by_person: publish their profiles again)
   facts     {"t": "facts", "table": str, "n": int} NEWLINE {name: [value, ...], ...}      (facts)
             (after the header line, a ClickHouse JSONColumns document: facts/tables.py)
   columns   {"t": "columns", "table": str, "n": int, "columns": {name: [value, ...]}}   (facts,

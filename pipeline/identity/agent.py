@@ -128,6 +128,12 @@ def publish_changes(rt: Runtime, changes: Changes, spread: int, local: bool) -> 
             rt.send_rows(table, rows, spread)
     rt.stats.refusals += len(changes.refusals)  # made (a counter): withdrawals are in ClickHouse
     rt.stats.shared += len(changes.shared)
+    if local and changes.narrowed:  # their profiles are published again, without the identifier
+        persons: dict[int, list[str]] = defaultdict(list)
+        for person in changes.narrowed:
+            persons[partition_of(person, rt.topics.by_person.partitions)].append(person)
+        for target, chunk in persons.items():
+            rt.send(rt.topics.by_person.name, codec.encode({"t": "refresh", "persons": chunk}), target)
     if not changes.remaps:
         return
     rt.stats.merges += len(changes.remaps)

@@ -33,4 +33,6 @@ class Changes:
     refusals: list[Refusal] = field(default_factory=list)
     withdrawn: list[Refusal] = field(default_factory=list)
     """Refusals recorded earlier that the cut no longer makes."""
+    narrowed: list[str] = field(default_factory=list)
+    """Persons an identifier found shared has left: their published profiles list it still."""
     remaps: list[Remap] = field(default_factory=list)

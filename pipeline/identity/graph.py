@@ -170,6 +170,7 @@ class IdentityGraph:
             if edge is not None and (self._edge_at[edge], self._edge_event[edge]) <= sort_key:
                 continue  # the common case: a repeat visit changes nothing
             for key in set(shared_by(group, _Evidence(self), self.rules)):
+                out.narrowed.append(self._person(index[key]))
                 self.shared.add(key)
                 out.shared.append(key)
                 split.add(index[key])

@@ -170,6 +170,10 @@ class Sessionizer:
             self.on_barrier(partition, message)
         elif kind == "forget":
             self.forget_person(partition, message["person"])
+        elif kind == "refresh":  # an identifier of theirs was found shared: publish without it
+            for person in map(self.books[partition].resolve, message["persons"]):
+                if person in self.profiles[partition]:
+                    self.unpublished[partition].add(person)
 
     def on_events(self, partition: int, events: list[dict[str, Any]]) -> None:
         book = self.books[partition]

@@ -284,3 +284,10 @@ def test_a_refusal_the_cut_no_longer_makes_is_withdrawn() -> None:
                                         event("s2", 2, device_id="tab", email="b"),
                                         event("s1", 1, device_id="tab", user_id="ua")]).changes
     assert not out.refusals and not out.withdrawn
+
+
+def test_a_person_an_identifier_found_shared_leaves_is_named() -> None:
+    g = graph()
+    resolve(g, RecentIds(), [event("x1", 1, device_id="tab", user_id="ux")])
+    out = resolve(g, RecentIds(), [event("y1", 2, device_id="tab", user_id="uy")]).changes
+    assert out.shared == ["device_id:tab"] and out.narrowed == [node_id("user_id:ux")]

@@ -98,3 +98,15 @@ def test_a_tap_on_a_shared_device_publishes_no_profile(tmp_path: Path) -> None:
     sessions.handle_all(partition_of(tap, 4), [{"t": "events", "events": [
         person_event("t1", tap, now_ms(), identifiers={"device_id": "tab"}, anchor_id="")]}])
     assert [u for u in updates(rt) if u["type"] == "profile"] == []
+
+
+def test_a_refresh_publishes_the_profile_again_without_the_identifier_found_shared(tmp_path: Path) -> None:
+    rt = recording_runtime(tmp_path)
+    sessions = Sessionizer(rt)
+    person, _, partition = two_persons_on_one_partition()
+    sessions.handle_all(partition, [{"t": "events", "events": [
+        person_event("x1", person, now_ms(), identifiers={"user_id": "first", "device_id": "tab"})]}])
+    assert updates(rt)[-1]["identifiers"] == {"user_id": ["first"], "device_id": ["tab"]}
+    rt.graph.shared.add("device_id:tab")  # a second login on it (identity agent)
+    sessions.handle_all(partition, [{"t": "refresh", "persons": [person]}])
+    assert updates(rt)[-1]["identifiers"] == {"user_id": ["first"]}  # was: nothing published
