@@ -53,7 +53,7 @@ def recorded(client: Client, conversions: frozenset[str]) -> Iterator[Profile]:
 
 def profile_of(row: tuple[Any, ...]) -> Profile:
     (person, identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events,
-     first_seen, last_seen) = row
+     first_seen, last_seen, currency) = row
     return Profile(
         person_id=person,
         identifiers={kind: list(values) for kind, values in identifiers or []},
@@ -61,7 +61,7 @@ def profile_of(row: tuple[Any, ...]) -> Profile:
         last_touchpoints=[(int(at), intern(touchpoint), intern(channel)) for at, touchpoint, channel in touchpoints],
         lifetime_revenue=float(revenue), conversions=int(conversions),
         conversion_ids={event_id: float(value) for _, event_id, value in conversion_ids},
-        events=int(events), first_seen=int(first_seen), last_seen=int(last_seen))
+        events=int(events), first_seen=int(first_seen), last_seen=int(last_seen), currency=intern(currency))
 
 
 def open_sessions(client: Client, horizon_ms: int, conversions: frozenset[str]) -> dict[str, list[Session]]:

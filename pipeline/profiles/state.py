@@ -22,6 +22,8 @@ from pipeline.sessions.state import Session
 MAX_TOUCHPOINTS = 5
 MAX_VALUES_PER_KIND = 10
 MAX_CONVERSION_IDS = 32
+#: `Profile.currency` when conversions came in several currencies: their sum is no amount.
+MIXED = "mixed"
 
 
 @dataclass(slots=True)
@@ -41,6 +43,9 @@ class Profile:
     events: int = 0
     first_seen: int = 0
     last_seen: int = 0
+    currency: str = ""
+    """The ISO code of `lifetime_revenue`; '' before any conversion with one, MIXED when
+    conversions came in several (a sum of EUR and USD is no amount to act on)."""
 
     def add(self, event: dict[str, Any], conversions: frozenset[str]) -> None:
         ts = event["occurred_at"]
@@ -59,6 +64,8 @@ class Profile:
                 del self.conversion_ids[next(iter(self.conversion_ids))]
             self.conversions += 1
             self.lifetime_revenue += event["revenue"]
+            if event["revenue"]:
+                self.currency = combined(self.currency, event.get("currency") or "")
         self.events += 1
         self.first_seen = min(self.first_seen or ts, ts)
         self.last_seen = max(self.last_seen, ts)
@@ -74,6 +81,7 @@ class Profile:
         self.lifetime_revenue += other.lifetime_revenue - sum(other.conversion_ids[e] for e in both)
         self.conversions += other.conversions - len(both)
         self.conversion_ids.update(other.conversion_ids)
+        self.currency = combined(self.currency, other.currency)
         self.events += other.events
         if other.first_seen:
             self.first_seen = min(self.first_seen or other.first_seen, other.first_seen)
@@ -96,14 +104,15 @@ class Profile:
         base = self.first_seen
         return [self.identifiers, self.stage, self.stage_at - base,
                 [(ts - base, tp, ch) for ts, tp, ch in self.last_touchpoints], self.lifetime_revenue,
-                self.conversions, self.conversion_ids, self.events, base, self.last_seen - base]
+                self.conversions, self.conversion_ids, self.events, base, self.last_seen - base, self.currency]
 
     @classmethod
     def from_fields(cls, person_id: str, fields: list[Any]) -> Profile:
         (identifiers, stage, stage_at, touchpoints, revenue, conversions, conversion_ids, events, base,
-         last_seen) = fields
+         last_seen, *rest) = fields  # rest: the currency, which records before 2026-12-07 lack
         return cls(person_id, identifiers, intern(stage), base + stage_at, _touchpoints(touchpoints, base),
-                   revenue, conversions, conversion_ids, events, base, base + last_seen)
+                   revenue, conversions, conversion_ids, events, base, base + last_seen,
+                   intern(rest[0]) if rest else "")
 
     def pack(self) -> bytes:
         """`fields` as JSON bytes."""
@@ -135,12 +144,20 @@ class Profile:
             },
             "last_touchpoints": [{"at": ts, "touchpoint": tp, "channel": ch} for ts, tp, ch in self.last_touchpoints],
             "lifetime_revenue": round(self.lifetime_revenue, 2),
+            "currency": self.currency or None,
             "conversions": self.conversions,
             "events": self.events,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "updated_at": at_ms,
         }
+
+
+def combined(mine: str, theirs: str) -> str:
+    """The currency of two amounts added together ('' says nothing)."""
+    if not theirs or theirs == mine:
+        return mine
+    return intern(theirs) if not mine else MIXED
 
 
 def _touchpoints(rows: list[list[Any]], base: int = 0) -> list[tuple[int, str, str]]:

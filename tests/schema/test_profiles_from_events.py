@@ -35,7 +35,7 @@ def events(seed: int) -> list[dict[str, Any]]:
             "event_type": rng.choice(sorted(CONVERSIONS)) if conversion else rng.choice(TYPES),
             "channel": rng.choice(["web", "app", "store"]), "touchpoint": f"tp{rng.randrange(9)}",
             "stage": rng.choice(STAGES), "revenue": round(rng.uniform(1, 90), 2) if conversion else 0.0,
-            "currency": "EUR", "order_id": "", "csat": None, "nps": None,
+            "currency": rng.choice(["EUR"] * 12 + ["USD", ""]), "order_id": "", "csat": None, "nps": None,
             "identifiers": {"anonymous_id": f"c-{anchor}-{rng.randrange(14)}", "user_id": f"u-{anchor}"},
             "properties": "{}", "context": "{}", "ingested_at": BASE_MS,
         })
@@ -76,6 +76,7 @@ def test_the_profile_from_clickhouse_is_the_one_built_event_by_event(clickhouse:
         assert have.last_touchpoints == want.last_touchpoints
         assert (have.conversions, have.events) == (want.conversions, want.events)
         assert have.lifetime_revenue == pytest.approx(want.lifetime_revenue)
+        assert have.currency == want.currency, person
         assert have.conversion_ids == pytest.approx(want.conversion_ids)
         assert list(have.conversion_ids) == list(want.conversion_ids)  # oldest first: the next one evicts it
         assert (have.first_seen, have.last_seen) == (want.first_seen, want.last_seen)

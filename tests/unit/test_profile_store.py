@@ -32,7 +32,23 @@ def test_a_packed_profile_comes_back_equal() -> None:
     assert back.last_touchpoints[0][1] is original.last_touchpoints[0][1]  # names stay interned
     assert Profile.__slots__ == (  # type: ignore[attr-defined]  # a new field must be packed too
         "person_id", "identifiers", "stage", "stage_at", "last_touchpoints", "lifetime_revenue", "conversions",
-        "conversion_ids", "events", "first_seen", "last_seen")
+        "conversion_ids", "events", "first_seen", "last_seen", "currency")
+    # a record written before the currency was kept (ten fields) still reads
+    assert Profile.from_fields("p1", original.fields()[:10]).currency == ""
+
+
+def test_the_currency_of_lifetime_revenue_is_said_and_mixed_ones_are_not_an_amount() -> None:
+    p = Profile("p1")
+    order = {"occurred_at": 1, "identifiers": {}, "stage": "purchase", "touchpoint": "checkout",
+             "channel": "web", "event_type": "purchase"}
+    p.add({**order, "event_id": "o1", "revenue": 50.0, "currency": "EUR"}, CONVERSIONS)
+    p.add({**order, "event_id": "o2", "revenue": 0.0, "currency": "USD"}, CONVERSIONS)  # no amount
+    assert p.document(None, 0)["currency"] == "EUR"
+    other = Profile("p2")
+    other.add({**order, "event_id": "o3", "revenue": 30.0, "currency": "USD"}, CONVERSIONS)
+    p.absorb(other)
+    assert p.document(None, 0)["currency"] == "mixed"  # was: 80 with no currency at all
+    assert Profile("p3").document(None, 0)["currency"] is None
 
 
 def test_settle_keeps_the_most_recently_touched_as_objects() -> None:

@@ -4,7 +4,7 @@
 WITH person_events AS (
     SELECT v.person_id AS person_id, v.event_id AS event_id, toUnixTimestamp64Milli(v.occurred_at) AS at,
            v.event_type AS event_type, v.touchpoint AS touchpoint, v.channel AS channel, v.stage AS stage,
-           v.revenue AS revenue, e.identifiers AS identifiers
+           v.revenue AS revenue, v.currency AS currency, e.identifiers AS identifiers
     FROM parcours.v_events AS v
     INNER JOIN (SELECT event_id, identifiers FROM parcours.events_current) AS e
         ON e.event_id = v.event_id
@@ -25,7 +25,8 @@ identifier_lists AS (
 SELECT p.person_id AS person_id, i.identifiers AS identifiers, p.stage AS stage, p.stage_at AS stage_at,
        p.last_touchpoints AS last_touchpoints, p.lifetime_revenue AS lifetime_revenue,
        p.conversions AS conversions, p.conversion_ids AS conversion_ids, p.events AS events,
-       p.first_seen AS first_seen, p.last_seen AS last_seen
+       p.first_seen AS first_seen, p.last_seen AS last_seen,
+       multiIf(length(p.currencies) = 0, '', length(p.currencies) = 1, p.currencies[1], 'mixed') AS currency
 FROM (
     SELECT person_id,
            argMax(stage, (at, event_id)) AS stage,
@@ -37,7 +38,10 @@ FROM (
                       -{max_conversion_ids:UInt32}) AS conversion_ids,
            count() AS events,
            min(at) AS first_seen,
-           max(at) AS last_seen
+           max(at) AS last_seen,
+           -- Profile.currency: of the conversions with revenue, 'mixed' when several
+           groupUniqArrayIf(currency, event_type IN {conversions:Array(String)} AND revenue != 0 AND currency != '')
+               AS currencies
     FROM person_events
     GROUP BY person_id
 ) AS p
