@@ -37,3 +37,18 @@ def test_a_restored_session_knows_the_sessions_merged_into_it(clickhouse: Any) -
     (restored,) = open_sessions(clickhouse, 3600_000, frozenset())["p"]
     assert restored.session_id == "sB" and sorted(restored.event_ids) == ["e1", "e2", "e3"]
     assert restored.absorbed == ["sA"]  # was []: a merge of sB after the restart left e1 on sA, hidden
+
+
+def test_one_fast_device_clock_does_not_close_every_other_session(clickhouse: Any) -> None:
+    empty(clickhouse)
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [("n1", now - timedelta(minutes=10), "pN", "sN"), ("f1", now + timedelta(hours=20), "pF", "sF")]
+    clickhouse.insert("parcours.events", [
+        [event_id, at, person, person, session, "page_view", "app", "home", "awareness", 0.0,
+         "", "", None, None, {"device_id": person}, "{}", "{}", now]
+        for event_id, at, person, session in rows
+    ], column_names=EVENT_COLUMNS)
+    clickhouse.insert("parcours.sessions", [[session, person, at, at, 1, ["app"], "home", "home", 0, 0.0, 1]
+                                            for _, at, person, session in rows], column_names=SESSION_COLUMNS)
+    restored = open_sessions(clickhouse, 3600_000, frozenset())
+    assert "pN" in restored  # was not: 20 h before the newest event, outside the horizon

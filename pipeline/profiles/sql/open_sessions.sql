@@ -4,7 +4,10 @@
 -- once). For a worker whose state died with a memory-only broker (pipeline/profiles/history.py):
 -- without them, a customer active across a restart of `parcours up` got a second session.
 -- Parameter {conversions}: conversion event types (schemas/taxonomy.toml).
-WITH (SELECT toUnixTimestamp64Milli(max(occurred_at)) FROM parcours.v_events) AS newest
+-- The newest event, never taken past the wall clock: one device whose clock ran hours ahead
+-- would make every other session look closed.
+WITH (SELECT least(toUnixTimestamp64Milli(max(occurred_at)), toUnixTimestamp64Milli(now64(3)))
+      FROM parcours.v_events) AS newest
 SELECT
     s.session_id AS session_id,
     s.person_id AS person_id,
