@@ -28,6 +28,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 
 from pipeline.identity.changes import Changes, Edge, Remap
+from pipeline.identity.refusals import Refusals
 from pipeline.identity.rules import Key, Refusal, Rules, SortKey, cut_persons, node_id, shared_by
 from pipeline.identity.texts import Texts
 
@@ -46,10 +47,8 @@ class IdentityGraph:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.shared: set[Key] = set()
-        self._refusals: dict[Key, set[Refusal]] = {}
-        """The links the current cut refuses, under both of their identifiers: a cluster cut
-        again replaces its own (a refusal that no longer holds is withdrawn), so the recorded
-        refusals are those of the final cut, whatever the arrival order. Few: a clash is rare."""
+        self._refusals = Refusals()
+        """The links the current cut refuses (a cluster cut again replaces its own)."""
         self.knowledge = 0
         """Edges learnt (new, or seen with an earlier event) plus erasures: the version of the
         remaps decided now. Every worker learns the same edges (links topic), in any order; a
@@ -108,7 +107,7 @@ class IdentityGraph:
     @property
     def refusals(self) -> set[Refusal]:
         """The links the current cut refuses."""
-        return {r for held in self._refusals.values() for r in held}
+        return self._refusals.current()
 
     def __contains__(self, key: Key) -> bool:
         return key in self._index
@@ -209,9 +208,7 @@ class IdentityGraph:
             if not gone.isdisjoint(partners):
                 self._set_partners(node, tuple(p for p in partners if p not in gone))
         gone_keys = {self._key(node) for node in gone}
-        for key in gone_keys:  # their rows are deleted by the erasure itself (jobs/forget.py)
-            for refusal in self._refusals.pop(key, set()):
-                self._unindex(refusal)
+        self._refusals.erase(gone_keys)
         members: set[Node] = set()
         edges: dict[Ids, SortKey] = {}
         for root in roots:
@@ -472,29 +469,9 @@ class IdentityGraph:
                 node = self._index[key]
                 if self._mapped[node] != NONE:
                     self._remap(node, out, reason)
-        self._settle_refusals(touched, refused, out)
-
-    def _settle_refusals(self, touched: list[Key], refused: set[Refusal], out: Changes) -> None:
-        """The refusals of the clusters just cut are `refused`: record the new ones, withdraw
-        those of the previous cut that no longer hold (a device found shared since, an earlier
-        event that joined the two first). Both identifiers of a refusal are in one cluster, or
-        one of them is shared and in a cluster of its own: both are among `touched`."""
-        before = {r for key in touched for r in self._refusals.get(key, ())}
-        for refusal in before - refused:
-            self._unindex(refusal)
-            out.withdrawn.append(refusal)
-        for refusal in refused - before:
-            for key in (refusal.kept, refusal.refused):
-                self._refusals.setdefault(key, set()).add(refusal)
-            out.refusals.append(refusal)
-
-    def _unindex(self, refusal: Refusal) -> None:
-        for key in (refusal.kept, refusal.refused):
-            held = self._refusals.get(key)
-            if held is not None:
-                held.discard(refusal)
-                if not held:
-                    del self._refusals[key]
+        made, withdrawn = self._refusals.settle(touched, refused)
+        out.refusals += made
+        out.withdrawn += withdrawn
 
     def _remap(self, anchor: Node, out: Changes, reason: str) -> None:
         namer = self._namer[anchor]
