@@ -60,6 +60,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -85,6 +86,15 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
+def json_string_pattern(value: str) -> str:
+    """An RE2 pattern for `value` as a JSON string in a rejected line, as ingest would have
+    read it: padded with spaces (ingest trims identifiers), JSON escapes included. Every
+    ASCII character but letters and digits is written `\\xHH`, so no value is read as syntax."""
+    escaped = orjson.dumps(value).decode()[1:-1]
+    body = "".join(c if c.isalnum() or not c.isascii() else f"\\x{ord(c):02x}" for c in escaped)
+    return f'"\\s*{body}\\s*"'
+
+
 @dataclass(frozen=True)
 class Subject:
     """Everything that leads to one person in ClickHouse."""
@@ -104,7 +114,7 @@ class Subject:
             "keys": list(self.keys), "anchors": list(self.anchors), "sessions": list(self.sessions),
             "events": list(self.events), "days": list(self.days),
             # identifier values as JSON strings, to find them in the (masked) dead letters
-            "needles": sorted({'"' + key.split(":", 1)[1] + '"' for key in self.keys}),
+            "needles": sorted({json_string_pattern(key.split(":", 1)[1]) for key in self.keys}),
         }
 
 
@@ -138,7 +148,7 @@ STEPS: tuple[Step, ...] = (
     Step("identity_shared", "concat(kind, ':', value) IN {keys:Array(String)} OR anchor_id IN {anchors:Array(String)}"),
     Step("attribution_markov", "person_id IN {anchors:Array(String)} OR conversion_id IN {events:Array(String)}"),
     # Rejected input is masked (no raw email/phone) but may carry the person's other ids.
-    Step("dead_letters", "arrayExists(needle -> position(raw, needle) > 0, {needles:Array(String)})"),
+    Step("dead_letters", "arrayExists(needle -> match(raw, needle), {needles:Array(String)})"),
     # Another person's event that carried one of the person's identifiers (a refused link: a
     # login typed with this email) keeps its person, minus that identifier; an event or
     # identity row written under one of the person's ids but re-attributed since (a split)

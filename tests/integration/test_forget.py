@@ -151,7 +151,8 @@ def test_the_plan_on_literal_rows(clickhouse: Any) -> None:
     clickhouse.insert("parcours.identity_refusals", [["e3", "user_id:u2", "email:hp", "user_id", day]],
                       column_names=["event_id", "kept", "refused", "kind", "recorded_at"])
     clickhouse.insert("parcours.dead_letters", [[day, "raw/0/1", "not_json", '{"user_id": "u1", oops', ""],
-                                                [day, "raw/0/2", "not_json", '{"user_id": "u11"', ""]],
+                                                [day, "raw/0/2", "not_json", '{"user_id": "u11"', ""],
+                                                [day, "raw/0/3", "too_big", '{"user_id": " u1 "}', ""]],
                       column_names=["received_at", "source", "reason", "raw", "replay_id"])
     cfg = IngestConfig.build(b"tests")
     result = forget(clickhouse, cfg, "user_id", "u1", topics(), request_id="literal-1")
@@ -159,7 +160,7 @@ def test_the_plan_on_literal_rows(clickhouse: Any) -> None:
     assert (result.subject.events, result.subject.sessions) == (("e1", "e2"), ("s1",))
     assert {k: v for k, v in result.deleted.items() if v} == {
         "events": 2, "sessions": 1, "identities": 3, "identity_first_seen": 3, "person_merges": 1,
-        "identity_refusals": 1, "dead_letters": 1, "events:scrubbed": 1, "kpi_daily_state:rebuilt": 2}
+        "identity_refusals": 1, "dead_letters": 2, "events:scrubbed": 1, "kpi_daily_state:rebuilt": 2}
     left = clickhouse.query("SELECT event_id, person_id, identifiers FROM parcours.events FINAL").result_rows
     assert left == [("e3", q, {"user_id": "u2"})]
     # gone from the parts, not only masked: the setting that shows masked rows shows none

@@ -18,6 +18,7 @@ from jobs.forget import (
     Erasure,
     Subject,
     audit_hash,
+    json_string_pattern,
     notices,
     render,
 )
@@ -43,7 +44,13 @@ def test_every_step_uses_only_the_subjects_parameters() -> None:
     for step in STEPS:
         names = re.findall(r"\{(\w+):", step.where + step.assign)
         assert names and set(names) <= set(params), step
-    assert params["needles"] == ['"' + "a" * 32 + '"', '"d1"', '"u1"']
+    assert params["needles"] == ['"\\s*' + "a" * 32 + '\\s*"', '"\\s*d1\\s*"', '"\\s*u1\\s*"']
+
+
+def test_a_needle_finds_the_value_padded_or_escaped_and_nothing_else() -> None:
+    pattern = re.compile(json_string_pattern('u.1 "x"/é'))  # RE2 and Python agree on this syntax
+    assert pattern.search('{"user_id": "  u.1 \\"x\\"/é "}')
+    assert not pattern.search('{"user_id": "uX1 \\"x\\"/é"}') and not pattern.search('{"user_id": "u.1 \\"x\\"/é2"}')
 
 
 def test_the_plan_deletes_before_it_scrubs_and_never_touches_the_audit() -> None:
