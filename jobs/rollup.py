@@ -1,7 +1,7 @@
 """Restate days of the KPI rollup (`kpi_daily_state`, 0007) from the facts as they are now.
 
 strategy: the materialized view rolls each event up when the sink writes it, with the session
-the event had then. When that session is re-cut later (two persons merged, `parcours
+the event has then (its current one, 0025). When that session is re-cut later (two persons merged, `parcours
 resessionize`, a replay run again: each run's streaming stage names its sessions afresh), the
 old id stays in the day's set of session ids and the session counts twice. An aggregate state
 cannot be edited, so the rows of the affected days are deleted and recomputed: the view's own
@@ -49,12 +49,15 @@ def ingested_days(client: Client, since_ms: int) -> set[date]:
 
 
 def rollup_query(as_select: str) -> str:
-    """The rollup's materialized-view query over the current events of {days} only."""
-    current = f"({_sql('current_events')}) AS events"
-    query, found = re.subn(r"\bFROM parcours\.events\b(?!_)", lambda _: "FROM " + current, as_select)
-    if found != 1:
-        raise Terminal("the KPI rollup's view (parcours.kpi_daily_mv) no longer reads parcours.events once",
-                       hint="update jobs/rollup.py rollup_query for the new definition")
+    """The rollup's materialized-view query over the current events of {days} only: every
+    `parcours.events` in it (the block, in the view; its subqueries find the current sessions
+    of the block's events) becomes those events."""
+    current = f"({_sql('current_events')})"
+    query, found = re.subn(r"\bparcours\.events\b(?!_)", lambda _: current, as_select)
+    if not found or "parcours.event_sessions" not in as_select:
+        raise Terminal("the KPI rollup's view (parcours.kpi_daily_mv) no longer reads parcours.events with "
+                       "their current sessions", hint="run `parcours migrate`, or update jobs/rollup.py rollup_query "
+                       "for the new definition")
     return query
 
 

@@ -51,3 +51,25 @@ def test_a_day_restated_counts_each_current_session_once(clickhouse: Any) -> Non
     assert [row[:3] + row[4:5] + row[6:] for row in after] == [row[:3] + row[4:5] + row[6:] for row in before]
     assert rollup.restate(clickhouse, {DAY}) > 0 and kpi(clickhouse) == after  # idempotent
     assert rollup.restate(clickhouse, set()) == 0
+
+
+def test_rows_written_again_after_a_restatement_count_their_current_session(clickhouse: Any) -> None:
+    """A retried batch or a re-inserted backup, after the day was restated: the rows still
+    name the sessions they were written with, since merged (session_merges) or re-cut
+    (event_sessions); the rollup counts the session each event is in now, so nothing moves."""
+    empty(clickhouse)
+    rows = [("w1", "2026-11-03 10:00:00", "s1", "product_view", 0.0, 1_000),
+            ("w2", "2026-11-03 10:05:00", "s2", "purchase", 40.0, 1_000),
+            ("w3", "2026-11-03 11:00:00", "s3", "product_view", 0.0, 1_000),
+            ("w4", "2026-11-03 11:10:00", "s4", "purchase", 15.0, 1_000)]
+    insert(clickhouse, rows)
+    assert [row[3] for row in kpi(clickhouse)] == [4]
+    clickhouse.command("INSERT INTO parcours.session_merges (from_session, to_session, to_order, merged_at) "
+                       "VALUES ('s1', 's2', 'b', '2026-11-03 10:06:00')")
+    clickhouse.command("INSERT INTO parcours.event_sessions (event_id, session_id, version) "
+                       "VALUES ('w3', 'r1', 1), ('w4', 'r1', 1)")
+    rollup.restate(clickhouse, {DAY})
+    restated = kpi(clickhouse)
+    assert [(row[3], row[5]) for row in restated] == [(2, 2)]  # s2 and r1, both converting
+    insert(clickhouse, rows)
+    assert kpi(clickhouse) == restated
