@@ -28,7 +28,7 @@ from pipeline.ingest.pii import (
     normalise_phone,
 )
 from pipeline.ingest.times import parse_time
-from pipeline.taxonomy import Taxonomy, canonical_event_type, identity_kinds, taxonomy
+from pipeline.taxonomy import Taxonomy, canonical_event_type, identity_kinds, segment_mapping, taxonomy
 
 MAX_BYTES = 64 * 1024
 MAX_FUTURE_MS = 24 * 3600 * 1000
@@ -45,11 +45,15 @@ class IngestConfig:
     ranks: dict[str, int]
     junk: frozenset[str]
     junk_repeated: int
+    revenue_fallbacks: tuple[str, ...] = ()
+    """A conversion without `revenue` takes the first of these properties set ([revenue] in schemas/segment.toml)."""
 
     @classmethod
     def build(cls, salt: bytes, phone_country: str = "FR", extra_kinds: tuple[str, ...] = ()) -> IngestConfig:
         kinds = identity_kinds().with_extra(extra_kinds)
-        return cls(Hasher(salt), phone_country, taxonomy(), kinds.ranks, kinds.junk_values, kinds.junk_repeated)
+        fallbacks = tuple(segment_mapping()["revenue"]["fallbacks"])  # type: ignore[call-overload]
+        return cls(Hasher(salt), phone_country, taxonomy(), kinds.ranks, kinds.junk_values, kinds.junk_repeated,
+                   fallbacks)
 
 
 def ingest_one(raw: bytes, cfg: IngestConfig, now_ms: int | None = None) -> Event | DeadLetter:
@@ -84,6 +88,8 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
         raise Rejected("invalid_occurred_at", "before 1970-01-01T00:00:00Z")
     identifiers = normalise_identifiers(message.get("identifiers"), cfg)
     properties = _object(message, "properties")
+    if event_type in cfg.taxonomy.conversion_event_types:
+        properties = with_revenue(properties, cfg.revenue_fallbacks)
     touchpoint = message.get("touchpoint")
     touchpoint = _free_text(touchpoint, 128) if isinstance(touchpoint, str) and touchpoint.strip() else event_type
     return {
@@ -102,6 +108,17 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
         "properties": mask_tree(properties),
         "context": mask_tree(_object(message, "context")),
     }
+
+
+def with_revenue(properties: dict[str, Any], fallbacks: tuple[str, ...]) -> dict[str, Any]:
+    """A conversion's revenue: `revenue`, else the first fallback property set (Segment's
+    e-commerce `total`), sent natively or as a Segment message alike."""
+    if properties.get("revenue") not in (None, ""):
+        return properties
+    for name in fallbacks:
+        if properties.get(name) not in (None, ""):
+            return {**properties, "revenue": properties[name]}
+    return properties
 
 
 def _not_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:

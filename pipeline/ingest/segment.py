@@ -34,8 +34,6 @@ def to_parcours(message: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
     context = _dict(message.get("context"))
     traits = {**_dict(context.get("traits")), **_dict(message.get("traits"))}
     event_type = spec.get("event_type") or _track_event_type(message.get("event"), mapping)
-    if event_type in taxonomy().conversion_event_types:
-        properties = _with_revenue(properties, mapping["revenue"]["fallbacks"])
     return {
         "event_id": _message_id(message, mapping, hasher),
         "event_type": event_type,
@@ -81,16 +79,6 @@ def _track_event_type(name: object, mapping: dict[str, Any]) -> str:
     # Masked before snake_casing, which would otherwise hide an email or a phone number from
     # the masking that every label gets later ("Jane@x.com" -> "jane_x_com").
     return str(mapping["track_events"].get(name) or snake(masked(name)))
-
-
-def _with_revenue(properties: dict[str, Any], fallbacks: list[str]) -> dict[str, Any]:
-    """A conversion's revenue: `revenue`, else the first fallback property set (`total`)."""
-    if properties.get("revenue") not in (None, ""):
-        return properties
-    for name in fallbacks:
-        if properties.get(name) not in (None, ""):
-            return {**properties, "revenue": properties[name]}
-    return properties
 
 
 def _channel(properties: dict[str, Any], context: dict[str, Any], default: str) -> str:

@@ -166,6 +166,14 @@ def test_currency_in_upper_case_else_from_the_written_amount(properties: dict[st
     assert accepted(base(properties=properties))["currency"] == currency
 
 
+@pytest.mark.parametrize("event_type", ["purchase", "Order Completed", "order-completed"])
+def test_a_native_conversion_with_only_a_total_takes_it_as_revenue_as_segment_messages_do(event_type: str) -> None:
+    out = accepted(base(event_type=event_type, properties={"total": "64,50 €", "currency": "EUR"}))
+    assert (out["event_type"], out["revenue"], out["currency"]) == ("purchase", 64.5, "EUR")
+    assert accepted(base(event_type=event_type, properties={"revenue": 0, "total": 9}))["revenue"] == 0.0
+    assert accepted(base(event_type="checkout", properties={"total": 64.5}))["revenue"] == 0.0  # a cart, not money
+
+
 def test_revenue_absent_is_zero_and_currency_order_id_empty() -> None:
     out = accepted(base())
     assert out["revenue"] == 0.0 and out["currency"] == "" and out["order_id"] == ""
