@@ -92,6 +92,8 @@ FRAMES: dict[str, dict[str, Any]] = {
         "repurchase_rate_satisfied": pl.Float64,
         "repurchase_rate_dissatisfied": pl.Float64,
         "separation": pl.Float64,
+        "satisfied_responses": pl.Int64,
+        "dissatisfied_responses": pl.Int64,
     },
 }
 
@@ -201,12 +203,15 @@ def _points(x: float | None) -> str:
 
 
 def _top_moment(moments: pl.DataFrame) -> str:
-    m = _first(moments.drop_nulls("separation"), "separation")
-    if m is None:
+    """The first ranked (moments.sql: enough answers on both sides first), with its answers."""
+    ranked = moments.drop_nulls("separation")
+    if not ranked.height:
         return ""
+    m = ranked.row(0, named=True)
     return (
         f"{m['touchpoint']}: repurchase {_rate(m['repurchase_rate_satisfied'])} if satisfied"
-        f" vs {_rate(m['repurchase_rate_dissatisfied'])} if not ({_points(m['separation'])})"
+        f" vs {_rate(m['repurchase_rate_dissatisfied'])} if not ({_points(m['separation'])};"
+        f" {m['satisfied_responses']} satisfied, {m['dissatisfied_responses']} dissatisfied answers)"
     )
 
 
@@ -231,7 +236,6 @@ def render_terminal(data: ReportData) -> str:
         ("persons", fmt_int(s.persons)),
         ("sessions", fmt_int(s.sessions)),
         ("conversions", fmt_int(s.conversions)),
-        ("revenue", s.revenue_text()),
         ("CSAT", fmt_csat(s.csat_avg)),
         ("NPS", fmt_nps(s.nps)),
     ]
@@ -241,6 +245,8 @@ def render_terminal(data: ReportData) -> str:
     for i in range(0, len(pairs), 2):
         cells = [f"{label.ljust(lw)}  {value.rjust(vw)}" for label, value in pairs[i : i + 2]]
         lines.append("  " + "    ".join(cells))
+    # on a line of its own: several currencies make it long, and the grid is not padded to it
+    lines.append(f"  {'revenue'.ljust(lw)}  {s.revenue_text()}")
     lines.append("")
     lines += [f"  {label}: {sentence}" for label, sentence in highlights(data)]
     return "\n".join(lines)
@@ -339,7 +345,8 @@ def moments_table(moments: pl.DataFrame) -> str:
 
 
 def _cards(s: Summary) -> str:
-    rate = f"{fmt_pct(s.conversions / s.sessions)} of sessions" if s.sessions else ""
+    # the share of sessions that converted, as v_kpi_daily's conversion rate (a session buying twice is one)
+    rate = f"{fmt_pct(s.converted_sessions / s.sessions)} of sessions converted" if s.sessions else ""
     return "".join(
         [
             _card("Events", fmt_int(s.events)),

@@ -55,6 +55,8 @@ class Summary:
     """% promoters (9-10) minus % detractors (0-6) among answered NPS, -100..100."""
     revenue_by_currency: tuple[tuple[str, float], ...] = ()
     """(currency, revenue of conversion events in it), largest first; '' = none given."""
+    converted_sessions: int = 0
+    """Sessions with at least one conversion (v_sessions.converted)."""
 
     @property
     def currency(self) -> str:
@@ -100,7 +102,7 @@ def summarize(client: Any) -> Summary:
     types = {"types": sorted(tax.conversion_event_types)}
 
     events, persons, conversions, revenue, csat_avg, nps = _rows(client, "totals", types)[0]
-    sessions, avg_session_events, bounces = _rows(client, "sessions")[0]
+    sessions, avg_session_events, bounces, converted_sessions = _rows(client, "sessions")[0]
     reasons = [(str(code), int(n)) for code, n in _rows(client, "dead_letters")]
 
     touchpoints = [
@@ -142,6 +144,7 @@ def summarize(client: Any) -> Summary:
         revenue_by_currency=tuple(
             (str(code), float(value)) for code, value in _rows(client, "currencies", types)
         ),
+        converted_sessions=int(converted_sessions),
     )
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jobs import report
 from pipeline.sink import access
 from pipeline.sink.migrations import MIGRATIONS_DIR, split_statements
 from pipeline.taxonomy import taxonomy
@@ -178,6 +180,17 @@ def test_moments_of_truth(loaded: Any) -> None:
     # the hotline: only pA's two answers after buying count (not prospects pB, pE, pF), both
     # dissatisfied and no purchase after them: nobody on the satisfied side
     assert [r[1:] for r in got if r[0] == "hotline"] == [(2, None, 0.0, None)]
+
+
+def test_the_report_ranks_moments_with_enough_answers_on_both_sides_first(loaded: Any) -> None:
+    """One dissatisfied customer who came back is not a finding: 5 answers a side rank first."""
+    view = ("(SELECT * FROM values('touchpoint String, responses UInt64, repurchase_rate_satisfied Nullable(Float64), "
+            "repurchase_rate_dissatisfied Nullable(Float64), separation Nullable(Float64), satisfied_responses UInt64, "
+            "dissatisfied_responses UInt64', ('tiny', 2, 1.0, 0.0, 1.0, 1, 1), ('solid', 60, 0.7, 0.3, 0.4, 40, 20), "
+            "('lopsided', 30, 0.9, 0.1, 0.8, 26, 4), ('fair', 12, 0.6, 0.4, 0.2, 6, 6)))")
+    query = (Path(report.__file__).parent / "sql" / "report" / "moments.sql").read_text()
+    ranked = rows(loaded, query.replace("parcours.v_moments_of_truth", view))
+    assert [r[0] for r in ranked] == ["solid", "fair", "tiny", "lopsided"]
 
 
 def test_touchpoint_pareto(loaded: Any) -> None:

@@ -152,11 +152,11 @@ def sample_data() -> ReportData:
         ("hotline", "call_center", "service", 120, 0.08),
     ]
     moments = [
-        ("hotline", 240, 0.72, 0.31, 0.41),
-        ("carrier", 410, 0.66, 0.35, 0.31),
-        ("checkout", 530, 0.61, 0.42, 0.19),
-        (EVIL, 35, 0.5, 0.45, 0.05),
-        ("e_invoice", 12, None, 0.4, None),  # nobody satisfied: the view gives NULLs
+        ("hotline", 240, 0.72, 0.31, 0.41, 150, 60),
+        ("carrier", 410, 0.66, 0.35, 0.31, 300, 80),
+        ("checkout", 530, 0.61, 0.42, 0.19, 400, 90),
+        (EVIL, 35, 0.5, 0.45, 0.05, 20, 10),
+        ("e_invoice", 12, None, 0.4, None, 0, 9),  # nobody satisfied: the view gives NULLs
     ]
     return ReportData(
         summary=sample_summary(),
@@ -252,6 +252,7 @@ def test_terminal_has_the_key_numbers() -> None:
         "Best channel by Markov credit: web",
         "Biggest drop-off: product_page",
         "Top moment of truth: hotline",
+        "150 satisfied, 60 dissatisfied answers",
     ):
         assert needle in text, needle
     empty_text = render_terminal(report.empty(sample_summary()))
@@ -268,8 +269,17 @@ def test_several_currencies_are_not_labelled_as_one() -> None:
         assert "USD" not in text.replace("60.00 USD", "")
     assert "300.00 = 200.00 EUR, 60.00 USD, 40.00 (no currency), summed without conversion" in (
         render_terminal(data))
+    widest = max(len(line) for line in render_terminal(data).splitlines() if "persons" in line or "NPS" in line)
+    assert widest < 60  # the key numbers' grid is not padded to the width of a long revenue
     assert "checkout 41,000.00 EUR" in render_terminal(sample_data())
     assert mixed.currency == "" and sample_summary().currency == "EUR"
+
+
+def test_the_conversion_card_gives_the_share_of_sessions_that_converted() -> None:
+    """As v_kpi_daily's rate: a session that bought twice is one converted session."""
+    summary = replace(sample_summary(), sessions=200, conversions=30, converted_sessions=20)
+    html = render_html(replace(sample_data(), summary=summary))
+    assert "10.0% of sessions converted" in html and "15.0%" not in html
 
 
 def test_write_creates_the_file(tmp_path: Path) -> None:
