@@ -25,7 +25,8 @@ def send_end_of_input(producer: Producer, raw: Topic, barrier_id: str) -> None:
     """A barrier on every raw partition, after everything this producer sent before it
     (the caller flushes). Replays, the bench and the tests mark the end of their input so."""
     for partition in range(raw.partitions):
-        produce(producer, raw.name, codec.raw_control(barrier_id), partition=partition)
+        produce(producer, raw.name, codec.raw_control(barrier_id), partition=partition,
+                headers=[(codec.RAW_CONTROL_HEADER, b"barrier")])
 
 
 def partitions_past(client: Client, barriers: list[str]) -> int:

@@ -92,6 +92,18 @@ def raw_control(barrier_id: str) -> bytes:
     return encode({CONTROL_KEY: "barrier", "id": barrier_id})
 
 
+#: The header Parcours' own barriers carry on the raw topic (pipeline/barrier.py). Producers of
+#: events write there too: a message of theirs that merely starts like a barrier is input.
+RAW_CONTROL_HEADER = "parcours-control"
+
+
+def raw_control_of(raw: bytes, headers: list[tuple[str, bytes]] | None) -> str | None:
+    """The barrier id of a raw-topic message Parcours sent as a barrier, else None."""
+    if not headers or not raw.startswith(b'{"' + CONTROL_KEY.encode()):
+        return None
+    return control_of(raw) if any(name == RAW_CONTROL_HEADER for name, _ in headers) else None
+
+
 def control_of(raw: bytes) -> str | None:
     """The barrier id if `raw` is a replay control message, else None (cheap prefix test)."""
     if not raw.startswith(b'{"' + CONTROL_KEY.encode()):

@@ -97,7 +97,7 @@ def ingest_partition(rt: Runtime, cfg: IngestConfig, topic: str, partition: int,
     count = rt.topics.valid.partitions
     for message in messages:
         raw = message.value or b""
-        barrier_id = codec.control_of(raw)
+        barrier_id = codec.raw_control_of(raw, message.headers)
         if barrier_id is not None:
             barriers.append((barrier_id, partition))
             continue

@@ -34,7 +34,8 @@ def test_a_lost_barrier_is_replaced_and_the_wait_ends(tmp_path: Path, clickhouse
         async with Stack(settings) as stack:
             rt = stack.pipeline.rt  # type: ignore[union-attr]
             # the copy of raw partition 0 only: the identity stage waits for the others forever
-            produce(rt.producer, rt.topics.raw.name, codec.raw_control("lost"), partition=0)
+            produce(rt.producer, rt.topics.raw.name, codec.raw_control("lost"), partition=0,
+                    headers=[(codec.RAW_CONTROL_HEADER, b"barrier")])
             flush(rt.producer)
             await asyncio.wait_for(replay_job.wait_for_barrier(stack, "lost", 0, False), 50)
             return {b for b, _ in stack.pipeline.sink.reached}  # type: ignore[union-attr]

@@ -121,19 +121,24 @@ def test_a_run_with_another_pii_salt_than_the_data_refuses_to_start(simulated) -
 
 def test_replay_reads_stdin_and_rejects_garbage_without_failing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    lines = [b"not json", b"[1,2]", orjson.dumps({"event_id": "s1", "event_type": "page_view",
-             "occurred_at": "2026-11-03T10:00:00Z", "channel": "web", "identifiers": {"anonymous_id": "a"}})]
+    event = {"event_id": "s1", "event_type": "page_view", "occurred_at": "2026-11-03T10:00:00Z", "channel": "web",
+             "identifiers": {"anonymous_id": "a"}}
+    # a producer's lines that start like Parcours' own barriers are input like any other
+    lines = [b"not json", b"[1,2]", orjson.dumps(event), b'{"__parcours_control__":"barrier","id":"zzz"}',
+             orjson.dumps({"__parcours_control__": "barrier", "id": "s2", **event, "event_id": "s2"})]
     done = run_cli(["replay", "-"], data_dir, stdin=b"\n".join(lines) + b"\n")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert query(data_dir, "SELECT count() AS n FROM parcours.dead_letters")[0]["n"] == 2
-    assert query(data_dir, "SELECT event_id FROM parcours.v_events") == [{"event_id": "s1"}]
+    assert query(data_dir, "SELECT count() AS n FROM parcours.dead_letters")[0]["n"] == 3
+    assert query(data_dir, "SELECT event_id FROM parcours.v_events ORDER BY event_id") == [
+        {"event_id": "s1"}, {"event_id": "s2"}]
     # a second run on a fresh embedded broker: other bad lines at the same topic/partition/offset
     # are other dead letters, not replacements of the first run's
     again = run_cli(["replay", "-"], data_dir, stdin=b"still not json\n[3]\n")
     assert again.returncode == 0, again.stderr[-3000:]
     rows = query(data_dir, "SELECT source, raw FROM parcours.dead_letters FINAL ORDER BY raw")
-    assert [r["raw"] for r in rows] == ["[1,2]", "[3]", "not json", "still not json"]
-    assert len({r["source"] for r in rows}) == 2
+    assert [r["raw"] for r in rows] == ["[1,2]", "[3]", "not json", "still not json",
+                                        '{"__parcours_control__":"barrier","id":"zzz"}']
+    assert len({r["source"] for r in rows}) < len(rows)  # a source of the first run met again
     missing = run_cli(["replay", str(tmp_path / "nope.ndjson")], data_dir)
     assert missing.returncode == 2 and "hint" in missing.stderr
 
