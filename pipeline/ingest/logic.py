@@ -26,6 +26,7 @@ from pipeline.ingest.pii import (
     masked,
     normalise_email,
     normalise_phone,
+    scrubbed,
 )
 from pipeline.ingest.times import parse_time
 from pipeline.taxonomy import Taxonomy, canonical_event_type, identity_kinds, segment_mapping, taxonomy
@@ -87,10 +88,13 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
     if occurred_at < MIN_OCCURRED_MS:
         raise Rejected("invalid_occurred_at", "before 1970-01-01T00:00:00Z")
     identifiers = normalise_identifiers(message.get("identifiers"), cfg)
-    properties = _object(message, "properties")
+    properties, context, touchpoint = _object(message, "properties"), _object(message, "context"), \
+        message.get("touchpoint")
+    if secrets := _secrets(message["identifiers"]):
+        properties, context = scrubbed(properties, secrets), scrubbed(context, secrets)
+        touchpoint = scrubbed(touchpoint, secrets)
     if event_type in cfg.taxonomy.conversion_event_types:
         properties = with_revenue(properties, cfg.revenue_fallbacks)
-    touchpoint = message.get("touchpoint")
     touchpoint = _free_text(touchpoint, 128) if isinstance(touchpoint, str) and touchpoint.strip() else event_type
     return {
         "event_id": event_id,
@@ -106,8 +110,18 @@ def _ingest(raw: bytes, cfg: IngestConfig, now_ms: int) -> Event:
         "csat": _score(properties.get("csat"), 1, 5),
         "nps": _score(properties.get("nps"), 0, 10),
         "properties": mask_tree(properties),
-        "context": mask_tree(_object(message, "context")),
+        "context": mask_tree(context),
     }
+
+
+def _secrets(identifiers: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The raw email and phone values the event came with, to mask wherever else it holds them."""
+    out = []
+    for kind in ("email", "phone"):
+        raw = identifiers.get(kind)
+        if isinstance(raw, str) and len(text := raw.strip()) >= 6:
+            out.append((text, f"[{kind}]"))
+    return tuple(out)
 
 
 def with_revenue(properties: dict[str, Any], fallbacks: tuple[str, ...]) -> dict[str, Any]:

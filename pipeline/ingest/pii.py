@@ -21,18 +21,22 @@ import phonenumbers
 # candidate characters is scanned once.
 # The local part takes RFC 5322's other characters too (o'neil@, jane!doe@), except those that
 # separate a URL's parts (/ ? = &), which would mask the URL up to the address.
-_EMAIL = re.compile(r"(?<![\w.%+\-'!#$*^`{|}~])[\w.%+\-'!#$*^`{|}~]++@[\w\-]++(?:\.[\w\-]++)++")
+# The domain as normalise_email takes it: also with a stray dot (jane@example..com,
+# jane@.example.com, typed in a hurry), or an IP literal (jane@[192.168.0.1]).
+_EMAIL = re.compile(r"(?<![\w.%+\-'!#$*^`{|}~])[\w.%+\-'!#$*^`{|}~]++@"
+                    r"(?:\.?[\w\-]++(?:\.{1,2}[\w\-]++)++|\[[0-9A-Fa-f.:]++\])")
 # What separates a phone number's digit groups: spaces (also the no-break, narrow no-break and
 # thin spaces that word processors and French typesetting put there, and tabs), dots, dashes
 # (also the en dash, minus and full-width hyphen that autocorrect and CJK keyboards type),
-# parentheses.
-_SEPARATORS = " \t\u00a0\u202f\u2009.\\-\u2010-\u2015\u2212\uff0d()"
-# 9 to 15 digits, optionally '+'-prefixed and split by separators; not followed by a word
+# parentheses and brackets, asterisks, and the invisible zero-width space and soft hyphen an
+# address book or a web page leaves in (normalise_phone reads through all of them).
+_SEPARATORS = " \t\u00a0\u202f\u2009\u200b\u00ad.*\\-\u2010-\u2015\u2212\uff0d()\\[\\]"
+# 9 to 15 digits, optionally '+'-prefixed and split by up to 3 separators (" - "); not followed by a word
 # character (an extension glued on, "x123" or "ext.12", is allowed), nor by ':' and a digit, so
 # that a date-time "2026-11-03 10:15:22" is left alone.
 # The digit count may back off (at most 14 steps per token start, so still linear), so that a
 # number glued to more digits and a letter ("+33 6 12 34 56 78-03T10") is still found.
-_PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!(?!x\d|ext)\w|:\d)")
+_PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,3}}+\d){{8,14}}(?!(?!x\d|ext)\w|:\d)")
 # A French national number (the default country's form) as its own token, tried before the
 # generic pattern: "06 12 34 56 78 07 98 76 54 32" is two numbers, where the generic 15-digit
 # run would take the first and half of the second.
@@ -50,7 +54,7 @@ _PHONE_AREA = re.compile(r"(?<![\w/+])(?:\+\d{1,3} ?)?\(?\d{2,5}\)? ?/ ?\d(?:[ \
 # elsewhere keeps such runs (ids, keys), but a rejected message is kept for repair only, so
 # masking a run too many costs nothing. A number must still open like a phone number ('+' or
 # '0') and hold 9 to 15 digits, not be the middle of a longer run of digits.
-_PHONE_GLUED = re.compile(rf"(?<![\d+])(?:\+|0)\(?\d(?:[{_SEPARATORS}]{{0,2}}+\d){{8,14}}(?!\d)")
+_PHONE_GLUED = re.compile(rf"(?<![\d+])(?:\+|0)\(?\d(?:[{_SEPARATORS}]{{0,3}}+\d){{8,14}}(?!\d)")
 _EMAIL_CUT = re.compile(r"(?<![\w.%+\-])[\w.%+\-]++@[\w.\-]*+(?=\s*\Z)")
 # A whole identifier value that is a phone number: international (+, 00) or national (0) prefix.
 _PHONE_ID = re.compile(rf"(?:\+|0)[\d{_SEPARATORS}]{{8,24}}"
@@ -75,6 +79,10 @@ _FORM_PLUS = re.compile(r"(?<=[\d)])\+(?=[\d(])")  # also "(415)+555-2671": a fo
 # Names of fields that hold a phone number: there, a bare JSON number is one too
 # ({"phone": 612345678} from a Segment identify's traits).
 _PHONE_FIELD = re.compile(r"phone|mobile|msisdn|whatsapp|(?:^|[^a-z])(?:tel|fax|gsm|sms|cell)(?:[^a-z]|$)", re.I)
+# Names of fields that hold an email address ({"email": ...}, "E-Mail", "courriel").
+_EMAIL_FIELD = re.compile(r"e[-_ .]?mail|^mail|courriel", re.I)
+# How an '@' is written where a pattern would not see it: percent-encoded, full-width, spelled out.
+_AT_WRITTEN = re.compile(r"@|%40|\uff20|\ufe6b|[(\[{<]\s*at\s*[)\]}>]", re.I)
 # The full-width and small commercial at (＠, ﹫) that a form on a CJK keyboard, or a user
 # dodging a filter, types for '@'; NFKC maps them to it, as email normalisation does.
 _AT_SIGNS = ("\uff20", "\ufe6b")
@@ -302,10 +310,7 @@ def mask_tree(value: object, depth: int = 0) -> object:
         return None
     if isinstance(value, dict):
         # Keys too: a form field named after its value ({"jane@x.com": true}) is not rare.
-        return {masked(k): _phone_number_masked(k, v) if type(v) in (int, float)
-                else _phone_numbers_masked(k, v) if type(v) is list and _PHONE_FIELD.search(k)
-                else mask_tree(v, depth + 1)
-                for k, v in value.items()}
+        return {masked(k): _field_masked(k, v, depth) for k, v in value.items()}
     if isinstance(value, list):
         if set(map(type, value)) <= _SCALARS:  # numbers, booleans, nulls: nothing to mask, no walk
             return value
@@ -313,15 +318,61 @@ def mask_tree(value: object, depth: int = 0) -> object:
     return value
 
 
-def _phone_numbers_masked(key: str, values: list[object]) -> list[object]:
-    """A list under a phone-named key ({"phones": [612345678, ...]}): its numbers too."""
-    return [_phone_number_masked(key, v) if type(v) in (int, float) else mask_tree(v, 1) for v in values]
+def _field_masked(key: str, value: object, depth: int) -> object:
+    """A field's value. Under a phone- or email-named key ({"phone": "06 - 12 - 34 - 56 - 78"},
+    a Segment identify's traits), whatever may be one is masked whole, however it is spelled:
+    normalise_phone reads more spellings than the free-text patterns can."""
+    kind = type(value)
+    if kind is str:
+        field = _field_kind(key)
+        return masked(value) if field is None else _field_value_masked(field, value)  # type: ignore[arg-type]
+    if kind is int or kind is float:
+        return _phone_number_masked(key, value)  # type: ignore[arg-type]
+    if kind is list and _field_kind(key) is not None:
+        return [_field_masked(key, v, depth + 1) if type(v) in (str, int, float) else mask_tree(v, depth + 1)
+                for v in value]  # type: ignore[attr-defined]
+    return mask_tree(value, depth + 1)
+
+
+@lru_cache(maxsize=1 << 12)
+def _field_kind(key: str) -> str | None:
+    """'phone' or 'email' when a field's name says it holds one (keys repeat: cached)."""
+    return "phone" if _PHONE_FIELD.search(key) else "email" if _EMAIL_FIELD.search(key) else None
+
+
+def _field_value_masked(field: str, value: str) -> str:
+    """7 digits or more under a phone-named key, an '@' however written under an email-named
+    one: the whole value; anything else as free text ({"phone_verified": "yes"} stays)."""
+    if field == "phone" and sum(map(value.count, "0123456789")) >= 7:
+        return "[phone]"
+    if field == "email" and _AT_WRITTEN.search(value):
+        return "[email]"
+    return masked(value)
 
 
 def _phone_number_masked(key: str, value: float) -> object:
     """A number under a phone-named key ({"phone": 612345678}) with 8 to 15 digits: '[phone]'."""
-    if 1e7 <= abs(value) < 1e15 and _PHONE_FIELD.search(key):
+    if 1e7 <= abs(value) < 1e15 and _field_kind(key) == "phone":
         return "[phone]"
+    return value
+
+
+def scrubbed(value: object, secrets: tuple[tuple[str, str], ...], depth: int = 0) -> object:
+    """`value` with every occurrence of these raw identifier values ((text, mask) pairs)
+    replaced: an email or phone the event was stitched by never stays readable beside its
+    hash, under whatever key and in whatever spelling the patterns would not know. As deep as
+    `mask_tree` keeps (it drops what lies deeper)."""
+    if isinstance(value, str):
+        for secret, mask in secrets:
+            if secret in value:
+                value = value.replace(secret, mask)
+        return value
+    if depth > 32:
+        return value
+    if isinstance(value, dict):
+        return {scrubbed(k, secrets): scrubbed(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(v, secrets, depth + 1) for v in value]
     return value
 
 

@@ -26,7 +26,7 @@ def snake(name: str) -> str:
 def to_parcours(message: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
     """Map one Segment message; Rejected when its type is not one we know."""
     mapping = segment_mapping()
-    kind = str(message["type"]).lower()
+    kind = str(message["type"]).strip().lower()
     spec = mapping["types"].get(kind)  # type: ignore[attr-defined]
     if spec is None:
         raise Rejected("segment_unknown_type", repr(masked(str(message["type"])))[:64])

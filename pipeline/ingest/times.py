@@ -31,11 +31,13 @@ def parse_time(value: object) -> int:
     if not _RFC3339.fullmatch(text):
         # an epoch is said, not shown: the masking reads ten digits as a phone number
         raise Rejected("invalid_occurred_at", _EPOCH_HINT if _DIGITS.fullmatch(text) else repr(masked(value))[:64])
+    # a leap second (RFC 3339 allows second 60), which datetime cannot hold: the next minute's 00
+    leap = text[17:19] == "60"
     try:
         # upper(): fromisoformat takes `t` but not `z`; the pattern left only digits and signs
-        moment = datetime.fromisoformat(text.upper())
+        moment = datetime.fromisoformat((text[:17] + "59" + text[19:] if leap else text).upper())
         # exact: timestamp() * 1000 is a float, and .001 s came out as 0.999... ms, cut to 0
-        return (moment.astimezone(UTC) - _EPOCH) // _MS  # astimezone refuses years past 9999
+        return (moment.astimezone(UTC) - _EPOCH) // _MS + 1000 * leap  # astimezone refuses years past 9999
     except (ValueError, OverflowError):
         raise Rejected("invalid_occurred_at", repr(masked(value) if isinstance(value, str) else value)[:64]) from None
 

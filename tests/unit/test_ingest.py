@@ -90,6 +90,9 @@ def test_out_is_orjson_serialisable_roundtrip() -> None:
         ("2026-11-03T10:15:22.120+00:00", T0_MS),
         ("2026-11-03T10:15:22Z", T0_MS - 120),
         (" 2026-11-03T10:15:22.120Z ", T0_MS),
+        # a leap second (RFC 3339 allows second 60): the next minute's first second
+        ("2016-12-31T23:59:60Z", 1483228800000), ("2016-12-31T23:59:60.5Z", 1483228800500),
+        ("2017-01-01T00:59:60+01:00", 1483228800000),
     ],
 )
 def test_occurred_at_epoch_ms(stamp: str, expected: int) -> None:

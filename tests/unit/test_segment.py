@@ -149,6 +149,7 @@ def test_screen_is_app_channel() -> None:
 def test_type_is_case_insensitive() -> None:
     assert accepted(msg("Page", name="Home"))["event_type"] == "page_view"
     assert accepted(msg("TRACK", event="Order Completed"))["event_type"] == "purchase"
+    assert accepted(msg(" track ", event="Order Completed"))["event_type"] == "purchase"
 
 
 def test_identify_hashes_traits_email_and_context_traits_phone() -> None:
@@ -173,6 +174,19 @@ def test_identify_hashes_traits_email_and_context_traits_phone() -> None:
     assert b"jane.doe@example.com" not in dumped.lower()
     assert b"06 12 34 56 78" not in dumped
     assert b"+33612345678" not in dumped
+
+
+@pytest.mark.parametrize(("phone", "email"), [("06 - 12 - 34 - 56 - 78", "lk.jane@example..com"),
+                                               ("O6 12 34 56 78", "Jane Doe <jane@[10.0.0.1]>")])
+def test_identify_traits_hashed_as_identifiers_never_stay_raw_anywhere(phone: str, email: str) -> None:
+    """What normalisation reads as a phone or an address, the masking must not let through:
+    the traits copied into properties, and the same values under any other key."""
+    message = msg("identify", userId="u-42", traits={"phone": phone, "email": email},
+                  properties={"note": f"call back {phone}, mail {email}"}, context={"page": {"title": phone}})
+    out = accepted(message)
+    assert set(out["identifiers"]) == {"anonymous_id", "user_id", "phone", "email"}
+    dumped = orjson.dumps(out).decode()
+    assert phone not in dumped and email not in dumped and "jane@" not in dumped
 
 
 def test_identify_message_traits_override_context_traits() -> None:
