@@ -71,10 +71,10 @@ def open_sessions(client: Client, horizon_ms: int, conversions: frozenset[str]) 
     with lock:
         rows = client.query((SQL / "open_sessions.sql").read_text(), parameters=parameters).result_rows
     by_person: dict[str, list[Session]] = {}
-    for (session_id, person, started, ended, channels, entry, exit_, revenue, converted, ids, added,
+    for (session_id, person, started, ended, channels, entry, exit_, revenue, converted, count, ids, added,
          entry_event, exit_event, absorbed) in rows:
         by_person.setdefault(person, []).append(Session(
-            session_id, person, int(started), int(ended), len(ids), list(channels), entry, exit_,
+            session_id, person, int(started), int(ended), int(count), list(channels), entry, exit_,
             float(revenue), bool(converted), absorbed=list(absorbed),
             event_ids=dict(zip(ids, map(float, added), strict=True)),
             dirty=False, entry_event=entry_event, exit_event=exit_event))

@@ -52,3 +52,19 @@ def test_one_fast_device_clock_does_not_close_every_other_session(clickhouse: An
                                             for _, at, person, session in rows], column_names=SESSION_COLUMNS)
     restored = open_sessions(clickhouse, 3600_000, frozenset())
     assert "pN" in restored  # was not: 20 h before the newest event, outside the horizon
+
+
+def test_a_long_session_comes_back_with_all_its_events_counted(clickhouse: Any) -> None:
+    """Only its recent events' ids come back (to count one delivered again once), but its
+    count is the row's: an event every 20 minutes for 8 hours is one session of 25."""
+    empty(clickhouse)
+    t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=9)
+    clickhouse.insert("parcours.events", [
+        [f"l{i}", t + timedelta(minutes=20 * i), "p", "p", "sL", "page_view", "web", "home", "awareness", 0.0,
+         "", "", None, None, {"user_id": "u"}, "{}", "{}", t]
+        for i in range(25)
+    ], column_names=EVENT_COLUMNS)
+    clickhouse.insert("parcours.sessions", [["sL", "p", t, t + timedelta(hours=8), 25, ["web"], "home", "home", 0,
+                                             0.0, 1]], column_names=SESSION_COLUMNS)
+    (restored,) = open_sessions(clickhouse, 3600_000, frozenset())["p"]
+    assert restored.event_count == 25 and len(restored.event_ids) == 4  # was 4 and 4

@@ -1,7 +1,8 @@
 -- The sessions the sessions stage would still hold at the newest recorded event: those that
 -- ended at most gap + allowed lateness before it ({horizon_ms}), as v_sessions names them, with
--- their events (a session keeps its event ids, and the revenue each added, to count an event
--- once). For a worker whose state died with a memory-only broker (pipeline/profiles/history.py):
+-- their recent events (a session keeps its event ids, and the revenue each added, to count an
+-- event delivered again once; an event older than the horizon is past the allowed lateness) and
+-- its count of events from its row (a long session holds more than its recent ones). For a worker whose state died with a memory-only broker (pipeline/profiles/history.py):
 -- without them, a customer active across a restart of `parcours up` got a second session.
 -- Parameter {conversions}: conversion event types (schemas/taxonomy.toml).
 -- The newest event, never taken past the wall clock: one device whose clock ran hours ahead
@@ -18,6 +19,7 @@ SELECT
     s.exit_touchpoint AS exit_touchpoint,
     s.revenue AS revenue,
     s.converted AS converted,
+    s.event_count AS event_count,
     e.ids AS event_ids,
     e.added AS added,
     e.entry_event AS entry_event,
