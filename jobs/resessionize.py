@@ -17,8 +17,8 @@ has the latest version only, 0023; the earlier version's session is retired too)
 nothing changes, every person that shares a session with them: a session is retired only when all
 its events are recomputed, so no event is left pointing at a retired session.
 Session ids are a hash of (person, first event id) in a namespace of their own ("r|"): they
-never collide with a streaming session id that session_merges may have retired, and
-re-running the job changes nothing.
+never collide with a streaming session id that session_merges may have retired; one that a live
+merge retired (a re-cut session `up` restored) is derived again. Re-running the job changes nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +94,20 @@ def sessionize(events: pl.DataFrame, gap_ms: int, conversions: frozenset[str]) -
     return ordered.join(ids.select("person_id", "run", "new_session"), on=["person_id", "run"])
 
 
+def unretired(client: Client, assigned: pl.DataFrame) -> pl.DataFrame:
+    """`assigned` with each new session id that session_merges retired (a re-cut session `up`
+    restored, merged away live) derived again from itself, until none is: the same state
+    gives the same ids, so re-running the job still changes nothing."""
+    while retired := set(_frame(client, (SQL / "merged_away.sql").read_text(),
+                                {"ids": assigned["new_session"].unique().to_list()})["from_session"]):
+        again = pl.col("new_session").map_elements(
+            lambda s: hashlib.blake2b(f"r|{s}".encode(), digest_size=8).hexdigest(), return_dtype=pl.String)
+        assigned = assigned.with_columns(
+            pl.when(pl.col("new_session").is_in(list(retired))).then(again).otherwise(pl.col("new_session"))
+            .alias("new_session"))
+    return assigned
+
+
 def session_rows(assigned: pl.DataFrame, conversions: frozenset[str], version: int) -> pl.DataFrame:
     converting = pl.col("event_type").is_in(list(conversions))
     in_time = ["occurred_at", "event_id"]
@@ -135,7 +149,7 @@ def run(client: Client, gap_s: float, everyone: bool = False) -> Result:
         if frame.is_empty():
             return Result(0, 0, 0, 0)
     conversions = taxonomy().conversion_event_types
-    assigned = sessionize(frame, gap_ms, conversions)
+    assigned = unretired(client, sessionize(frame, gap_ms, conversions))
     version = time.time_ns()
     fresh = session_rows(assigned, conversions, version)
     retired = (set(frame["session_id"].unique()) | superseded_sessions) - set(fresh["session_id"])

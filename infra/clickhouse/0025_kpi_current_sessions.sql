@@ -1,6 +1,6 @@
 -- The KPI rollup counts every event's *current* session, as the views see it: the
--- re-sessionization's override, else the streaming session followed through session_merges
--- (0002's event_session), looked up for the inserted block's events and sessions only (both
+-- re-sessionization's override, else the streaming session, followed through session_merges
+-- (0026's event_session), looked up for the inserted block's events and sessions only (both
 -- tables are sorted by that key). It rolled up the session id each row was written with: rows
 -- written again once their session had been re-cut and the day restated (a sink's retried
 -- batch, a re-inserted backup) put the retired id back into the day's set, and the session
@@ -33,31 +33,39 @@ SELECT
 FROM
 (
     SELECT
-        e.occurred_at AS occurred_at,
-        e.touchpoint AS touchpoint,
-        e.channel AS channel,
-        e.stage AS stage,
-        e.event_id AS event_id,
-        e.event_type AS event_type,
-        e.anchor_id AS anchor_id,
-        e.revenue AS revenue,
-        e.csat AS csat,
-        e.nps AS nps,
-        multiIf(es.recut != '', es.recut, sm.merged_into != '', sm.merged_into, e.session_id) AS current_session
-    FROM parcours.events AS e
-    LEFT JOIN
+        c.*,
+        if(sm.merged_into != '', sm.merged_into, c.written_session) AS current_session
+    FROM
     (
-        SELECT event_id AS recut_event, argMax(session_id, version) AS recut
-        FROM parcours.event_sessions
-        WHERE event_id IN (SELECT event_id FROM parcours.events)
-        GROUP BY event_id
-    ) AS es ON es.recut_event = e.event_id
+        SELECT
+            e.occurred_at AS occurred_at,
+            e.touchpoint AS touchpoint,
+            e.channel AS channel,
+            e.stage AS stage,
+            e.event_id AS event_id,
+            e.event_type AS event_type,
+            e.anchor_id AS anchor_id,
+            e.revenue AS revenue,
+            e.csat AS csat,
+            e.nps AS nps,
+            if(es.recut != '', es.recut, e.session_id) AS written_session
+        FROM parcours.events AS e
+        LEFT JOIN
+        (
+            SELECT event_id AS recut_event, argMax(session_id, version) AS recut
+            FROM parcours.event_sessions
+            WHERE event_id IN (SELECT event_id FROM parcours.events)
+            GROUP BY event_id
+        ) AS es ON es.recut_event = e.event_id
+    ) AS c
     LEFT JOIN
     (
         SELECT from_session, argMin(to_session, to_order) AS merged_into
         FROM parcours.session_merges
         WHERE from_session IN (SELECT session_id FROM parcours.events)
+           OR from_session IN (SELECT session_id FROM parcours.event_sessions
+                               WHERE event_id IN (SELECT event_id FROM parcours.events))
         GROUP BY from_session
-    ) AS sm ON sm.from_session = e.session_id
+    ) AS sm ON sm.from_session = c.written_session
 )
 GROUP BY day, touchpoint, channel, stage;

@@ -183,7 +183,8 @@ def test_typeset_slashed_and_percent_encoded_pii_in_free_text_is_masked() -> Non
     ))
     assert out["properties"] == {"note": "rappeler le [phone]", "fax": "[phone]", "tel": "[phone]", "alt": "[phone]",
                                  "when": "2026/11/20", "order_id": "O-1234",
-                                 "total": "1\u202f234,50\u00a0€"}
+                                 "total": "1\u202f234,50\u00a0€",
+                                 "revenue": "1\u202f234,50\u00a0€"}  # a conversion's total is its revenue
     assert out["context"] == {"page": {"url": "https://x.fr/p?email=[email]&phone=[phone]"}}
     dumped = orjson.dumps(out).decode()
     for raw in ("ctx.leak", "612345600", "98/76", "98\u00a076", "98\u202f76", "98\u200976"):
