@@ -41,11 +41,12 @@ _PHONE = re.compile(rf"(?<![\w])\+?\(?\d(?:[{_SEPARATORS}]{{0,3}}+\d){{8,14}}(?!
 # generic pattern: "06 12 34 56 78 07 98 76 54 32" is two numbers, where the generic 15-digit
 # run would take the first and half of the second.
 _PHONE_FR = re.compile(rf"(?<![\w])0[1-9](?:[{_SEPARATORS}]?\d\d){{4}}(?![\w{_SEPARATORS}]\d)(?!\w)")
-# A French number in slashes ("06/98/76/54/33"): only that exact shape, since runs of digits and
-# slashes are mostly dates (2026/11/20) and URL paths, which a slash before or after excludes.
+# A French number in slashes ("06/98/76/54/33", also "06 / 98 / ..." and "06//98//..."): only
+# that shape, since runs of digits and slashes are mostly dates (2026/11/20) and URL paths,
+# which a slash before or after excludes.
 # The '0' comes before the lookbehind so that the engine jumps from one '0' to the next (five
 # times faster on a URL than trying the lookbehind at every position).
-_PHONE_SLASHED = re.compile(r"0(?<![\w/]0)[1-9](?:/\d\d){4}(?![\w/])")
+_PHONE_SLASHED = re.compile(r"0(?<![\w/]0)[1-9](?: ?//?+ ?\d\d){4}(?![\w/])")
 # An area code, a slash, then the number ("030/1234567", "0171 / 123 45 67", "+49 171/1234567",
 # US "415/555-2671"): 9 to 15 digits in all (checked by `_masked_area`), so dates are not read.
 _PHONE_AREA = re.compile(r"(?<![\w/+])(?:\+\d{1,3} ?)?\(?\d{2,5}\)? ?/ ?\d(?:[ \-]?\d){4,11}(?![\w/])")

@@ -103,6 +103,7 @@ def test_mask_phones_spaced_by_typesetting_spaces(space: str, written: str, expe
         ("06/98/76/54/33", "[phone]"),
         ("tel: 06/98/76/54/33.", "tel: [phone]."),
         ("01/23/45/67/89 ou 06/98/76/54/33", "[phone] ou [phone]"),
+        ("06 / 98 / 76 / 54 / 33", "[phone]"), ("call 06//98//76//54//33 now", "call [phone] now"),
     ],
 )
 def test_mask_slash_separated_phones(text: str, expected: str) -> None:
