@@ -84,6 +84,8 @@ _PHONE_FIELD = re.compile(r"phone|mobile|msisdn|whatsapp|(?:^|[^a-z])(?:tel|fax|
 _EMAIL_FIELD = re.compile(r"e[-_ .]?mail|^mail|courriel", re.I)
 # How an '@' is written where a pattern would not see it: percent-encoded, full-width, spelled out.
 _AT_WRITTEN = re.compile(r"@|%40|\uff20|\ufe6b|[(\[{<]\s*at\s*[)\]}>]", re.I)
+# A JSON string under a key, in a rejected message's text (no escapes inside: bounded, linear).
+_KEYED_STRING = re.compile(r'"([^"\\\n]{1,64})"\s*:\s*"([^"\\\n]{1,256})"')
 # The full-width and small commercial at (＠, ﹫) that a form on a CJK keyboard, or a user
 # dodging a filter, types for '@'; NFKC maps them to it, as email normalisation does.
 _AT_SIGNS = ("\uff20", "\ufe6b")
@@ -419,7 +421,20 @@ def masked_through_escapes(text: str) -> str:
 def _glued_numbers_masked(text: str) -> str:
     if "@" in text:
         text = _EMAIL_CUT.sub("[email]", text)
+    if '":' in text:
+        text = _KEYED_STRING.sub(_keyed_string_masked, text)
     return _PHONE_GLUED.sub("[phone]", text) if _may_hold_phone(text) else text
+
+
+def _keyed_string_masked(pair: re.Match[str]) -> str:
+    """A `"phone": "20 12 34 56"` pair in a rejected message's text, as `mask_tree` would do
+    it in an accepted one: the whole value, however spelled (a national number too short
+    for the patterns)."""
+    field = _field_kind(pair.group(1))
+    if field is None:
+        return pair.group()
+    value = _field_value_masked(field, pair.group(2))
+    return pair.group() if value == pair.group(2) else pair.group()[:pair.start(2) - pair.start()] + value + '"'
 
 
 def _escaped_char(escape: re.Match[str], kept: dict[str, str], holders: range) -> str:

@@ -177,3 +177,11 @@ def test_a_reason_quoting_a_long_value_is_masked_before_the_cut() -> None:
     line = b'{"type":"Customer Jean-Baptiste Dupont-Moretti, Paris, contact janedoe@example.com","messageId":"m"}'
     out = run(line)
     assert isinstance(out, DeadLetter) and "janedoe" not in out.reason and "[email]" in out.reason
+
+
+def test_values_under_phone_and_email_named_keys_are_masked_in_dead_letters_too() -> None:
+    """As in accepted events' properties: a Danish national number is too short for the
+    patterns, a spelled-out '@' is no '@' to them; under such a key the value is masked whole."""
+    raw = b'{"identifiers": {"phone": "20 12 34 56", "email": "jane (at) x.dk"}, "phone_ok": "yes", "n": "20 12"'
+    text = dead_letter_text(raw)
+    assert text == '{"identifiers": {"phone": "[phone]", "email": "[email]"}, "phone_ok": "yes", "n": "20 12"'
