@@ -99,9 +99,9 @@ RAW_CONTROL_HEADER = "parcours-control"
 
 def raw_control_of(raw: bytes, headers: list[tuple[str, bytes]] | None) -> str | None:
     """The barrier id of a raw-topic message Parcours sent as a barrier, else None."""
-    if not headers or not raw.startswith(b'{"' + CONTROL_KEY.encode()):
+    if not headers or not any(name == RAW_CONTROL_HEADER for name, _ in headers):
         return None
-    return control_of(raw) if any(name == RAW_CONTROL_HEADER for name, _ in headers) else None
+    return control_of(raw)
 
 
 def control_of(raw: bytes) -> str | None:
